@@ -1,0 +1,290 @@
+// The one HTTP client of the VyOS API (vyos-api.md). It knows nothing of the server around it.
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import fetch from 'node-fetch';
+import { deriveCapabilities, versionFromShowVersion, type CommitConfirmSetting, type SyntaxSetting } from './capabilities';
+import { isEmptyPathMessage, readReply, type Reply } from './envelope';
+import {
+  RouterError,
+  RouterErrorKind,
+  type RouterApi,
+  type RouterCapabilities,
+  type RouterCommand,
+} from './types';
+
+export interface RouterClientLogger {
+  warn(obj: object, msg?: string): void;
+  debug(obj: object, msg?: string): void;
+}
+
+/** One finished API call, for metrics. `outcome` is 'ok' or a RouterErrorKind. */
+export interface RouterCallEvent {
+  endpoint: string;
+  op: string;
+  outcome: string;
+  durationMs: number;
+}
+
+export interface VyosClientOptions {
+  /** e.g. https://192.0.2.1 (a path prefix is kept) */
+  url: string;
+  key: string;
+  /** reads (default 10 s) */
+  timeoutMs?: number;
+  /** writes: a commit takes about a second, and writers queue behind the router's lock (default 120 s) */
+  writeTimeoutMs?: number;
+  tlsInsecure?: boolean;
+  /** PEM file with the CA (or self-signed certificate) to trust */
+  caFile?: string;
+  commitConfirm?: CommitConfirmSetting;
+  syntax?: SyntaxSetting;
+  logger?: RouterClientLogger;
+  onCall?: (e: RouterCallEvent) => void;
+}
+
+type Access = 'read' | 'write';
+
+/** Connection errors raised before a request could reach the router: nothing was sent. */
+const NOT_SENT_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+  'EADDRNOTAVAIL',
+]);
+
+/** A failed TLS handshake (untrusted or mismatched certificate, not TLS at all): nothing was sent. */
+function isTlsFailure(code: string): boolean {
+  return code.startsWith('ERR_TLS_') || code.includes('CERT') || code === 'EPROTO' || code.startsWith('ERR_SSL_');
+}
+
+function errorCode(err: unknown): string {
+  const e = err as { code?: unknown; cause?: { code?: unknown } } | undefined;
+  const code = e?.code ?? e?.cause?.code;
+  return typeof code === 'string' ? code : '';
+}
+
+export class VyosClient implements RouterApi {
+  private readonly base: string;
+  private readonly key: string;
+  private readonly timeoutMs: number;
+  private readonly writeTimeoutMs: number;
+  private readonly agent: http.Agent;
+  private readonly settings: { commitConfirm: CommitConfirmSetting; syntax: SyntaxSetting };
+  private readonly logger?: RouterClientLogger;
+  private readonly onCall?: (e: RouterCallEvent) => void;
+  private detected?: Promise<RouterCapabilities>;
+
+  constructor(opts: VyosClientOptions) {
+    this.base = opts.url.replace(/\/+$/, '');
+    this.key = opts.key;
+    this.timeoutMs = opts.timeoutMs ?? 10_000;
+    this.writeTimeoutMs = opts.writeTimeoutMs ?? 120_000;
+    this.settings = { commitConfirm: opts.commitConfirm ?? 'auto', syntax: opts.syntax ?? 'auto' };
+    this.logger = opts.logger;
+    this.onCall = opts.onCall;
+    // No keep-alive: a commit costs a second anyway, and a reused socket the router already closed
+    // would fail a write with a reset, which we would have to report as OUTCOME_UNKNOWN.
+    if (new URL(this.base).protocol === 'https:') {
+      this.agent = new https.Agent({
+        keepAlive: false,
+        ca: opts.caFile ? readFileSync(opts.caFile) : undefined,
+        rejectUnauthorized: !opts.tlsInsecure,
+      });
+      if (opts.tlsInsecure) {
+        this.logger?.warn({ url: this.base }, 'router TLS certificate is NOT verified (tlsInsecure): anyone on the path can read the API key');
+      }
+    } else {
+      this.agent = new http.Agent({ keepAlive: false });
+    }
+  }
+
+  async showConfig(path: string[]): Promise<unknown | null> {
+    try {
+      return await this.post('/retrieve', { op: 'showConfig', path }, 'read');
+    } catch (err) {
+      // vyos-api.md §3: an empty (schema-valid) path is a 400 "Configuration under specified path is empty".
+      if (err instanceof RouterError && err.kind === RouterErrorKind.REJECTED && isEmptyPathMessage(err.details.routerMessage)) {
+        return null;
+      }
+      throw err;
+    }
+  }
+
+  async exists(path: string[]): Promise<boolean> {
+    const data = await this.post('/retrieve', { op: 'exists', path }, 'read');
+    if (typeof data !== 'boolean') throw this.protocolError('/retrieve', `exists returned ${JSON.stringify(data)}`);
+    return data;
+  }
+
+  /**
+   * One batch, one commit (vyos-api.md §1). `confirmMinutes` is sent as `confirm_time`; routers
+   * without commit-confirm silently ignore it and commit for good (§1 extra fields), so callers
+   * must check `capabilities().commitConfirm` first. An empty batch is not sent.
+   */
+  async configure(commands: RouterCommand[], options: { confirmMinutes?: number } = {}): Promise<string | null> {
+    if (commands.length === 0) return null;
+    for (const c of commands) {
+      // The API wants non-empty string paths (StrictStr, §1); catch our own bugs before the router does.
+      if (c.path.length === 0 || c.path.some((el) => typeof el !== 'string')) {
+        throw new TypeError(`invalid router command path: ${JSON.stringify(c.path)}`);
+      }
+    }
+    const body: Record<string, unknown> = { commands: commands.map((c) => ({ op: c.op, path: c.path })) };
+    if (options.confirmMinutes && options.confirmMinutes > 0) body['confirm_time'] = Math.ceil(options.confirmMinutes);
+    return textOrNull(await this.post('/configure', body, 'write', 'commands'));
+  }
+
+  async confirm(): Promise<string> {
+    return textOrNull(await this.post('/configure', { op: 'confirm' }, 'write')) ?? '';
+  }
+
+  /** Saving writes a file on the router, so a lost reply is OUTCOME_UNKNOWN like any write. */
+  async saveConfigFile(file: string): Promise<string> {
+    return textOrNull(await this.post('/config-file', { op: 'save', file }, 'write')) ?? '';
+  }
+
+  async loadConfigFile(file: string, options: { confirmMinutes?: number } = {}): Promise<string | null> {
+    const body: Record<string, unknown> = { op: 'load', file };
+    if (options.confirmMinutes && options.confirmMinutes > 0) body['confirm_time'] = Math.ceil(options.confirmMinutes);
+    return textOrNull(await this.post('/config-file', body, 'write'));
+  }
+
+  async showCommands(): Promise<string> {
+    const data = await this.post('/show', { op: 'show', path: ['configuration', 'commands'] }, 'read', 'show');
+    if (typeof data !== 'string') throw this.protocolError('/show', `expected text, got ${JSON.stringify(data)}`);
+    return data;
+  }
+
+  /** `GET /info` (no key; rolling 2025+ only). Older routers answer FastAPI's 404: null. */
+  async info(): Promise<{ version: string; hostname: string } | null> {
+    const { status, reply } = await this.request('GET', '/info', undefined, 'read', 'info', [404]);
+    if (status === 404) return null;
+    const data = this.unwrap('/info', status, reply);
+    const d = data as { version?: unknown; hostname?: unknown } | null;
+    if (typeof d !== 'object' || d === null || typeof d.version !== 'string') {
+      throw this.protocolError('/info', `unexpected info ${JSON.stringify(data)}`);
+    }
+    return { version: d.version, hostname: typeof d.hostname === 'string' ? d.hostname : '' };
+  }
+
+  /**
+   * Detected once and cached (a failed detection is retried next time). The version comes from
+   * `/info`; routers without it (1.3, 1.4, rolling before 2025) are asked `/show version`, which
+   * every version has, so that 1.3 gets its NAT syntax without configuration. 'unknown' if neither
+   * answers with a version.
+   */
+  capabilities(): Promise<RouterCapabilities> {
+    if (!this.detected) {
+      const detection = this.detectVersion().then((version) => deriveCapabilities(version, this.settings));
+      detection.catch(() => {
+        if (this.detected === detection) this.detected = undefined;
+      });
+      this.detected = detection;
+    }
+    return this.detected;
+  }
+
+  private async detectVersion(): Promise<string> {
+    const info = await this.info();
+    if (info && info.version !== '') return info.version;
+    try {
+      const text = await this.post('/show', { op: 'show', path: ['version'] }, 'read', 'show');
+      return (typeof text === 'string' && versionFromShowVersion(text)) || 'unknown';
+    } catch (err) {
+      // A router (or simulator) without this op-mode command: not knowing the version is fine.
+      if (err instanceof RouterError && (err.kind === RouterErrorKind.REJECTED || err.kind === RouterErrorKind.PROTOCOL)) {
+        return 'unknown';
+      }
+      throw err;
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+
+  /** POST a raw JSON body with the key inside (vyos-api.md §1, "Raw JSON body") and unwrap it. */
+  private async post(endpoint: string, body: Record<string, unknown>, access: Access, op?: string): Promise<unknown> {
+    const opName = op ?? String(body['op']);
+    const { status, reply } = await this.request('POST', endpoint, JSON.stringify({ key: this.key, ...body }), access, opName);
+    return this.unwrap(endpoint, status, reply);
+  }
+
+  private unwrap(endpoint: string, status: number, reply: Reply): unknown {
+    if (reply.ok) return reply.data;
+    const routerMessage = reply.routerMessage === undefined ? undefined : this.mask(reply.routerMessage);
+    throw new RouterError(reply.kind, this.mask(`${endpoint}: ${reply.message}`), { status, routerMessage, endpoint });
+  }
+
+  /** One HTTP exchange; transport failures become RouterErrors, replies are classified. */
+  private async request(
+    method: 'GET' | 'POST',
+    endpoint: string,
+    body: string | undefined,
+    access: Access,
+    op: string,
+    expectedStatuses: number[] = [],
+  ): Promise<{ status: number; reply: Reply }> {
+    const started = performance.now();
+    const timeoutMs = access === 'write' ? this.writeTimeoutMs : this.timeoutMs;
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), timeoutMs);
+    let outcome = 'ok';
+    try {
+      const res = await fetch(this.base + endpoint, {
+        method,
+        body,
+        headers: body === undefined ? {} : { 'content-type': 'application/json' },
+        agent: this.agent,
+        signal: abort.signal,
+      });
+      const reply = readReply(res.status, await res.text());
+      if (!reply.ok && !expectedStatuses.includes(res.status)) outcome = reply.kind;
+      return { status: res.status, reply };
+    } catch (err) {
+      const error = this.transportError(err, endpoint, access, abort.signal.aborted, timeoutMs);
+      outcome = error.kind;
+      throw error;
+    } finally {
+      clearTimeout(timer);
+      const durationMs = performance.now() - started;
+      this.logger?.debug({ endpoint, op, outcome, durationMs: Math.round(durationMs) }, 'router call');
+      this.onCall?.({ endpoint, op, outcome, durationMs });
+    }
+  }
+
+  /**
+   * vyos-api.md §1/§6: a write whose request may have reached the router (timeout, reset) may
+   * have committed: OUTCOME_UNKNOWN, never "failed". Errors raised before anything was sent
+   * (refused, DNS, no route, TLS handshake) are UNREACHABLE for reads and writes alike.
+   */
+  private transportError(err: unknown, endpoint: string, access: Access, timedOut: boolean, timeoutMs: number): RouterError {
+    const code = errorCode(err);
+    const reason = timedOut ? `no reply within ${timeoutMs} ms` : (err as Error)?.message ?? String(err);
+    let kind: RouterErrorKind;
+    if (!timedOut && NOT_SENT_CODES.has(code)) kind = RouterErrorKind.UNREACHABLE;
+    else if (!timedOut && isTlsFailure(code)) kind = RouterErrorKind.UNREACHABLE;
+    else kind = access === 'write' ? RouterErrorKind.OUTCOME_UNKNOWN : RouterErrorKind.TIMEOUT;
+    const what =
+      kind === RouterErrorKind.UNREACHABLE ? 'router unreachable'
+      : kind === RouterErrorKind.TIMEOUT ? 'read failed'
+      : 'write outcome unknown (it may have been applied)';
+    return new RouterError(kind, this.mask(`${endpoint}: ${what}: ${reason}${code ? ` (${code})` : ''}`), { endpoint });
+  }
+
+  private protocolError(endpoint: string, detail: string): RouterError {
+    return new RouterError(RouterErrorKind.PROTOCOL, this.mask(`${endpoint}: ${detail}`), { endpoint });
+  }
+
+  /** The key never appears in errors or logs (a pydantic error echoes the whole body, key included). */
+  private mask(text: string): string {
+    return this.key ? text.split(this.key).join('***') : text;
+  }
+}
+
+/** `data` of a write: warnings or confirm text; `null` and `""` both mean "nothing to say" (§1). */
+function textOrNull(data: unknown): string | null {
+  if (data === null || data === undefined || data === '') return null;
+  return typeof data === 'string' ? data : JSON.stringify(data);
+}

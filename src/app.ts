@@ -1,0 +1,112 @@
+// Composition: config -> database -> router client -> coordinator -> schema -> HTTP server.
+// main.ts runs it for real; tests run it in-process against real PostgreSQL and the simulator.
+import type { MikroORM } from '@mikro-orm/postgresql';
+import type { Config } from './config.js';
+import { Coordinator } from './changes/coordinator.js';
+import { createAppPubSub, type AppPubSub } from './changes/events.js';
+import { DatabaseJournal, NoJournal } from './changes/journal.js';
+import { startEmbeddedDatabase, type EmbeddedDatabase } from './database/embedded.js';
+import { openOrm } from './database/orm.js';
+import { seedAdminKey } from './graphql/auth.js';
+import type { AppServices } from './graphql/context.js';
+import { createSchema } from './graphql/schema.js';
+import type { HealthDeps } from './observability/health.js';
+import { createLogger, maskUrl, type Logger } from './observability/logger.js';
+import { startHttpServer, type HttpServer } from './server.js';
+import { startSimulator, type Simulator } from './simulator/simulator.js';
+import { VyosClient } from './vyos/client.js';
+
+export interface RunningApp {
+  url: string;
+  config: Config;
+  orm: MikroORM;
+  coordinator: Coordinator;
+  router: VyosClient;
+  pubsub: AppPubSub;
+  logger: Logger;
+  http: HttpServer;
+  services: AppServices;
+  /** the built-in simulator, when no VYOS_URL was given */
+  simulator: Simulator | null;
+  embedded: EmbeddedDatabase | null;
+  stop(): Promise<void>;
+}
+
+export async function startApp(config: Config, logger: Logger = createLogger(config.logLevel)): Promise<RunningApp> {
+  let embedded: EmbeddedDatabase | null = null;
+  let databaseUrl = config.databaseUrl;
+  if (!databaseUrl) {
+    embedded = await startEmbeddedDatabase(config.dataDir, 12);
+    databaseUrl = embedded.url;
+    logger.warn({ dataDir: config.dataDir }, 'DATABASE_URL is not set: using the embedded PGlite database (first-run mode, not for production)');
+  } else {
+    logger.info({ database: maskUrl(databaseUrl) }, 'connecting to PostgreSQL');
+  }
+  const orm = await openOrm({ url: databaseUrl, poolMax: 10 });
+  if (config.migrateOnStart) {
+    const applied = await orm.getMigrator().up();
+    if (applied.length) logger.info({ migrations: applied.map((m) => m.name) }, 'applied database migrations');
+  }
+  if (config.adminApiKey) await seedAdminKey(orm.em.fork(), config.adminApiKey);
+
+  let simulator: Simulator | null = null;
+  let vyosUrl = config.vyosUrl;
+  if (!vyosUrl) {
+    simulator = await startSimulator({ port: 0, keys: [config.vyosApiKey], version: 'rolling', commitLatencyMs: 200 });
+    vyosUrl = simulator.url;
+    logger.warn(
+      { simulator: vyosUrl },
+      '!!! VYOS_URL is not set: using the BUILT-IN ROUTER SIMULATOR. Nothing reaches a real router. Set VYOS_URL and VYOS_API_KEY for production. !!!',
+    );
+  }
+  const router = new VyosClient({
+    url: vyosUrl,
+    key: config.vyosApiKey,
+    timeoutMs: config.vyosTimeoutMs,
+    writeTimeoutMs: config.vyosCommitTimeoutMs,
+    tlsInsecure: config.vyosTlsInsecure,
+    caFile: config.vyosCaFile ?? undefined,
+    commitConfirm: config.vyosCommitConfirm,
+    syntax: config.vyosSyntax,
+    logger,
+  });
+
+  const pubsub = createAppPubSub();
+  const coordinator = new Coordinator({
+    orm,
+    router,
+    config,
+    logger,
+    pubsub,
+    journal: embedded ? new NoJournal() : new DatabaseJournal(orm),
+  });
+  const health: HealthDeps = { orm, router, simulator: simulator !== null };
+  const services: AppServices = { config, orm, router, coordinator, pubsub, logger, health };
+  const schema = await createSchema(pubsub);
+  const http = await startHttpServer(schema, services);
+  logger.info({ url: `${http.url}/graphql` }, 'vyos-vm-api listening');
+
+  let stopped = false;
+  return {
+    url: http.url,
+    config,
+    orm,
+    coordinator,
+    router,
+    pubsub,
+    logger,
+    http,
+    services,
+    simulator,
+    embedded,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await http.close();
+      await coordinator.drained();
+      await orm.close(true);
+      await simulator?.close();
+      await embedded?.stop();
+    },
+  };
+}

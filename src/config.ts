@@ -1,0 +1,172 @@
+// Environment -> typed, validated settings. The one place that reads process.env.
+
+export interface NumberRange {
+  first: number;
+  last: number;
+}
+
+export interface Ipv4Range {
+  first: string;
+  last: string;
+}
+
+export interface Config {
+  /** null: embedded PGlite on a loopback socket, data in `dataDir` */
+  databaseUrl: string | null;
+  dataDir: string;
+  migrateOnStart: boolean;
+  /** null: the built-in router simulator */
+  vyosUrl: string | null;
+  vyosApiKey: string;
+  vyosTlsInsecure: boolean;
+  vyosCaFile: string | null;
+  vyosTimeoutMs: number;
+  vyosCommitTimeoutMs: number;
+  vyosCommitConfirm: 'auto' | 'on' | 'off';
+  vyosSyntax: 'auto' | '1.3' | '1.4';
+  wanInterface: string;
+  confirmMinutes: number;
+  natRuleRange: NumberRange;
+  externalPortRange: NumberRange;
+  lanPool: Ipv4Range;
+  port: number;
+  host: string;
+  adminApiKey: string | null;
+  syncIntervalSeconds: number;
+  autoReconcile: 'off' | 'merged' | 'replaced' | 'overridden';
+  logLevel: string;
+  batchMax: number;
+  batchWindowMs: number;
+  /** operator-visible name of this router in locks and logs */
+  routerName: string;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly variable: string, message: string) {
+    super(`${variable}: ${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+function text(env: Env, name: string, fallback: string): string {
+  const v = env[name];
+  return v === undefined || v.trim() === '' ? fallback : v.trim();
+}
+
+function optional(env: Env, name: string): string | null {
+  const v = env[name];
+  return v === undefined || v.trim() === '' ? null : v.trim();
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = optional(env, name);
+  if (raw === null) return fallback;
+  if (!/^\d+$/.test(raw)) throw new ConfigError(name, `expected a whole number, got "${raw}"`);
+  const n = Number(raw);
+  if (n < min || n > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${n}`);
+  return n;
+}
+
+function bool(env: Env, name: string, fallback: boolean): boolean {
+  const raw = optional(env, name);
+  if (raw === null) return fallback;
+  if (/^(true|1|yes|on)$/i.test(raw)) return true;
+  if (/^(false|0|no|off)$/i.test(raw)) return false;
+  throw new ConfigError(name, `expected true or false, got "${raw}"`);
+}
+
+function oneOf<T extends string>(env: Env, name: string, fallback: T, allowed: readonly T[]): T {
+  const raw = optional(env, name);
+  if (raw === null) return fallback;
+  const v = raw.toLowerCase() as T;
+  if (!allowed.includes(v)) throw new ConfigError(name, `expected one of ${allowed.join(', ')}, got "${raw}"`);
+  return v;
+}
+
+function numberRange(env: Env, name: string, fallback: string, min: number, max: number): NumberRange {
+  const raw = text(env, name, fallback);
+  const m = /^(\d+)\s*-\s*(\d+)$/.exec(raw);
+  if (!m) throw new ConfigError(name, `expected "first-last", got "${raw}"`);
+  const first = Number(m[1]);
+  const last = Number(m[2]);
+  if (first < min || last > max || first > last) {
+    throw new ConfigError(name, `expected ${min} <= first <= last <= ${max}, got "${raw}"`);
+  }
+  return { first, last };
+}
+
+export function ipv4ToInt(ip: string): number | null {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(ip);
+  if (!m) return null;
+  const parts = m.slice(1).map(Number);
+  if (parts.some((p, i) => p > 255 || String(p) !== m[i + 1])) return null;
+  return ((parts[0] << 24) >>> 0) + (parts[1] << 16) + (parts[2] << 8) + parts[3];
+}
+
+export function intToIpv4(n: number): string {
+  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
+}
+
+function ipv4Range(env: Env, name: string, fallback: string): Ipv4Range {
+  const raw = text(env, name, fallback);
+  const m = /^([\d.]+)\s*-\s*([\d.]+)$/.exec(raw);
+  const a = m ? ipv4ToInt(m[1]) : null;
+  const b = m ? ipv4ToInt(m[2]) : null;
+  if (!m || a === null || b === null || a > b) {
+    throw new ConfigError(name, `expected "first-last" IPv4 addresses, got "${raw}"`);
+  }
+  return { first: m[1], last: m[2] };
+}
+
+function url(env: Env, name: string): string | null {
+  const raw = optional(env, name);
+  if (raw === null) return null;
+  try {
+    const u = new URL(raw);
+    if (!/^(https?|postgres(ql)?):$/.test(u.protocol)) throw new Error('scheme');
+  } catch {
+    throw new ConfigError(name, `not a valid URL: "${raw.replace(/\/\/[^@/]*@/, '//***@')}"`);
+  }
+  return raw;
+}
+
+/** Reads and validates the whole configuration; throws ConfigError naming the variable. */
+export function loadConfig(env: Env = process.env): Config {
+  const vyosUrl = url(env, 'VYOS_URL');
+  const vyosApiKey = optional(env, 'VYOS_API_KEY');
+  if (vyosUrl && !vyosApiKey) throw new ConfigError('VYOS_API_KEY', 'required when VYOS_URL is set');
+  const wanInterface = text(env, 'VYOS_WAN_INTERFACE', 'eth0');
+  if (!/^[a-z][a-z0-9.]{0,14}$/i.test(wanInterface)) {
+    throw new ConfigError('VYOS_WAN_INTERFACE', `not an interface name: "${wanInterface}"`);
+  }
+  const logLevel = oneOf(env, 'LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
+  return {
+    databaseUrl: url(env, 'DATABASE_URL'),
+    dataDir: text(env, 'DATA_DIR', './.data'),
+    migrateOnStart: bool(env, 'MIGRATE_ON_START', true),
+    vyosUrl,
+    vyosApiKey: vyosApiKey ?? 'simulator-key',
+    vyosTlsInsecure: bool(env, 'VYOS_TLS_INSECURE', false),
+    vyosCaFile: optional(env, 'VYOS_CA_FILE'),
+    vyosTimeoutMs: integer(env, 'VYOS_TIMEOUT_MS', 10_000, 100, 600_000),
+    vyosCommitTimeoutMs: integer(env, 'VYOS_COMMIT_TIMEOUT_MS', 120_000, 100, 900_000),
+    vyosCommitConfirm: oneOf(env, 'VYOS_COMMIT_CONFIRM', 'auto', ['auto', 'on', 'off']),
+    vyosSyntax: oneOf(env, 'VYOS_SYNTAX', 'auto', ['auto', '1.3', '1.4']),
+    wanInterface,
+    confirmMinutes: integer(env, 'VYOS_CONFIRM_MINUTES', 1, 1, 60),
+    natRuleRange: numberRange(env, 'NAT_RULE_RANGE', '10000-19999', 1, 999_999),
+    externalPortRange: numberRange(env, 'EXTERNAL_PORT_RANGE', '32000-33000', 1, 65_535),
+    lanPool: ipv4Range(env, 'LAN_POOL', '192.168.64.100-192.168.64.199'),
+    port: integer(env, 'PORT', 4000, 0, 65_535),
+    host: text(env, 'HOST', '0.0.0.0'),
+    adminApiKey: optional(env, 'ADMIN_API_KEY'),
+    syncIntervalSeconds: integer(env, 'SYNC_INTERVAL_SECONDS', 60, 0, 86_400),
+    autoReconcile: oneOf(env, 'AUTO_RECONCILE', 'off', ['off', 'merged', 'replaced', 'overridden']),
+    logLevel,
+    batchMax: integer(env, 'BATCH_MAX', 100, 1, 10_000),
+    batchWindowMs: integer(env, 'BATCH_WINDOW_MS', 5, 0, 10_000),
+    routerName: text(env, 'ROUTER_NAME', 'default'),
+  };
+}

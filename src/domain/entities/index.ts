@@ -1,0 +1,14 @@
+import { ApiKey } from './api-key.js';
+import { Operation } from './operation.js';
+import { PortRule } from './port-rule.js';
+import { RollbackEvent } from './rollback-event.js';
+import { Vm } from './vm.js';
+
+export { ApiKey, Role, roleAllows } from './api-key.js';
+export { Operation, OperationState, FINISHED_STATES } from './operation.js';
+export { PortRule } from './port-rule.js';
+export { Protocol, claims } from './protocol.js';
+export { RollbackEvent, RollbackOutcome, RollbackStage, RouterCommandType } from './rollback-event.js';
+export { Vm } from './vm.js';
+
+export const entities = [Vm, PortRule, RollbackEvent, ApiKey, Operation];

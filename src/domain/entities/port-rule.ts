@@ -1,0 +1,77 @@
+import { Entity, Enum, Index, ManyToOne, OptionalProps, PrimaryKey, Property, type Ref, Unique } from '@mikro-orm/core';
+import { randomUUID } from 'node:crypto';
+import { Field, ID, Int, ObjectType } from 'type-graphql';
+import { PortResolver } from 'graphql-scalars';
+import { Vm } from './vm.js';
+import { Protocol, claims } from './protocol.js';
+
+@ObjectType({ description: 'One port forward: a NAT destination rule on the router.' })
+@Entity({ tableName: 'port_rule' })
+export class PortRule {
+  [OptionalProps]?: 'createdAt' | 'updatedAt' | 'sourceAddress' | 'description' | 'enabled' | 'tcpPort' | 'udpPort' | 'needsRepair';
+
+  @Field(() => ID)
+  @PrimaryKey({ type: 'uuid' })
+  id: string = randomUUID();
+
+  @ManyToOne(() => Vm, { ref: true, deleteRule: 'cascade' })
+  @Index()
+  vm!: Ref<Vm>;
+
+  @Field(() => Int, { description: 'The VyOS `nat destination rule` number, allocated from NAT_RULE_RANGE.' })
+  @Property({ type: 'integer' })
+  @Unique()
+  ruleNumber!: number;
+
+  @Field(() => Protocol)
+  @Enum({ items: () => Protocol })
+  protocol!: Protocol;
+
+  @Field(() => PortResolver, { description: 'Port on the WAN interface that is forwarded.' })
+  @Property({ type: 'integer' })
+  externalPort!: number;
+
+  @Field(() => PortResolver, { description: 'Port on the VM that traffic is translated to.' })
+  @Property({ type: 'integer' })
+  internalPort!: number;
+
+  @Field(() => String, { nullable: true, description: 'IPv4 address or CIDR allowed to connect; null means anyone.' })
+  @Property({ type: 'text', nullable: true })
+  sourceAddress?: string | null;
+
+  @Field(() => String, { nullable: true, description: 'Free text shown on the router (at most 200 characters).' })
+  @Property({ type: 'text', nullable: true })
+  description?: string | null;
+
+  @Field({ description: 'A disabled rule stays on the router with `disable`.' })
+  @Property({ type: 'boolean' })
+  enabled: boolean = true;
+
+  // The external port as claimed per transport, so unique indexes enforce "TCP_UDP overlaps both".
+  @Property({ type: 'integer', nullable: true })
+  @Unique()
+  tcpPort?: number | null;
+
+  @Property({ type: 'integer', nullable: true })
+  @Unique()
+  udpPort?: number | null;
+
+  /** set when an undo on the router failed: the router may not match this row (syncReport shows it) */
+  @Property({ type: 'boolean' })
+  needsRepair: boolean = false;
+
+  @Field()
+  @Property({ type: 'timestamptz' })
+  createdAt: Date = new Date();
+
+  @Field()
+  @Property({ type: 'timestamptz', onUpdate: () => new Date() })
+  updatedAt: Date = new Date();
+
+  /** Keeps the per-transport claims in step with protocol and external port. */
+  claimPorts(): void {
+    const c = claims(this.protocol);
+    this.tcpPort = c.tcp ? this.externalPort : null;
+    this.udpPort = c.udp ? this.externalPort : null;
+  }
+}

@@ -1,0 +1,80 @@
+import { Entity, Enum, Index, OptionalProps, PrimaryKey, Property } from '@mikro-orm/core';
+import { randomUUID } from 'node:crypto';
+import { Field, ID, ObjectType, registerEnumType } from 'type-graphql';
+import type { RouterCommand } from '../../vyos/types.js';
+
+export enum RollbackStage {
+  ROUTER_COMMIT = 'ROUTER_COMMIT',
+  ROUTER_VERIFY = 'ROUTER_VERIFY',
+  ROUTER_CONFIRM = 'ROUTER_CONFIRM',
+  DATABASE_COMMIT = 'DATABASE_COMMIT',
+}
+registerEnumType(RollbackStage, {
+  name: 'RollbackStage',
+  description: 'Where a change failed.',
+  valuesConfig: {
+    ROUTER_COMMIT: { description: 'The router refused the batch, or could not be reached to commit it.' },
+    ROUTER_VERIFY: { description: 'The router committed, but reading the rules back did not show what was intended.' },
+    ROUTER_CONFIRM: { description: 'The commit-confirm could not be confirmed.' },
+    DATABASE_COMMIT: { description: 'The router was changed and confirmed, but the database commit failed.' },
+  },
+});
+
+export enum RollbackOutcome {
+  ROLLED_BACK = 'ROLLED_BACK',
+  AUTO_REVERTED = 'AUTO_REVERTED',
+  ROLLBACK_FAILED = 'ROLLBACK_FAILED',
+}
+registerEnumType(RollbackOutcome, {
+  name: 'RollbackOutcome',
+  description: 'How the undo ended.',
+  valuesConfig: {
+    ROLLED_BACK: { description: 'Database and router are both as they were before the change.' },
+    AUTO_REVERTED: { description: 'The router reverted the unconfirmed commit by itself; the database never committed.' },
+    ROLLBACK_FAILED: { description: 'The undo on the router failed: the affected rules are marked for repair (see syncReport).' },
+  },
+});
+
+@ObjectType({ description: 'One router command as sent to /configure; a value is the last path element.' })
+export class RouterCommandType implements RouterCommand {
+  @Field(() => String, { description: '`set`, `delete` or `comment`.' })
+  op!: 'set' | 'delete' | 'comment';
+
+  @Field(() => [String])
+  path!: string[];
+}
+
+@ObjectType('RollbackEvent', { description: 'A change that was undone, and how.' })
+@Entity({ tableName: 'rollback_event' })
+export class RollbackEvent {
+  [OptionalProps]?: 'at' | 'commands';
+
+  @Field(() => ID)
+  @PrimaryKey({ type: 'uuid' })
+  id: string = randomUUID();
+
+  @Field({ description: 'When the rollback finished.' })
+  @Property({ type: 'timestamptz' })
+  @Index()
+  at: Date = new Date();
+
+  @Field({ description: 'The operation(s) that were undone, e.g. `provisionVm`.' })
+  @Property({ type: 'text' })
+  operation!: string;
+
+  @Field(() => RollbackStage)
+  @Enum({ items: () => RollbackStage })
+  stage!: RollbackStage;
+
+  @Field({ description: 'Why the change failed (the router message when it has one).' })
+  @Property({ type: 'text' })
+  reason!: string;
+
+  @Field(() => RollbackOutcome)
+  @Enum({ items: () => RollbackOutcome })
+  outcome!: RollbackOutcome;
+
+  @Field(() => [RouterCommandType], { description: 'The router commands that were undone (or discarded).' })
+  @Property({ type: 'json' })
+  commands: RouterCommand[] = [];
+}

@@ -1,0 +1,45 @@
+import { Collection, Entity, OneToMany, OptionalProps, PrimaryKey, Property, Unique } from '@mikro-orm/core';
+import { randomUUID } from 'node:crypto';
+import { Field, ID, ObjectType } from 'type-graphql';
+import { IPv4Resolver } from 'graphql-scalars';
+import { PortRule } from './port-rule.js';
+
+@ObjectType({ description: 'A virtual machine on the router LAN, reachable through its port rules.' })
+@Entity({ tableName: 'vm' })
+export class Vm {
+  [OptionalProps]?: 'createdAt' | 'updatedAt' | 'macAddress' | 'idempotencyKey';
+
+  @Field(() => ID)
+  @PrimaryKey({ type: 'uuid' })
+  id: string = randomUUID();
+
+  @Field({ description: 'Unique, DNS-label-like name (lower-case letters, digits, hyphens; 1-63 characters).' })
+  @Property({ type: 'text' })
+  @Unique()
+  name!: string;
+
+  @Field(() => IPv4Resolver, { description: 'IPv4 address on the router LAN that the port rules translate to.' })
+  @Property({ type: 'text' })
+  @Unique()
+  internalIp!: string;
+
+  @Field(() => String, { nullable: true, description: 'MAC address, if known (lower-case, colon-separated).' })
+  @Property({ type: 'text', nullable: true })
+  macAddress?: string | null;
+
+  /** a retried provisionVm with the same key returns this VM */
+  @Property({ type: 'text', nullable: true })
+  @Unique()
+  idempotencyKey?: string | null;
+
+  @OneToMany(() => PortRule, (r) => r.vm)
+  portRules = new Collection<PortRule>(this);
+
+  @Field({ description: 'When the VM was provisioned.' })
+  @Property({ type: 'timestamptz' })
+  createdAt: Date = new Date();
+
+  @Field({ description: 'When the VM or one of its rules last changed.' })
+  @Property({ type: 'timestamptz', onUpdate: () => new Date() })
+  updatedAt: Date = new Date();
+}

@@ -1,0 +1,45 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { AuthChecker } from 'type-graphql';
+import { ApiKey, Role, roleAllows } from '../domain/entities/index.js';
+import { forbidden, unauthenticated } from '../domain/errors.js';
+import { hashKey, prefixOf, sameHash } from '../domain/api-key-secret.js';
+import type { AuthInfo, GraphQLContext } from './context.js';
+
+/** The key from `Authorization: Bearer <key>`, `X-API-Key`, or a WebSocket connectionParams value. */
+export function keyFromHeaders(authorization: unknown, apiKeyHeader: unknown): string | null {
+  if (typeof authorization === 'string') {
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization.trim());
+    if (m) return m[1];
+    if (authorization.trim() && !/\s/.test(authorization.trim())) return authorization.trim();
+  }
+  if (typeof apiKeyHeader === 'string' && apiKeyHeader.trim()) return apiKeyHeader.trim();
+  return null;
+}
+
+/** Looks a presented key up; null for unknown, revoked or expired keys. */
+export async function resolveKey(em: EntityManager, key: string | null): Promise<AuthInfo | null> {
+  if (!key || key.length > 256) return null;
+  const row = await em.findOne(ApiKey, { prefix: prefixOf(key) });
+  if (!row || !sameHash(row.secretHash, hashKey(key))) return null;
+  if (row.revokedAt) return null;
+  if (row.expiresAt && row.expiresAt.getTime() <= Date.now()) return null;
+  return { keyId: row.id, name: row.name, role: row.role };
+}
+
+/** Makes sure a key exists for `ADMIN_API_KEY` (idempotent across restarts and replicas). */
+export async function seedAdminKey(em: EntityManager, key: string): Promise<void> {
+  const prefix = prefixOf(key);
+  await em.execute(
+    `insert into api_key (id, name, role, prefix, secret_hash, created_at) values (gen_random_uuid(), 'admin (ADMIN_API_KEY)', 'ADMIN', ?, ?, now())
+     on conflict (prefix) do update set secret_hash = excluded.secret_hash, revoked_at = null, role = 'ADMIN'`,
+    [prefix, hashKey(key)],
+  );
+}
+
+/** `@Authorized(role)`: no key -> UNAUTHENTICATED, too weak a role -> FORBIDDEN. */
+export const authChecker: AuthChecker<GraphQLContext, Role> = ({ context }, roles) => {
+  if (!context.auth) throw unauthenticated();
+  const needed = roles[0] ?? Role.VIEWER;
+  if (!roleAllows(context.auth.role, needed)) throw forbidden(needed);
+  return true;
+};

@@ -1,0 +1,74 @@
+// Relay-style connections with opaque keyset cursors.
+import { Field, Int, ObjectType, type ClassType } from 'type-graphql';
+import { badInput } from '../domain/errors.js';
+
+@ObjectType({ description: 'Relay page information.' })
+export class PageInfo {
+  @Field({ description: 'More items follow this page.' })
+  hasNextPage!: boolean;
+
+  @Field(() => String, { nullable: true, description: 'Pass as `after` to fetch the next page.' })
+  endCursor!: string | null;
+}
+
+export interface Page<T> {
+  edges: { node: T; cursor: string }[];
+  pageInfo: PageInfo;
+  totalCount: number;
+}
+
+export function connectionType<T extends object>(name: string, Node: ClassType<T>) {
+  @ObjectType(`${name}Edge`, { description: `One ${name} in a page.` })
+  class Edge {
+    @Field(() => Node)
+    node!: T;
+
+    @Field({ description: 'Opaque position of this item.' })
+    cursor!: string;
+  }
+
+  @ObjectType(`${name}Connection`, { description: `A page of ${name} items.` })
+  class Connection implements Page<T> {
+    @Field(() => [Edge])
+    edges!: Edge[];
+
+    @Field(() => PageInfo)
+    pageInfo!: PageInfo;
+
+    @Field(() => Int, { description: 'Number of items in the whole list.' })
+    totalCount!: number;
+  }
+  return Connection;
+}
+
+export const MAX_PAGE_SIZE = 200;
+
+export function pageSize(first: number): number {
+  if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE_SIZE) throw badInput('first', `must be between 1 and ${MAX_PAGE_SIZE}`);
+  return first;
+}
+
+export function encodeCursor(at: Date, id: string): string {
+  return Buffer.from(JSON.stringify([at.toISOString(), id])).toString('base64url');
+}
+
+export function decodeCursor(cursor: string): { at: Date; id: string } {
+  try {
+    const [at, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [string, string];
+    const date = new Date(at);
+    if (typeof id !== 'string' || Number.isNaN(date.getTime())) throw new Error('shape');
+    return { at: date, id };
+  } catch {
+    throw badInput('after', 'not a cursor returned by this API');
+  }
+}
+
+/** Builds a page from `first + 1` rows fetched in order. */
+export function toPage<T>(rows: T[], first: number, totalCount: number, key: (row: T) => { at: Date; id: string }): Page<T> {
+  const nodes = rows.slice(0, first);
+  const edges = nodes.map((node) => {
+    const k = key(node);
+    return { node, cursor: encodeCursor(k.at, k.id) };
+  });
+  return { edges, totalCount, pageInfo: { hasNextPage: rows.length > first, endCursor: edges.at(-1)?.cursor ?? null } };
+}

@@ -1,0 +1,55 @@
+import { Arg, Authorized, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { PortRule, Role, Vm } from '../../domain/entities/index.js';
+import { addPortRule, isUuid, removePortRule, updatePortRule, validatePatch, validatePortRule } from '../../changes/vm-changes.js';
+import { badInput, notFound } from '../../domain/errors.js';
+import type { GraphQLContext } from '../context.js';
+import { PortRuleInput, UpdatePortRuleInput } from '../inputs.js';
+
+@Resolver(() => PortRule)
+export class PortRuleResolver {
+  @Authorized(Role.VIEWER)
+  @Query(() => PortRule, { nullable: true, description: 'One port rule by id, or null.' })
+  async portRule(@Ctx() { em }: GraphQLContext, @Arg('id', () => ID) id: string) {
+    return isUuid(id) ? em.findOne(PortRule, { id }) : null;
+  }
+
+  @FieldResolver(() => Vm, { description: 'The VM the rule forwards to.' })
+  async vm(@Root() rule: PortRule) {
+    return rule.vm.load({ dataloader: true });
+  }
+
+  @Authorized(Role.OPERATOR)
+  @Mutation(() => PortRule, { description: 'Adds a port rule to a VM: one router commit.' })
+  async addPortRule(@Ctx() { em, app }: GraphQLContext, @Arg('vmId', () => ID) vmId: string, @Arg('input', () => PortRuleInput) input: PortRuleInput) {
+    const id = await app.coordinator.submit(addPortRule(vmId, validatePortRule('input', input)));
+    return loadRule(em, id);
+  }
+
+  @Authorized(Role.OPERATOR)
+  @Mutation(() => PortRule, { description: 'Changes a port rule; the router rule is rewritten in one commit.' })
+  async updatePortRule(@Ctx() { em, app }: GraphQLContext, @Arg('id', () => ID) id: string, @Arg('input', () => UpdatePortRuleInput) input: UpdatePortRuleInput) {
+    const patch = validatePatch(input);
+    if (Object.keys(patch).length === 0) throw badInput('input', 'name at least one field to change');
+    const ruleId = await app.coordinator.submit(updatePortRule(id, patch));
+    return loadRule(em, ruleId);
+  }
+
+  @Authorized(Role.OPERATOR)
+  @Mutation(() => PortRule, { description: 'Enables or disables a rule (a disabled rule stays on the router with `disable`).' })
+  async setPortRuleEnabled(@Ctx() { em, app }: GraphQLContext, @Arg('id', () => ID) id: string, @Arg('enabled') enabled: boolean) {
+    const ruleId = await app.coordinator.submit(updatePortRule(id, { enabled }, 'setPortRuleEnabled'));
+    return loadRule(em, ruleId);
+  }
+
+  @Authorized(Role.OPERATOR)
+  @Mutation(() => ID, { description: 'Deletes a port rule from the router and the database; returns its id.' })
+  async removePortRule(@Ctx() { app }: GraphQLContext, @Arg('id', () => ID) id: string) {
+    return app.coordinator.submit(removePortRule(id));
+  }
+}
+
+async function loadRule(em: GraphQLContext['em'], id: string): Promise<PortRule> {
+  const rule = await em.findOne(PortRule, { id }, { refresh: true });
+  if (!rule) throw notFound('port rule', id);
+  return rule;
+}

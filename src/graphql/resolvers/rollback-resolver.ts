@@ -1,0 +1,32 @@
+import { Arg, Authorized, Ctx, Int, Query, Resolver, Root, Subscription } from 'type-graphql';
+import { RollbackEvent, Role } from '../../domain/entities/index.js';
+import { Topic, type RollbackEventPayload } from '../../changes/events.js';
+import { connectionType, decodeCursor, pageSize, toPage } from '../connection.js';
+import type { GraphQLContext } from '../context.js';
+
+export const RollbackEventConnection = connectionType('RollbackEvent', RollbackEvent);
+
+@Resolver(() => RollbackEvent)
+export class RollbackResolver {
+  @Authorized(Role.VIEWER)
+  @Query(() => RollbackEventConnection, { description: 'Changes that were undone, newest first.' })
+  async rollbackEvents(
+    @Ctx() { em }: GraphQLContext,
+    @Arg('first', () => Int, { defaultValue: 50, description: 'Page size, 1-200.' }) first: number,
+    @Arg('after', () => String, { nullable: true }) after?: string | null,
+  ) {
+    const n = pageSize(first);
+    const where = after ? (({ at, id }) => ({ $or: [{ at: { $lt: at } }, { at, id: { $lt: id } }] }))(decodeCursor(after)) : {};
+    const [rows, total] = await Promise.all([
+      em.find(RollbackEvent, where, { orderBy: { at: 'desc', id: 'desc' }, limit: n + 1 }),
+      em.count(RollbackEvent),
+    ]);
+    return toPage(rows, n, total, (e) => ({ at: e.at, id: e.id }));
+  }
+
+  @Authorized(Role.VIEWER)
+  @Subscription(() => RollbackEvent, { topics: Topic.ROLLBACK_EVENT, name: 'rollbackEvents', description: 'Every rollback, as it is recorded.' })
+  rollbackEventStream(@Root() event: RollbackEventPayload): RollbackEventPayload {
+    return { ...event, at: new Date(event.at) };
+  }
+}

@@ -1,0 +1,66 @@
+import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { PortRule, Role, Vm } from '../../domain/entities/index.js';
+import { decommissionVm, isUuid, provisionVm, validateProvision } from '../../changes/vm-changes.js';
+import { notFound } from '../../domain/errors.js';
+import { connectionType, decodeCursor, pageSize, toPage } from '../connection.js';
+import type { GraphQLContext } from '../context.js';
+import { ProvisionVmInput } from '../inputs.js';
+
+export const VmConnection = connectionType('Vm', Vm);
+
+@Resolver(() => Vm)
+export class VmResolver {
+  @Authorized(Role.VIEWER)
+  @Query(() => VmConnection, { description: 'VMs, oldest first, as a Relay connection. Reads the database only.' })
+  async vms(
+    @Ctx() { em }: GraphQLContext,
+    @Arg('first', () => Int, { defaultValue: 50, description: 'Page size, 1-200.' }) first: number,
+    @Arg('after', () => String, { nullable: true, description: 'Cursor from a previous page.' }) after?: string | null,
+  ) {
+    const n = pageSize(first);
+    const where = after
+      ? (({ at, id }) => ({ $or: [{ createdAt: { $gt: at } }, { createdAt: at, id: { $gt: id } }] }))(decodeCursor(after))
+      : {};
+    const [rows, total] = await Promise.all([
+      em.find(Vm, where, { orderBy: { createdAt: 'asc', id: 'asc' }, limit: n + 1 }),
+      em.count(Vm),
+    ]);
+    return toPage(rows, n, total, (v) => ({ at: v.createdAt, id: v.id }));
+  }
+
+  @Authorized(Role.VIEWER)
+  @Query(() => Vm, { nullable: true, description: 'One VM by id, or null.' })
+  async vm(@Ctx() { em }: GraphQLContext, @Arg('id', () => ID) id: string) {
+    return isUuid(id) ? em.findOne(Vm, { id }) : null;
+  }
+
+  @FieldResolver(() => [PortRule], { description: 'Its port rules, by rule number.' })
+  async portRules(@Root() vm: Vm) {
+    const items = await vm.portRules.load({ dataloader: true });
+    return [...items].sort((a, b) => a.ruleNumber - b.ruleNumber);
+  }
+
+  @Authorized(Role.OPERATOR)
+  @Mutation(() => Vm, { description: 'Creates a VM and puts all its port rules on the router in one commit.' })
+  async provisionVm(@Ctx() { em, app }: GraphQLContext, @Arg('input', () => ProvisionVmInput) input: ProvisionVmInput) {
+    const spec = validateProvision(input);
+    if (spec.idempotencyKey) {
+      const earlier = await em.findOne(Vm, { idempotencyKey: spec.idempotencyKey });
+      if (earlier) return earlier;
+    }
+    const id = await app.coordinator.submit(provisionVm(spec));
+    return loadVm(em, id);
+  }
+
+  @Authorized(Role.OPERATOR)
+  @Mutation(() => ID, { description: 'Removes the VM and all its rules from the router and the database; returns its id.' })
+  async decommissionVm(@Ctx() { app }: GraphQLContext, @Arg('id', () => ID) id: string) {
+    return app.coordinator.submit(decommissionVm(id));
+  }
+}
+
+export async function loadVm(em: GraphQLContext['em'], id: string): Promise<Vm> {
+  const vm = await em.findOne(Vm, { id }, { refresh: true });
+  if (!vm) throw notFound('VM', id);
+  return vm;
+}

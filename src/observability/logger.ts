@@ -1,0 +1,29 @@
+import pino, { type Logger } from 'pino';
+
+// Secrets never reach a log line, whatever object they travel in.
+const REDACT = [
+  'key', '*.key', 'apiKey', '*.apiKey', 'secret', '*.secret', 'password', '*.password',
+  'authorization', '*.authorization', 'headers.authorization', 'req.headers.authorization',
+  'headers["x-api-key"]', 'req.headers["x-api-key"]', 'connectionParams.authorization',
+  'databaseUrl', 'vyosApiKey', 'adminApiKey', '*.vyosApiKey', '*.adminApiKey',
+];
+
+export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
+  return pino(
+    {
+      level,
+      base: { service: 'vyos-vm-api' },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      redact: { paths: REDACT, censor: '[REDACTED]' },
+      formatters: { level: (label) => ({ level: label }) },
+    },
+    destination,
+  );
+}
+
+/** Masks credentials in a URL (postgres://user:pass@host -> postgres://user:***@host). */
+export function maskUrl(url: string): string {
+  return url.replace(/\/\/([^:/@]+):[^@/]*@/, '//$1:***@');
+}
+
+export type { Logger };

@@ -1,0 +1,106 @@
+// The HTTP surface: POST /graphql (and graphql-ws on the same path), /health, /ready.
+import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { expressMiddleware } from '@as-integrations/express5';
+import express, { type Express } from 'express';
+import type { GraphQLSchema } from 'graphql';
+import { useServer } from 'graphql-ws/use/ws';
+import { createServer, type Server } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { WebSocketServer } from 'ws';
+import { keyFromHeaders, resolveKey } from './graphql/auth.js';
+import type { AppServices, GraphQLContext } from './graphql/context.js';
+import { formatError } from './graphql/errors.js';
+import { checkHealth, type HealthDeps } from './observability/health.js';
+
+export interface HttpServer {
+  url: string;
+  port: number;
+  express: Express;
+  server: Server;
+  close(): Promise<void>;
+}
+
+export async function startHttpServer(schema: GraphQLSchema, app: AppServices): Promise<HttpServer> {
+  const { config, orm, logger } = app;
+  const web = express();
+  web.disable('x-powered-by');
+  const server = createServer(web);
+
+  const wsServer = new WebSocketServer({ server, path: '/graphql' });
+  const wsCleanup = useServer<{ authorization?: string; 'x-api-key'?: string }, { auth?: GraphQLContext['auth'] }>(
+    {
+      schema,
+      // A subscription socket must present a valid key up front (closed with 4403 otherwise).
+      onConnect: async (ctx) => {
+        const params = ctx.connectionParams ?? {};
+        const auth = await resolveKey(orm.em.fork(), keyFromHeaders(params.authorization, params['x-api-key']));
+        if (!auth) return false;
+        ctx.extra.auth = auth;
+        return true;
+      },
+      context: (ctx): GraphQLContext => ({
+        em: orm.em.fork(),
+        auth: ctx.extra.auth ?? null,
+        app,
+        requestId: randomUUID(),
+      }),
+    },
+    wsServer,
+  );
+
+  const apollo = new ApolloServer<GraphQLContext>({
+    schema,
+    formatError: formatError(logger),
+    introspection: true,
+    plugins: [
+      ApolloServerPluginDrainHttpServer({ httpServer: server }),
+      { async serverWillStart() { return { async drainServer() { await wsCleanup.dispose(); } }; } },
+      ApolloServerPluginLandingPageDisabled(),
+    ],
+  });
+  await apollo.start();
+
+  const healthDeps = app.health as HealthDeps;
+  web.get('/health', async (_req, res) => {
+    const report = await checkHealth(healthDeps);
+    res.status(report.status === 'down' ? 503 : 200).json(report);
+  });
+  web.get('/ready', async (_req, res) => {
+    const report = await checkHealth(healthDeps);
+    const ready = report.database.status !== 'down';
+    res.status(ready ? 200 : 503).json({ ready, database: report.database.status });
+  });
+
+  web.use(
+    '/graphql',
+    express.json({ limit: '1mb' }),
+    expressMiddleware(apollo, {
+      context: async ({ req }): Promise<GraphQLContext> => {
+        const em = orm.em.fork();
+        const requestId = (typeof req.headers['x-request-id'] === 'string' && req.headers['x-request-id'].slice(0, 100)) || randomUUID();
+        const auth = await resolveKey(em, keyFromHeaders(req.headers.authorization, req.headers['x-api-key']));
+        return { em, auth, app, requestId };
+      },
+    }),
+  );
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+  return {
+    url: `http://${host}:${port}`,
+    port,
+    express: web,
+    server,
+    async close() {
+      await apollo.stop();
+      wsServer.close();
+    },
+  };
+}

@@ -1,0 +1,51 @@
+// Faults a test arms on the simulator. Each "next" fault fires once; counts say how many more times.
+
+/** The armed faults; `Simulator.faults` (simulator.ts) is the public face of this. */
+export class FaultPlan {
+  rejectCommit: string | null = null;
+  failConfirm: string | null = null;
+  loseReply = false;
+  internalErrors = 0;
+  slowMs = 0;
+  slowTimes = 0;
+
+  /** Takes an armed one-shot value, disarming it. */
+  takeRejectCommit(): string | null {
+    const m = this.rejectCommit;
+    this.rejectCommit = null;
+    return m;
+  }
+
+  takeFailConfirm(): string | null {
+    const m = this.failConfirm;
+    this.failConfirm = null;
+    return m;
+  }
+
+  takeLoseReply(): boolean {
+    const lose = this.loseReply;
+    this.loseReply = false;
+    return lose;
+  }
+
+  takeInternalError(): boolean {
+    if (this.internalErrors <= 0) return false;
+    this.internalErrors--;
+    return true;
+  }
+
+  takeDelay(): number {
+    if (this.slowTimes <= 0 || this.slowMs <= 0) return 0;
+    this.slowTimes--;
+    return this.slowMs;
+  }
+
+  clear(): void {
+    this.rejectCommit = null;
+    this.failConfirm = null;
+    this.loseReply = false;
+    this.internalErrors = 0;
+    this.slowMs = 0;
+    this.slowTimes = 0;
+  }
+}

@@ -1,0 +1,129 @@
+// The part of the VyOS configuration schema the simulator knows (vyos-api.md §5, §7), per version.
+// A path outside it is "not valid", as on the router, so a client cannot rely on nodes VyOS lacks.
+
+import * as v from './value-validators';
+import type { ValueCheck } from './value-validators';
+
+export type SimVersion = '1.3' | '1.4' | 'rolling';
+
+export type SchemaNode =
+  /** a typeless container such as `nat destination` */
+  | { kind: 'node'; children: Record<string, SchemaNode> }
+  /** a tag node such as `rule`: each value is an entry holding `children` */
+  | { kind: 'tag'; check?: ValueCheck; children: Record<string, SchemaNode> }
+  | { kind: 'leaf'; multi?: boolean; check?: ValueCheck }
+  /** valueless leaves: `disable`, `log`, `exclude`, `strict` */
+  | { kind: 'valueless' };
+
+/** What a path element is, as stored in the tree (a tag value's entry is a 'node'). */
+export type NodeKind = 'node' | 'tag' | 'leaf' | 'valueless';
+
+const node = (children: Record<string, SchemaNode>): SchemaNode => ({ kind: 'node', children });
+const tag = (check: ValueCheck | undefined, children: Record<string, SchemaNode>): SchemaNode => ({ kind: 'tag', check, children });
+const leaf = (check?: ValueCheck, multi = false): SchemaNode => ({ kind: 'leaf', check, multi });
+const valueless: SchemaNode = { kind: 'valueless' };
+
+function natRule(version: SimVersion, direction: 'destination' | 'source'): SchemaNode {
+  const modern = version !== '1.3';
+  const port = modern ? v.portMulti : undefined;
+  const match = (): SchemaNode => node({ address: leaf(v.natMatchAddress), port: leaf(port) });
+  // 1.3 has a plain interface leaf; 1.4 turned it into `name`/`group` (migrations nat/5-to-6, 6-to-7).
+  const iface = (): SchemaNode => (modern ? node({ name: leaf(v.interfaceName), group: leaf() }) : leaf());
+  return tag(v.natRuleNumber, {
+    description: leaf(modern ? v.description255 : undefined),
+    protocol: leaf(v.ipProtocol),
+    destination: match(),
+    source: match(),
+    [direction === 'destination' ? 'inbound-interface' : 'outbound-interface']: iface(),
+    translation: node({ address: leaf(v.natTranslationAddress), port: leaf(modern ? v.portRange : undefined) }),
+    disable: valueless,
+    log: valueless,
+    exclude: valueless,
+  });
+}
+
+function build(version: SimVersion): SchemaNode {
+  const configManagement: Record<string, SchemaNode> = { 'commit-revisions': leaf(v.commitRevisions) };
+  // The commit-confirm action node exists only in rolling (T5976, Oct 2024).
+  if (version === 'rolling') configManagement['commit-confirm'] = node({ action: leaf(v.oneOf('reload', 'reboot')) });
+  const keys = node({ id: tag(undefined, { key: leaf() }) });
+  // Rolling moved `strict` under `api rest`, whose presence enables the REST routes (T6736).
+  const api: Record<string, SchemaNode> =
+    version === 'rolling' ? { keys, rest: node({ strict: valueless }) } : { keys, strict: valueless };
+  return node({
+    nat: node({
+      destination: node({ rule: natRule(version, 'destination') }),
+      source: node({ rule: natRule(version, 'source') }),
+    }),
+    system: node({ 'host-name': leaf(v.hostName), 'config-management': node(configManagement) }),
+    service: node({ https: node({ api: node(api) }) }),
+    interfaces: node({
+      ethernet: tag(v.ethernetName, {
+        address: leaf(v.interfaceAddress, true),
+        description: leaf(version === '1.3' ? undefined : v.description255),
+      }),
+    }),
+  });
+}
+
+const cache = new Map<SimVersion, SchemaNode>();
+
+export function schemaFor(version: SimVersion): SchemaNode {
+  let schema = cache.get(version);
+  if (!schema) cache.set(version, (schema = build(version)));
+  return schema;
+}
+
+/** A path read against the schema: which stored nodes it names, and the value it carries, if any. */
+export interface ResolvedPath {
+  /** the stored node path: element names and tag values, without a trailing leaf value */
+  nodePath: string[];
+  /** the kind of each element of nodePath */
+  kinds: NodeKind[];
+  /** the schema of the last element (the root for an empty path) */
+  schema: SchemaNode;
+  /** where the path ends: a container (incl. a tag value's entry), a tag node name, a leaf, a valueless leaf */
+  at: 'node' | 'tag' | 'leaf' | 'valueless';
+  /** a leaf's value given as the last element */
+  value?: string;
+  /** tag values met on the way, with their checks, for set-time validation */
+  tagValues: { value: string; check?: ValueCheck }[];
+}
+
+/** Reads `path` against the schema; null when the path is not valid (an unknown node, or a value where none fits). */
+export function resolvePath(root: SchemaNode, path: string[]): ResolvedPath | null {
+  if (root.kind !== 'node') throw new Error('schema root must be a node');
+  const nodePath: string[] = [];
+  const kinds: NodeKind[] = [];
+  const tagValues: ResolvedPath['tagValues'] = [];
+  let children = root.children;
+  let current: SchemaNode = root;
+  for (let i = 0; i < path.length; i++) {
+    const name = path[i];
+    const s = Object.prototype.hasOwnProperty.call(children, name) ? children[name] : undefined;
+    if (!s) return null;
+    nodePath.push(name);
+    kinds.push(s.kind);
+    current = s;
+    const rest = path.length - i - 1;
+    switch (s.kind) {
+      case 'node':
+        children = s.children;
+        break;
+      case 'tag':
+        if (rest === 0) return { nodePath, kinds, schema: s, at: 'tag', tagValues };
+        i++;
+        nodePath.push(path[i]);
+        kinds.push('node');
+        tagValues.push({ value: path[i], check: s.check });
+        children = s.children;
+        break;
+      case 'valueless':
+        return rest === 0 ? { nodePath, kinds, schema: s, at: 'valueless', tagValues } : null;
+      case 'leaf':
+        if (rest === 0) return { nodePath, kinds, schema: s, at: 'leaf', tagValues };
+        return rest === 1 ? { nodePath, kinds, schema: s, at: 'leaf', value: path[i + 1], tagValues } : null;
+    }
+  }
+  return { nodePath, kinds, schema: current, at: 'node', tagValues };
+}

@@ -1,0 +1,186 @@
+// The VyOS HTTP API simulator as a library: start it, point a client at `url`, arm faults, inspect state.
+// It is a test double of a real router (vyos-api.md); nothing in the server may special-case it.
+
+import http from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { RouterCommand } from '../vyos/types';
+import { detail, failure, handleRest, info, REST_ROUTES, type Reply, type RestRoute } from './api-routes';
+import { renderJson, renderSetCommands } from './config-render';
+import { factoryCommands } from './factory-config';
+import { decodeBody, readBody } from './request-body';
+import { commitFailure, INTERNAL_ERROR } from './router-messages';
+import { SimulatedRouter } from './router-device';
+import type { SimVersion } from './schema';
+
+export interface SimulatorOptions {
+  /** 0 = a random free port (default) */
+  port?: number;
+  /** default 127.0.0.1 */
+  host?: string;
+  /** API keys configured as `service https api keys id keyN key <k>`; default ['sim-key'] */
+  keys?: string[];
+  /** which router to imitate; default 'rolling' (2025+, with commit-confirm and /info) */
+  version?: '1.3' | '1.4' | 'rolling';
+  /** how long each commit takes; default 0 */
+  commitLatencyMs?: number;
+  /** the length of one `confirm_time` minute; default 60000 */
+  minuteMs?: number;
+  /** API strict mode: deleting a missing path is a 400 */
+  strict?: boolean;
+  /** serve HTTPS with this key and certificate */
+  tls?: { key: string | Buffer; cert: string | Buffer };
+  /** `system config-management commit-confirm action` in the initial config (rolling); default 'reload' */
+  commitConfirmAction?: 'reload' | 'reboot';
+  /** applied on top of the factory config at start, committed and saved as /config/config.boot */
+  initialCommands?: RouterCommand[];
+}
+
+export interface SimulatorFaults {
+  /** the next commit (/configure or /config-file load|merge) fails with `message` (default: a NAT commit failure) */
+  rejectNextCommit(message?: string): void;
+  /** the next `op: confirm` answers 400 and leaves the commit-confirm timer running */
+  failNextConfirm(message?: string): void;
+  /** the next /configure applies and commits, then destroys the socket without replying */
+  loseNextReply(): void;
+  /** the next `times` (default 1) API requests answer 500 without doing anything */
+  answer500(times?: number): void;
+  /** stop listening (connection refused) / listen again on the same port */
+  setUnreachable(down: boolean): Promise<void>;
+  /** delay each reply by `ms` (the work is done first) for the next `times` requests; default until clear() */
+  slow(ms: number, times?: number): void;
+  /** disarm every fault above; an unreachable simulator stays down until setUnreachable(false) */
+  clear(): void;
+}
+
+export interface Simulator {
+  url: string;
+  port: number;
+  close(): Promise<void>;
+  faults: SimulatorFaults;
+  /** successful commits: /configure, /config-file load|merge, apply(); reverts are counted in revertCount */
+  commitCount: number;
+  /** commit-confirm timers that expired and reverted the config */
+  revertCount: number;
+  confirmPending(): boolean;
+  /** the committed config tree as showConfig JSON of the root */
+  running(): Record<string, unknown>;
+  /** the committed config as flat `set ...` lines (`show configuration commands`) */
+  commands(): string[];
+  /** an operator's direct change (like a CLI commit): validated, verified and committed; throws the router's text */
+  apply(commands: RouterCommand[]): void;
+  setCommitLatency(ms: number): void;
+}
+
+const VERSIONS: SimVersion[] = ['1.3', '1.4', 'rolling'];
+const DEFAULT_REJECTION = commitFailure('Simulated commit failure (rejectNextCommit)');
+
+function send(res: http.ServerResponse, reply: Reply): void {
+  res.writeHead(reply.status, { 'content-type': reply.contentType, 'content-length': Buffer.byteLength(reply.body) });
+  res.end(reply.body);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
+async function route(device: SimulatedRouter, req: http.IncomingMessage): Promise<Reply> {
+  const url = new URL(req.url ?? '/', 'http://simulator.invalid');
+  const rest = (REST_ROUTES as readonly string[]).includes(url.pathname) && device.restEnabled();
+  const infoRoute = url.pathname === '/info' && device.version === 'rolling';
+  if (!rest && !infoRoute) return detail(404, 'Not Found');
+  if (req.method !== (rest ? 'POST' : 'GET')) return detail(405, 'Method Not Allowed');
+  if (device.faults.takeInternalError()) return failure(device, 500, INTERNAL_ERROR);
+  if (infoRoute) return info(device, url.searchParams);
+  const decoded = await decodeBody(req.headers['content-type'], await readBody(req), device.version);
+  if (!decoded.ok) return failure(device, decoded.status, decoded.error);
+  return handleRest(device, url.pathname as RestRoute, decoded.body);
+}
+
+export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simulator> {
+  const version = opts.version ?? 'rolling';
+  if (!VERSIONS.includes(version)) throw new Error(`unknown VyOS version "${String(version)}" (expected 1.3, 1.4 or rolling)`);
+  const host = opts.host ?? '127.0.0.1';
+  const device = new SimulatedRouter({
+    version,
+    commitLatencyMs: opts.commitLatencyMs ?? 0,
+    minuteMs: opts.minuteMs ?? 60_000,
+    initialCommands: [
+      ...factoryCommands({
+        version,
+        keys: opts.keys ?? ['sim-key'],
+        strict: opts.strict ?? false,
+        commitConfirmAction: opts.commitConfirmAction ?? 'reload',
+      }),
+      ...(opts.initialCommands ?? []),
+    ],
+  });
+
+  const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+    route(device, req)
+      .catch((): Reply => failure(device, 500, INTERNAL_ERROR))
+      .then(async (reply) => {
+        const delay = device.faults.takeDelay();
+        if (delay > 0) await sleep(delay);
+        if (reply.lose) req.socket.destroy();
+        else send(res, reply);
+      })
+      .catch(() => req.socket.destroy());
+  };
+  const server = opts.tls ? https.createServer({ key: opts.tls.key, cert: opts.tls.cert }, handler) : http.createServer(handler);
+
+  const listen = (port: number): Promise<void> =>
+    new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  const stop = (): Promise<void> =>
+    new Promise((resolve) => {
+      if (!server.listening) return resolve();
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+
+  await listen(opts.port ?? 0);
+  const port = (server.address() as AddressInfo).port;
+  const urlHost = host.includes(':') ? `[${host}]` : host;
+  const faults = device.faults;
+
+  return {
+    url: `${opts.tls ? 'https' : 'http'}://${urlHost}:${port}`,
+    port,
+    async close() {
+      device.close();
+      await stop();
+    },
+    faults: {
+      rejectNextCommit: (message = DEFAULT_REJECTION) => void (faults.rejectCommit = message),
+      failNextConfirm: (message = 'Failed to stop the commit-confirm timer') => void (faults.failConfirm = message),
+      loseNextReply: () => void (faults.loseReply = true),
+      answer500: (times = 1) => void (faults.internalErrors = times),
+      slow: (ms, times = Number.POSITIVE_INFINITY) => {
+        faults.slowMs = ms;
+        faults.slowTimes = times;
+      },
+      clear: () => faults.clear(),
+      setUnreachable: async (down) => {
+        if (down) await stop();
+        else if (!server.listening) await listen(port);
+      },
+    },
+    get commitCount() {
+      return device.commitCount;
+    },
+    get revertCount() {
+      return device.revertCount;
+    },
+    confirmPending: () => device.confirmPending(),
+    running: () => renderJson(device.committed()),
+    commands: () => renderSetCommands(device.committed()),
+    apply: (commands) => device.applyDirect(commands),
+    setCommitLatency: (ms) => void (device.commitLatencyMs = ms),
+  };
+}

@@ -1,0 +1,144 @@
+// Set-time value validators of the simulated router (vyos-api.md §5). Each returns null when the value
+// is accepted, or the error lines the router prints before "Value validation failed".
+// The wording follows the fact sheet where it quotes VyOS; elsewhere it is VyOS's generic "Invalid value".
+
+export type ValueCheck = (value: string) => string[] | null;
+
+const INVALID = ['Invalid value'];
+
+/** vyatta-cfg refuses these characters in every value, whatever the node (cli_new.c validate_value). */
+export function forbiddenCharacter(value: string): string | null {
+  for (const ch of value) {
+    if (ch === "'") return "Cannot use the single quote (') character in a value string";
+    if (ch === '\n') return 'Cannot use the newline character in a value string';
+    if (ch === '"') return 'Cannot use the double quote (") character in a value string';
+  }
+  return null;
+}
+
+export function numericRange(min: number, max: number, message: string): ValueCheck {
+  return (v) => (/^\d+$/.test(v) && Number(v) >= min && Number(v) <= max ? null : [message]);
+}
+
+export const natRuleNumber = numericRange(1, 999999, 'NAT rule number must be between 1 and 999999');
+
+export const commitRevisions = numericRange(1, 65535, 'Number of revisions must be between 0 and 65535');
+
+export function oneOf(...allowed: string[]): ValueCheck {
+  return (v) => (allowed.includes(v) ? null : INVALID);
+}
+
+/** The 1.4+ `.{0,255}` description constraint; 1.3 takes any text. */
+export const description255: ValueCheck = (v) =>
+  [...v].length <= 255 ? null : ['Description too long (limit 255 characters)'];
+
+// The ip-protocol validator's built-in names (a subset of /etc/protocols plus VyOS's own).
+const PROTOCOL_NAMES = new Set([
+  'all', 'tcp', 'udp', 'tcp_udp', 'icmp', 'igmp', 'ggp', 'ipencap', 'st', 'egp', 'igp', 'pup', 'hmp',
+  'xns-idp', 'rdp', 'iso-tp4', 'dccp', 'xtp', 'ddp', 'idpr-cmtp', 'ipv6', 'ipv6-route', 'ipv6-frag',
+  'idrp', 'rsvp', 'gre', 'esp', 'ah', 'skip', 'ipv6-icmp', 'ipv6-nonxt', 'ipv6-opts', 'rspf', 'vmtp',
+  'eigrp', 'ospf', 'ax.25', 'ipip', 'etherip', 'encap', 'pim', 'ipcomp', 'vrrp', 'l2tp', 'isis',
+  'sctp', 'fc', 'mobility-header', 'udplite', 'mpls-in-ip', 'manet', 'hip', 'shim6', 'wesp', 'rohc',
+]);
+
+export const ipProtocol: ValueCheck = (v) => {
+  const bare = v.startsWith('!') ? v.slice(1) : v;
+  if (PROTOCOL_NAMES.has(bare)) return null;
+  if (/^\d+$/.test(bare) && Number(bare) <= 255) return null;
+  return [`Error: ${v} is not a valid IP protocol`, 'Invalid value'];
+};
+
+export function parseIpv4(text: string): number | null {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(text);
+  if (!m) return null;
+  const octets = m.slice(1).map(Number);
+  if (octets.some((o, i) => o > 255 || (m[i + 1].length > 1 && m[i + 1].startsWith('0')))) return null;
+  return ((octets[0] << 24) >>> 0) + (octets[1] << 16) + (octets[2] << 8) + octets[3];
+}
+
+export function isIpv4Address(text: string): boolean {
+  return parseIpv4(text) !== null;
+}
+
+/** `ipaddrcheck --is-ipv4-net`: a network address, host bits zero. */
+export function isIpv4Network(text: string): boolean {
+  const [addr, len, extra] = text.split('/');
+  if (extra !== undefined || len === undefined || !/^\d{1,2}$/.test(len) || Number(len) > 32) return false;
+  const ip = parseIpv4(addr);
+  if (ip === null) return false;
+  const hostBits = 32 - Number(len);
+  return hostBits === 32 ? ip === 0 : ip % 2 ** hostBits === 0;
+}
+
+/** An interface address: any host address with a prefix length. */
+export function isIpv4HostPrefix(text: string): boolean {
+  const [addr, len, extra] = text.split('/');
+  return extra === undefined && len !== undefined && /^\d{1,2}$/.test(len) && Number(len) <= 32 && isIpv4Address(addr);
+}
+
+export function isIpv4Range(text: string): boolean {
+  const parts = text.split('-');
+  if (parts.length !== 2) return false;
+  const [a, b] = parts.map(parseIpv4);
+  return a !== null && b !== null && a <= b;
+}
+
+function ipv4AddressPrefixOrRange(allowNegation: boolean): ValueCheck {
+  return (v) => {
+    const bare = allowNegation && v.startsWith('!') ? v.slice(1) : v;
+    return isIpv4Address(bare) || isIpv4Network(bare) || isIpv4Range(bare) ? null : INVALID;
+  };
+}
+
+/** `source|destination address`: address, prefix or range, each optionally negated with `!`. */
+export const natMatchAddress = ipv4AddressPrefixOrRange(true);
+/** `translation address`: address, prefix or range; negation is not allowed. */
+export const natTranslationAddress = ipv4AddressPrefixOrRange(false);
+
+export const interfaceAddress: ValueCheck = (v) => (v === 'dhcp' || isIpv4HostPrefix(v) ? null : INVALID);
+
+// A few /etc/services names, enough for realistic configs.
+const SERVICE_NAMES = new Set([
+  'ftp', 'ftp-data', 'ssh', 'telnet', 'smtp', 'domain', 'http', 'www', 'pop3', 'ntp', 'imap', 'snmp',
+  'ldap', 'https', 'submission', 'imaps', 'pop3s', 'openvpn', 'mysql', 'postgresql', 'rdp', 'ms-wbt-server',
+  'sip', 'bgp', 'syslog', 'tftp', 'kerberos', 'microsoft-ds', 'ldaps', 'isakmp', 'ipsec-nat-t',
+]);
+
+function isPort(text: string): boolean {
+  return /^\d{1,5}$/.test(text) && Number(text) >= 1 && Number(text) <= 65535;
+}
+
+/** One element of a port list: a port, `a-b` with a <= b, or a service name (messages as port-multi prints them). */
+function portElementError(element: string): string | null {
+  if (/^\d+$/.test(element)) return isPort(element) ? null : `Error: ${element} is not a valid port`;
+  if (/^\d+-\d+$/.test(element)) {
+    const [a, b] = element.split('-');
+    return isPort(a) && isPort(b) && Number(a) <= Number(b) ? null : `Error: ${element} is not a valid port range`;
+  }
+  return SERVICE_NAMES.has(element) ? null : `Error: ${element} is not a valid service name`;
+}
+
+/** The 1.4+ `port-multi` validator for `source|destination port`. */
+export const portMulti: ValueCheck = (v) => {
+  for (const raw of v.split(',')) {
+    const element = raw.startsWith('!') ? raw.slice(1) : raw;
+    const error = portElementError(element);
+    if (error) return [error];
+  }
+  return null;
+};
+
+/** The 1.4+ `port-range` validator for `translation port`: one port, a range or a service name. */
+export const portRange: ValueCheck = (v) =>
+  portElementError(v) === null ? null : [`Error: ${v} is not a valid port or port range`];
+
+/** 1.4+ interface-name constraint of `inbound-interface name`; `!` negates and `*` is a wildcard. */
+export const interfaceName: ValueCheck = (v) =>
+  /^!?((bond|br|dum|en|eth|gnv|ifb|ipoe|l2tp|l2tpeth|macsec|peth|pppoe|ppp|pptp|sstpc|tun|veth|vti|vtun|vxlan|wg|wlan|wwan)[0-9a-z._*-]*|lo)$/.test(v)
+    ? null
+    : INVALID;
+
+export const ethernetName: ValueCheck = (v) => (/^eth\d+$/.test(v) ? null : ['Invalid Ethernet interface name']);
+
+export const hostName: ValueCheck = (v) =>
+  /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/.test(v) ? null : ['Invalid host-name'];

@@ -24,8 +24,13 @@ function asEnvelope(text: string): Envelope | undefined {
   return typeof success === 'boolean' ? (body as Envelope) : undefined;
 }
 
+/** For the error's message only; `routerMessage` keeps the router's text verbatim. */
+function oneLine(text: string): string {
+  return text.replace(/\s+/g, ' ').trim();
+}
+
 function snippet(text: string): string {
-  const flat = text.replace(/\s+/g, ' ').trim();
+  const flat = oneLine(text);
   return flat.length > 200 ? `${flat.slice(0, 200)}...` : flat;
 }
 
@@ -39,10 +44,10 @@ export function readReply(status: number, text: string): Reply {
   const envelope = asEnvelope(text);
   const routerMessage = typeof envelope?.error === 'string' ? envelope.error : undefined;
   if (status === 401) {
-    return { ok: false, kind: RouterErrorKind.UNAUTHORIZED, message: `HTTP 401: ${routerMessage ?? snippet(text)}`, routerMessage };
+    return { ok: false, kind: RouterErrorKind.UNAUTHORIZED, message: `HTTP 401: ${snippet(routerMessage ?? text)}`, routerMessage };
   }
   if (status >= 500) {
-    return { ok: false, kind: RouterErrorKind.SERVER_ERROR, message: `HTTP ${status}: ${routerMessage ?? snippet(text)}`, routerMessage };
+    return { ok: false, kind: RouterErrorKind.SERVER_ERROR, message: `HTTP ${status}: ${snippet(routerMessage ?? text)}`, routerMessage };
   }
   if (!envelope) {
     return { ok: false, kind: RouterErrorKind.PROTOCOL, message: `HTTP ${status}: not a VyOS reply: ${snippet(text)}` };
@@ -52,7 +57,7 @@ export function readReply(status: number, text: string): Reply {
   return {
     ok: false,
     kind: RouterErrorKind.REJECTED,
-    message: `HTTP ${status}: rejected: ${routerMessage ?? '(no error text)'}`,
+    message: `HTTP ${status}: rejected: ${routerMessage === undefined ? '(no error text)' : oneLine(routerMessage)}`,
     routerMessage: routerMessage ?? '',
   };
 }

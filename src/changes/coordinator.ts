@@ -208,6 +208,11 @@ export class Coordinator {
       } catch (e) {
         if (!(e instanceof RouterError) || e.kind !== RouterErrorKind.OUTCOME_UNKNOWN) {
           await rollbackDb();
+          if (confirmMinutes && e instanceof RouterError && e.kind === RouterErrorKind.REJECTED && !/another confirm is pending/i.test(describe(e))) {
+            // VyOS arms the revert timer before it commits, and a failed commit leaves it armed
+            // (vyos-api.md §4): stop it, or every later commit-confirm is refused.
+            await router.confirm().catch((err: unknown) => logger.warn({ err }, 'could not stop the commit-confirm timer left by a failed commit'));
+          }
           await journal.mark(entry, OperationState.ROLLED_BACK, { error: describe(e) });
           if (e instanceof RouterError && e.kind === RouterErrorKind.REJECTED && accepted.length > 1) return 'split';
           // The router discarded the batch itself: nothing to undo there.
@@ -216,10 +221,10 @@ export class Coordinator {
         }
         // A lost reply is not a failure yet: the commit may have happened (vyos-api.md §6).
         logger.warn({ operation }, 'router reply lost; re-reading the router to learn the outcome');
-        const now = await this.readRules().catch(() => null);
-        if (now && verifyIntents(intents, now).length === 0) {
+        const settled = await this.settle(intents, before);
+        if (settled === 'applied') {
           logger.info({ operation }, 'the lost commit did apply; continuing');
-        } else if (now && unchangedSince(intents, before, now)) {
+        } else if (settled === 'not-applied') {
           await rollbackDb();
           await journal.mark(entry, OperationState.ROLLED_BACK, { error: describe(e) });
           await this.record(ctx, RollbackStage.ROUTER_COMMIT, `${describe(e)}; the router did not apply it`, RollbackOutcome.ROLLED_BACK);
@@ -267,6 +272,23 @@ export class Coordinator {
       failAll(pending, e instanceof BatchFailure ? e.clientError : e);
       return 'failed';
     }
+  }
+
+  /**
+   * After a lost reply: read the router until the touched rules show the intent (applied) or
+   * still show the old state after a few reads (not applied). Anything else is uncertain.
+   */
+  private async settle(intents: RuleIntent[], before: ReadonlyMap<number, RouterRule>): Promise<'applied' | 'not-applied' | 'uncertain'> {
+    let unchanged = 0;
+    for (let attempt = 0; attempt < 6; attempt++) {
+      if (attempt > 0) await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
+      const now = await this.readRules().catch(() => null);
+      if (!now) continue;
+      if (verifyIntents(intents, now).length === 0) return 'applied';
+      // A commit still running on the router shows the old state: give it a few reads.
+      if (unchangedSince(intents, before, now) && ++unchanged >= 3) return 'not-applied';
+    }
+    return 'uncertain';
   }
 
   /** Confirms; a lost reply is retried once, since "No confirm pending" before the deadline means it took. */

@@ -1,13 +1,14 @@
-import { IPv4Resolver, PortResolver } from 'graphql-scalars';
+import { IPv4Resolver } from 'graphql-scalars';
+import { PortScalar } from './scalars.js';
 import { Field, InputType } from 'type-graphql';
 import { Protocol } from '../domain/entities/index.js';
 
 @InputType({ description: 'A port to forward to the VM.' })
 export class PortRuleInput {
-  @Field(() => PortResolver, { description: 'Port on the VM that traffic is translated to.' })
+  @Field(() => PortScalar, { description: 'Port on the VM that traffic is translated to.' })
   internalPort!: number;
 
-  @Field(() => PortResolver, { nullable: true, description: 'Port on the WAN side; allocated from EXTERNAL_PORT_RANGE when omitted.' })
+  @Field(() => PortScalar, { nullable: true, description: 'Port on the WAN side; allocated from EXTERNAL_PORT_RANGE when omitted.' })
   externalPort?: number | null;
 
   @Field(() => Protocol, { nullable: true, defaultValue: Protocol.TCP })
@@ -43,10 +44,10 @@ export class ProvisionVmInput {
 
 @InputType({ description: 'Fields of a port rule to change; omitted fields stay, null clears an optional one.' })
 export class UpdatePortRuleInput {
-  @Field(() => PortResolver, { nullable: true })
+  @Field(() => PortScalar, { nullable: true })
   externalPort?: number | null;
 
-  @Field(() => PortResolver, { nullable: true })
+  @Field(() => PortScalar, { nullable: true })
   internalPort?: number | null;
 
   @Field(() => Protocol, { nullable: true })

@@ -1,7 +1,7 @@
 import { Entity, Enum, Index, ManyToOne, OptionalProps, PrimaryKey, Property, type Ref, Unique } from '@mikro-orm/core';
 import { randomUUID } from 'node:crypto';
 import { Field, ID, Int, ObjectType } from 'type-graphql';
-import { PortResolver } from 'graphql-scalars';
+import { PortScalar } from '../../graphql/scalars.js';
 import { Vm } from './vm.js';
 import { Protocol, claims } from './protocol.js';
 
@@ -27,11 +27,11 @@ export class PortRule {
   @Enum({ items: () => Protocol })
   protocol!: Protocol;
 
-  @Field(() => PortResolver, { description: 'Port on the WAN interface that is forwarded.' })
+  @Field(() => PortScalar, { description: 'Port on the WAN interface that is forwarded.' })
   @Property({ type: 'integer' })
   externalPort!: number;
 
-  @Field(() => PortResolver, { description: 'Port on the VM that traffic is translated to.' })
+  @Field(() => PortScalar, { description: 'Port on the VM that traffic is translated to.' })
   @Property({ type: 'integer' })
   internalPort!: number;
 

@@ -1,0 +1,99 @@
+// Starts the whole server in-process against a fresh database and a simulator over real HTTP.
+import 'reflect-metadata';
+import { randomBytes } from 'node:crypto';
+import { startApp, type RunningApp } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
+import { createLogger } from '../../src/observability/logger.js';
+import { startSimulator, type Simulator, type SimulatorOptions } from '../../src/simulator/simulator.js';
+import { parseNatDestination } from '../../src/vyos/nat-rule.js';
+import type { RouterRule } from '../../src/vyos/types.js';
+import { createTestDatabase, type TestDatabase } from './database.js';
+
+export interface GqlError {
+  message: string;
+  extensions?: { code?: string; [k: string]: unknown };
+}
+export interface GqlResponse<T> {
+  data?: T | null;
+  errors?: GqlError[];
+}
+
+export interface TestApp {
+  app: RunningApp;
+  sim: Simulator;
+  db: TestDatabase;
+  adminKey: string;
+  url: string;
+  gql<T = Record<string, any>>(query: string, variables?: Record<string, unknown>, opts?: { key?: string | null; headers?: Record<string, string> }): Promise<GqlResponse<T>>;
+  /** the NAT destination rules the simulator holds (committed config) */
+  routerRules(): RouterRule[];
+  close(): Promise<void>;
+}
+
+export async function startTestApp(opts: { sim?: SimulatorOptions; env?: Record<string, string>; db?: TestDatabase } = {}): Promise<TestApp> {
+  const db = opts.db ?? (await createTestDatabase());
+  const sim = await startSimulator({ keys: ['sim-key'], version: 'rolling', ...opts.sim });
+  const adminKey = `admin-${randomBytes(12).toString('hex')}`;
+  const config = loadConfig({
+    DATABASE_URL: db.url,
+    VYOS_URL: sim.url,
+    VYOS_API_KEY: 'sim-key',
+    PORT: '0',
+    HOST: '127.0.0.1',
+    ADMIN_API_KEY: adminKey,
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    SYNC_INTERVAL_SECONDS: '0',
+    VYOS_TIMEOUT_MS: '3000',
+    VYOS_COMMIT_TIMEOUT_MS: '5000',
+    ...opts.env,
+  });
+  const app = await startApp(config, createLogger(config.logLevel));
+  const url = app.url;
+  return {
+    app,
+    sim,
+    db,
+    adminKey,
+    url,
+    async gql(query, variables, o = {}) {
+      const key = o.key === undefined ? adminKey : o.key;
+      const res = await fetch(`${url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(key ? { authorization: `Bearer ${key}` } : {}), ...o.headers },
+        body: JSON.stringify({ query, variables }),
+      });
+      return (await res.json()) as GqlResponse<any>;
+    },
+    routerRules() {
+      const root = sim.running() as { nat?: { destination?: unknown } };
+      return parseNatDestination(root.nat?.destination ?? null);
+    },
+    async close() {
+      await app.stop();
+      await sim.close();
+      if (!opts.db) await db.drop();
+    },
+  };
+}
+
+/** Asserts a GraphQL response has no errors and returns its data. */
+export function ok<T>(res: GqlResponse<T>): T {
+  if (res.errors?.length) throw new Error(`GraphQL errors: ${JSON.stringify(res.errors)}`);
+  return res.data as T;
+}
+
+/** The single error's code. */
+export function errorCode(res: GqlResponse<unknown>): string | undefined {
+  return res.errors?.[0]?.extensions?.code;
+}
+
+/** Inserts an API key of `role` straight into the database and returns the secret. */
+export async function createKey(t: TestApp, role: 'VIEWER' | 'OPERATOR' | 'ADMIN', extra: { expiresAt?: Date; revokedAt?: Date } = {}): Promise<string> {
+  const { generateKey } = await import('../../src/domain/api-key-secret.js');
+  const { ApiKey } = await import('../../src/domain/entities/index.js');
+  const k = generateKey();
+  const em = t.app.orm.em.fork();
+  em.create(ApiKey, { name: `test ${role}`, role: role as never, prefix: k.prefix, secretHash: k.hash, ...extra });
+  await em.flush();
+  return k.key;
+}

@@ -131,7 +131,7 @@ async function configure(device: SimulatedRouter, reader: FieldReader, body: Bod
   // confirm_time exists only in the 2025+ rolling model; elsewhere it is an ignored extra field (§1).
   const confirmMinutes = device.version === 'rolling' ? (reader.optInt(body, 'confirm_time', ['body']) ?? 0) : 0;
   if (!authorized(device, key)) return failure(device, 401, msg.KEY_REQUIRED);
-  if (requested.length === 1 && requested[0].op === 'confirm' && !('commands' in body)) {
+  if (device.version === 'rolling' && requested[0]?.op === 'confirm' && !('commands' in body)) {
     const confirmed = await device.lock.run(async () => device.confirm());
     return confirmed.ok ? success(confirmed.data) : failure(device, confirmed.status, confirmed.error);
   }

@@ -5,11 +5,11 @@
 import { startSimulator, type SimulatorOptions } from './simulator';
 
 const USAGE =
-  'usage: vyos-simulator [--port 8443] [--host 127.0.0.1] [--key K]... [--version rolling|1.4|1.3]\n' +
+  'usage: vyos-simulator [--port 8443 (0 = random)] [--host 127.0.0.1] [--key K]... [--version rolling|1.4|1.3]\n' +
   '                      [--commit-latency-ms 0] [--minute-ms 60000] [--strict] [--commit-confirm-action reload|reboot]';
 
 function parseArgs(argv: string[]): SimulatorOptions {
-  const options: SimulatorOptions = {};
+  const options: SimulatorOptions = { port: 8443 };
   const keys: string[] = [];
   const number = (flag: string, text: string | undefined): number => {
     if (text === undefined || !/^\d+$/.test(text)) throw new Error(`${flag} needs a non-negative integer`);

@@ -7,7 +7,7 @@ import { createAppPubSub, type AppPubSub } from './changes/events.js';
 import { DatabaseJournal, NoJournal } from './changes/journal.js';
 import { startEmbeddedDatabase, type EmbeddedDatabase } from './database/embedded.js';
 import { openOrm } from './database/orm.js';
-import { seedAdminKey } from './graphql/auth.js';
+import { createFirstRunKey, seedAdminKey } from './graphql/auth.js';
 import type { AppServices } from './graphql/context.js';
 import { createSchema } from './graphql/schema.js';
 import type { HealthDeps } from './observability/health.js';
@@ -48,6 +48,7 @@ export async function startApp(config: Config, logger: Logger = createLogger(con
     if (applied.length) logger.info({ migrations: applied.map((m) => m.name) }, 'applied database migrations');
   }
   if (config.adminApiKey) await seedAdminKey(orm.em.fork(), config.adminApiKey);
+  else await createFirstRunKey(orm, config, logger);
 
   let simulator: Simulator | null = null;
   let vyosUrl = config.vyosUrl;
@@ -103,10 +104,13 @@ export async function startApp(config: Config, logger: Logger = createLogger(con
       if (stopped) return;
       stopped = true;
       await http.close();
+      logger.debug('shutdown: HTTP and WebSockets closed');
       await coordinator.drained();
       await orm.close(true);
+      logger.debug('shutdown: database pool closed');
       await simulator?.close();
       await embedded?.stop();
+      logger.debug('shutdown: done');
     },
   };
 }

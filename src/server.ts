@@ -55,6 +55,8 @@ export async function startHttpServer(schema: GraphQLSchema, app: AppServices): 
     schema,
     formatError: formatError(logger),
     introspection: true,
+    // main.ts owns SIGTERM/SIGINT and shuts everything down in order.
+    stopOnTerminationSignals: false,
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer: server }),
       { async serverWillStart() { return { async drainServer() { await wsCleanup.dispose(); } }; } },

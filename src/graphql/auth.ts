@@ -1,8 +1,12 @@
-import type { EntityManager } from '@mikro-orm/postgresql';
+import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Config } from '../config.js';
+import type { Logger } from '../observability/logger.js';
 import type { AuthChecker } from 'type-graphql';
 import { ApiKey, Role, roleAllows } from '../domain/entities/index.js';
 import { forbidden, unauthenticated } from '../domain/errors.js';
-import { hashKey, prefixOf, sameHash } from '../domain/api-key-secret.js';
+import { generateKey, hashKey, prefixOf, sameHash } from '../domain/api-key-secret.js';
 import type { AuthInfo, GraphQLContext } from './context.js';
 
 /** The key from `Authorization: Bearer <key>`, `X-API-Key`, or a WebSocket connectionParams value. */
@@ -43,3 +47,19 @@ export const authChecker: AuthChecker<GraphQLContext, Role> = ({ context }, role
   if (!roleAllows(context.auth.role, needed)) throw forbidden(needed);
   return true;
 };
+
+/**
+ * First run without ADMIN_API_KEY and with no keys at all: make an admin key and write it to a
+ * file only the owner can read (never to the log), so a newcomer can make the first call.
+ */
+export async function createFirstRunKey(orm: MikroORM, config: Config, logger: Logger): Promise<void> {
+  const em = orm.em.fork();
+  if ((await em.count(ApiKey, {})) > 0) return;
+  const k = generateKey();
+  em.create(ApiKey, { name: 'first-run admin', role: Role.ADMIN, prefix: k.prefix, secretHash: k.hash });
+  await em.flush();
+  const file = path.resolve(config.dataDir, 'admin-api-key');
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(file, `${k.key}\n`, { mode: 0o600 });
+  logger.warn({ file }, 'no API keys existed: created an ADMIN key and wrote it to this file (read it, store it safely, delete the file)');
+}

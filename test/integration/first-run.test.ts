@@ -26,9 +26,10 @@ test('with no environment the server starts on the embedded database and the sim
   let log = '';
   child.stdout.on('data', (d) => (log += d));
   child.stderr.on('data', (d) => (log += d));
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   t.after(async () => {
-    child.kill('SIGTERM');
-    await new Promise((r) => child.once('exit', r));
+    if (child.exitCode === null) child.kill('SIGKILL');
+    await exited;
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -56,6 +57,5 @@ test('with no environment the server starts on the embedded database and the sim
 
   // SIGTERM drains and exits cleanly
   child.kill('SIGTERM');
-  const code = await new Promise((r) => child.once('exit', r));
-  assert.equal(code, 0);
+  assert.equal(await exited, 0);
 });

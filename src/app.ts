@@ -3,8 +3,10 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Config } from './config.js';
 import { Coordinator } from './changes/coordinator.js';
+import { LocalEventBus, PostgresEventBus, type EventBus } from './changes/event-bus.js';
 import { createAppPubSub, type AppPubSub } from './changes/events.js';
 import { DatabaseJournal, NoJournal } from './changes/journal.js';
+import { recoverUnfinished, type Settled } from './changes/recovery.js';
 import { startEmbeddedDatabase, type EmbeddedDatabase } from './database/embedded.js';
 import { openOrm } from './database/orm.js';
 import { createFirstRunKey, seedAdminKey } from './graphql/auth.js';
@@ -26,6 +28,8 @@ export interface RunningApp {
   logger: Logger;
   http: HttpServer;
   services: AppServices;
+  /** start-up recovery of operations a dead process left unfinished */
+  recovery: Promise<Settled[]>;
   /** the built-in simulator, when no VYOS_URL was given */
   simulator: Simulator | null;
   embedded: EmbeddedDatabase | null;
@@ -73,16 +77,25 @@ export async function startApp(config: Config, logger: Logger = createLogger(con
   });
 
   const pubsub = createAppPubSub();
+  // The embedded database cannot LISTEN across connections; it is single-process anyway.
+  const events: EventBus = embedded ? new LocalEventBus(pubsub) : await PostgresEventBus.start(databaseUrl, orm, pubsub, logger);
   const coordinator = new Coordinator({
     orm,
     router,
     config,
     logger,
-    pubsub,
+    events,
     journal: embedded ? new NoJournal() : new DatabaseJournal(orm),
   });
+  // Settle what a dead process left half-done; batches wait for it behind the router lock.
+  const recovery: Promise<Settled[]> = embedded
+    ? Promise.resolve([])
+    : recoverUnfinished({ orm, router, config, logger, coordinator }).catch((e: unknown) => {
+        logger.error({ err: e }, 'start-up recovery failed; unfinished operations stay in the journal');
+        return [];
+      });
   const health: HealthDeps = { orm, router, simulator: simulator !== null };
-  const services: AppServices = { config, orm, router, coordinator, pubsub, logger, health };
+  const services: AppServices = { config, orm, router, coordinator, pubsub, events, logger, health };
   const schema = await createSchema(pubsub);
   const http = await startHttpServer(schema, services);
   logger.info({ url: `${http.url}/graphql` }, 'vyos-vm-api listening');
@@ -98,6 +111,7 @@ export async function startApp(config: Config, logger: Logger = createLogger(con
     logger,
     http,
     services,
+    recovery,
     simulator,
     embedded,
     async stop() {
@@ -105,7 +119,9 @@ export async function startApp(config: Config, logger: Logger = createLogger(con
       stopped = true;
       await http.close();
       logger.debug('shutdown: HTTP and WebSockets closed');
+      await recovery;
       await coordinator.drained();
+      await events.close();
       await orm.close(true);
       logger.debug('shutdown: database pool closed');
       await simulator?.close();

@@ -9,7 +9,8 @@ import type { Logger } from '../observability/logger.js';
 import { NAT_DESTINATION_PATH, inverse, parseNatDestination } from '../vyos/nat-rule.js';
 import { RouterError, RouterErrorKind, type RouterApi, type RouterCommand, type RouterRule } from '../vyos/types.js';
 import { byRuleNumber, planCommands, unchangedSince, verifyIntents, type RuleIntent } from './change-plan.js';
-import { Topic, type AppPubSub, type RollbackEventPayload } from './events.js';
+import type { EventBus } from './event-bus.js';
+import type { RollbackEventPayload } from './events.js';
 import type { Journal, JournalEntry } from './journal.js';
 
 export interface ChangeContext {
@@ -42,7 +43,7 @@ export interface CoordinatorDeps {
   router: RouterApi;
   config: Config;
   logger: Logger;
-  pubsub: AppPubSub;
+  events: EventBus;
   journal: Journal;
   hooks?: CoordinatorHooks;
 }
@@ -198,7 +199,9 @@ export class Coordinator {
     // 3-4. One router batch, with commit-confirm where the router has it.
     const undo = inverse(commands, [...before.values()], { syntax: caps.syntax });
     const confirmMinutes = caps.commitConfirm ? config.confirmMinutes : undefined;
-    const entry = await journal.start(operation, commands, undo);
+    // The deadline is written before the router is touched, so a restart knows how long to wait.
+    const deadline = confirmMinutes ? new Date(Date.now() + confirmMinutes * 60_000) : null;
+    const entry = await journal.start(operation, commands, undo, deadline);
     const ctx: UndoContext = { operation, commands, undo, intents, before, confirmPending: false, entry };
 
     try {
@@ -206,21 +209,28 @@ export class Coordinator {
         this.routerCommits++;
         await router.configure(commands, confirmMinutes ? { confirmMinutes } : {});
       } catch (e) {
-        if (!(e instanceof RouterError) || e.kind !== RouterErrorKind.OUTCOME_UNKNOWN) {
+        const kind = e instanceof RouterError ? e.kind : null;
+        if (kind === RouterErrorKind.REJECTED) {
           await rollbackDb();
-          if (confirmMinutes && e instanceof RouterError && e.kind === RouterErrorKind.REJECTED && !/another confirm is pending/i.test(describe(e))) {
+          if (confirmMinutes && !/another confirm is pending/i.test(describe(e))) {
             // VyOS arms the revert timer before it commits, and a failed commit leaves it armed
             // (vyos-api.md §4): stop it, or every later commit-confirm is refused.
             await router.confirm().catch((err: unknown) => logger.warn({ err }, 'could not stop the commit-confirm timer left by a failed commit'));
           }
           await journal.mark(entry, OperationState.ROLLED_BACK, { error: describe(e) });
-          if (e instanceof RouterError && e.kind === RouterErrorKind.REJECTED && accepted.length > 1) return 'split';
+          if (accepted.length > 1) return 'split';
           // The router discarded the batch itself: nothing to undo there.
           await this.record(ctx, RollbackStage.ROUTER_COMMIT, describe(e), RollbackOutcome.ROLLED_BACK);
           throw new BatchFailure(toClientError(e));
         }
-        // A lost reply is not a failure yet: the commit may have happened (vyos-api.md §6).
-        logger.warn({ operation }, 'router reply lost; re-reading the router to learn the outcome');
+        if (kind !== RouterErrorKind.OUTCOME_UNKNOWN && kind !== RouterErrorKind.SERVER_ERROR) {
+          // Refused before it reached the configuration (unreachable, unauthorized): nothing to undo.
+          await rollbackDb();
+          await journal.mark(entry, OperationState.ROLLED_BACK, { error: describe(e) });
+          throw new BatchFailure(toClientError(e));
+        }
+        // A lost reply or a 5xx is not a failure yet: the commit may have happened (vyos-api.md §1, §6).
+        logger.warn({ operation, err: e }, 'no usable reply to the commit; re-reading the router to learn the outcome');
         const settled = await this.settle(intents, before);
         if (settled === 'applied') {
           logger.info({ operation }, 'the lost commit did apply; continuing');
@@ -235,8 +245,7 @@ export class Coordinator {
         }
       }
       ctx.confirmPending = confirmMinutes !== undefined;
-      const deadline = confirmMinutes ? new Date(Date.now() + confirmMinutes * 60_000) : null;
-      await journal.mark(entry, OperationState.ROUTER_COMMITTED, { confirmDeadline: deadline });
+      await journal.mark(entry, OperationState.ROUTER_COMMITTED);
 
       // 5. Read back what we touched; a router that says yes but did something else is not confirmed.
       let problems: string[];
@@ -328,13 +337,22 @@ export class Coordinator {
       outcome = ctx.confirmPending ? RollbackOutcome.AUTO_REVERTED : RollbackOutcome.ROLLBACK_FAILED;
     }
     await journal.mark(ctx.entry, outcome === RollbackOutcome.ROLLBACK_FAILED ? OperationState.ROLLBACK_FAILED : OperationState.ROLLED_BACK, { error: reason });
+    if (outcome === RollbackOutcome.ROLLBACK_FAILED) await this.markNeedsRepair(ctx.intents.map((i) => i.ruleNumber));
     await this.record(ctx, stage, reason, outcome);
     throw new BatchFailure(outcome === RollbackOutcome.ROLLBACK_FAILED ? rollbackFailed(`${clientError.message}; undoing it on the router also failed, the affected rules need repair (see syncReport)`) : clientError);
   }
 
+  /** Flags the rows whose router rule may now differ, so syncReport and the API show them. */
+  private async markNeedsRepair(ruleNumbers: number[]): Promise<void> {
+    await this.deps.orm.em
+      .fork()
+      .execute('update port_rule set needs_repair = true where rule_number = any(?::int[])', [`{${ruleNumbers.join(',')}}`])
+      .catch((e: unknown) => this.deps.logger.error({ err: e }, 'could not mark rules as needing repair'));
+  }
+
   /** Persists the event first (its own transaction), then publishes it. */
-  private async record(ctx: UndoContext, stage: RollbackStage, reason: string, outcome: RollbackOutcome): Promise<void> {
-    const { orm, logger, pubsub, hooks } = this.deps;
+  async record(ctx: { operation: string; commands: RouterCommand[] }, stage: RollbackStage, reason: string, outcome: RollbackOutcome): Promise<void> {
+    const { orm, logger, events, hooks } = this.deps;
     const em = orm.em.fork();
     const event = em.create(RollbackEvent, { operation: ctx.operation, stage, reason, outcome, commands: ctx.commands });
     try {
@@ -346,7 +364,7 @@ export class Coordinator {
     const level = outcome === RollbackOutcome.ROLLBACK_FAILED ? 'error' : 'warn';
     logger[level]({ rollback: { ...payload, commands: ctx.commands.length } }, `change rolled back at ${stage}: ${outcome}`);
     hooks?.rollback?.(payload);
-    pubsub.publish(Topic.ROLLBACK_EVENT, payload);
+    await events.rollback(payload).catch((e: unknown) => logger.error({ err: e }, 'could not publish a rollback event'));
   }
 }
 

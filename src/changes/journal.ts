@@ -9,16 +9,16 @@ export interface JournalEntry {
 }
 
 export interface Journal {
-  start(operation: string, commands: RouterCommand[], inverse: RouterCommand[]): Promise<JournalEntry>;
+  start(operation: string, commands: RouterCommand[], inverse: RouterCommand[], confirmDeadline: Date | null): Promise<JournalEntry>;
   mark(entry: JournalEntry, state: OperationState, extra?: { confirmDeadline?: Date | null; error?: string | null }): Promise<void>;
 }
 
 export class DatabaseJournal implements Journal {
   constructor(private readonly orm: MikroORM) {}
 
-  async start(operation: string, commands: RouterCommand[], inverse: RouterCommand[]): Promise<JournalEntry> {
+  async start(operation: string, commands: RouterCommand[], inverse: RouterCommand[], confirmDeadline: Date | null): Promise<JournalEntry> {
     const em = this.orm.em.fork();
-    const row = em.create(Operation, { operation, state: OperationState.PENDING, commands, inverse });
+    const row = em.create(Operation, { operation, state: OperationState.PENDING, commands, inverse, confirmDeadline });
     await em.flush();
     return { id: row.id };
   }

@@ -1,6 +1,7 @@
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import type { Config } from '../config.js';
 import type { Coordinator } from '../changes/coordinator.js';
+import type { EventBus } from '../changes/event-bus.js';
 import type { AppPubSub } from '../changes/events.js';
 import type { Role } from '../domain/entities/index.js';
 import type { Logger } from '../observability/logger.js';
@@ -19,6 +20,8 @@ export interface AppServices {
   router: RouterApi;
   coordinator: Coordinator;
   pubsub: AppPubSub;
+  /** cross-replica fan-out of rollback and drift events */
+  events: EventBus;
   logger: Logger;
   /** extra services registered by feature modules (drift, health, ...) */
   [name: string]: unknown;

@@ -57,6 +57,7 @@ export class PortRule {
   udpPort?: number | null;
 
   /** set when an undo on the router failed: the router may not match this row (syncReport shows it) */
+  @Field({ description: 'True after an undo on the router failed: the router may not match this rule until a change to it or a reconcile repairs it.' })
   @Property({ type: 'boolean' })
   needsRepair: boolean = false;
 

@@ -1,0 +1,124 @@
+// Fans events out to subscribers on every replica. On PostgreSQL: NOTIFY after the event row is
+// committed, and every replica (this one included) LISTENs and publishes locally, so a client
+// subscribed to any replica sees every event once. No extra infrastructure.
+import type { MikroORM } from '@mikro-orm/postgresql';
+import pg from 'pg';
+import { RollbackEvent } from '../domain/entities/index.js';
+import type { Logger } from '../observability/logger.js';
+import { Topic, type AppPubSub, type RollbackEventPayload } from './events.js';
+
+export const CHANNEL = 'vyos_vm_api_events';
+// NOTIFY payloads are limited to 8000 bytes: anything larger travels by reference or trimmed.
+const MAX_PAYLOAD = 7000;
+
+type Message = { t: 'rollback'; id: string } | { t: 'drift'; report: unknown };
+
+export interface EventBus {
+  /** after the event row is committed */
+  rollback(event: RollbackEventPayload): Promise<void>;
+  drift(report: { items: unknown[] } & Record<string, unknown>): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** One process (or the embedded database, which has no working LISTEN across connections). */
+export class LocalEventBus implements EventBus {
+  constructor(private readonly pubsub: AppPubSub) {}
+  async rollback(event: RollbackEventPayload): Promise<void> {
+    this.pubsub.publish(Topic.ROLLBACK_EVENT, event);
+  }
+  async drift(report: { items: unknown[] }): Promise<void> {
+    this.pubsub.publish(Topic.DRIFT_DETECTED, report);
+  }
+  async close(): Promise<void> {}
+}
+
+export class PostgresEventBus implements EventBus {
+  private client: pg.Client | null = null;
+  private closed = false;
+  private retry: NodeJS.Timeout | undefined;
+
+  private constructor(
+    private readonly url: string,
+    private readonly orm: MikroORM,
+    private readonly pubsub: AppPubSub,
+    private readonly logger: Logger,
+  ) {}
+
+  static async start(url: string, orm: MikroORM, pubsub: AppPubSub, logger: Logger): Promise<PostgresEventBus> {
+    const bus = new PostgresEventBus(url, orm, pubsub, logger);
+    await bus.connect();
+    return bus;
+  }
+
+  private async connect(): Promise<void> {
+    const client = new pg.Client({ connectionString: this.url });
+    client.on('notification', (n) => void this.receive(n.payload));
+    client.on('error', (err) => {
+      this.logger.warn({ err }, 'event bus connection lost; reconnecting');
+      this.reconnectSoon();
+    });
+    await client.connect();
+    await client.query(`listen ${CHANNEL}`);
+    this.client = client;
+  }
+
+  private reconnectSoon(delay = 1000): void {
+    if (this.closed || this.retry) return;
+    this.client?.end().catch(() => {});
+    this.client = null;
+    this.retry = setTimeout(() => {
+      this.retry = undefined;
+      this.connect().catch((err: unknown) => {
+        this.logger.warn({ err }, 'event bus reconnect failed');
+        this.reconnectSoon(Math.min(delay * 2, 30_000));
+      });
+    }, delay);
+    this.retry.unref();
+  }
+
+  private async receive(text: string | undefined): Promise<void> {
+    try {
+      const msg = JSON.parse(text ?? '') as Message;
+      if (msg.t === 'drift') {
+        this.pubsub.publish(Topic.DRIFT_DETECTED, msg.report);
+        return;
+      }
+      const row = await this.orm.em.fork().findOne(RollbackEvent, { id: msg.id });
+      if (!row) return;
+      this.pubsub.publish(Topic.ROLLBACK_EVENT, {
+        id: row.id,
+        at: row.at,
+        operation: row.operation,
+        stage: row.stage,
+        reason: row.reason,
+        outcome: row.outcome,
+        commands: row.commands,
+      });
+    } catch (err) {
+      this.logger.warn({ err }, 'could not deliver an event notification');
+    }
+  }
+
+  private async notify(msg: Message): Promise<void> {
+    await this.orm.em.fork().execute('select pg_notify(?, ?)', [CHANNEL, JSON.stringify(msg)]);
+  }
+
+  async rollback(event: RollbackEventPayload): Promise<void> {
+    await this.notify({ t: 'rollback', id: event.id });
+  }
+
+  async drift(report: { items: unknown[] } & Record<string, unknown>): Promise<void> {
+    let items = report.items;
+    // A huge report is trimmed for the wire; the syncReport query always has all of it.
+    while (items.length > 0 && JSON.stringify({ t: 'drift', report: { ...report, items } }).length > MAX_PAYLOAD) {
+      items = items.slice(0, Math.floor(items.length / 2));
+    }
+    await this.notify({ t: 'drift', report: { ...report, items } });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.retry);
+    await this.client?.end().catch(() => {});
+  }
+}

@@ -39,6 +39,8 @@ export interface Config {
   batchWindowMs: number;
   /** operator-visible name of this router in locks and logs */
   routerName: string;
+  /** serve the GraphiQL IDE at GET /graphql to browsers */
+  graphqlIde: boolean;
 }
 
 export class ConfigError extends Error {
@@ -168,5 +170,6 @@ export function loadConfig(env: Env = process.env): Config {
     batchMax: integer(env, 'BATCH_MAX', 100, 1, 10_000),
     batchWindowMs: integer(env, 'BATCH_WINDOW_MS', 5, 0, 10_000),
     routerName: text(env, 'ROUTER_NAME', 'default'),
+    graphqlIde: bool(env, 'GRAPHQL_IDE', true),
   };
 }

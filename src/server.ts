@@ -13,6 +13,7 @@ import { WebSocketServer } from 'ws';
 import { keyFromHeaders, resolveKey } from './graphql/auth.js';
 import type { AppServices, GraphQLContext } from './graphql/context.js';
 import { formatError } from './graphql/errors.js';
+import { graphqlIde } from './graphql/ide.js';
 import { checkHealth, type HealthDeps } from './observability/health.js';
 
 export interface HttpServer {
@@ -75,6 +76,9 @@ export async function startHttpServer(schema: GraphQLSchema, app: AppServices): 
     const ready = report.database.status !== 'down';
     res.status(ready ? 200 : 503).json({ ready, database: report.database.status });
   });
+
+  // Browsers get the offline IDE at GET /graphql; GraphQL requests fall through to Apollo.
+  if (config.graphqlIde) web.use(graphqlIde());
 
   web.use(
     '/graphql',

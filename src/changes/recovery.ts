@@ -86,6 +86,7 @@ async function settle(deps: RecoveryDeps, op: Operation): Promise<Settlement> {
   // The database never committed: the router must end up as the database says.
   const deadline = op.confirmDeadline?.getTime() ?? 0;
   let now = await readRules(router);
+  const sawChange = verifyIntents(intents, now).length > 0;
   while (verifyIntents(intents, now).length > 0 && Date.now() < deadline + 10_000) {
     // An unconfirmed commit-confirm reverts by itself at the deadline: wait for it.
     await new Promise((r) => setTimeout(r, deps.pollMs ?? 1000));
@@ -94,7 +95,8 @@ async function settle(deps: RecoveryDeps, op: Operation): Promise<Settlement> {
   const stage = op.state === OperationState.CONFIRMED ? RollbackStage.DATABASE_COMMIT : op.state === OperationState.ROUTER_COMMITTED ? RollbackStage.ROUTER_CONFIRM : RollbackStage.ROUTER_COMMIT;
   const event = { operation: op.operation, commands: op.commands };
   if (verifyIntents(intents, now).length === 0) {
-    const reverted = op.state !== OperationState.PENDING && deadline > 0;
+    // The router dropped the change by itself when we watched it go, or when it had reported the commit.
+    const reverted = deadline > 0 && (sawChange || op.state !== OperationState.PENDING);
     await finish(OperationState.ROLLED_BACK, 'process died; the router no longer has the change');
     await coordinator.record(event, stage, `the process died during the change; ${reverted ? 'the router reverted the unconfirmed commit by itself' : 'the change never reached the router'}`, reverted ? RollbackOutcome.AUTO_REVERTED : RollbackOutcome.ROLLED_BACK);
     return reverted ? 'auto-reverted' : 'not-applied';

@@ -1,10 +1,12 @@
 // Faults a test arms on the simulator. Each "next" fault fires once; counts say how many more times.
+import type { RouterCommand } from '../vyos/types';
 
 /** The armed faults; `Simulator.faults` (simulator.ts) is the public face of this. */
 export class FaultPlan {
   rejectCommit: string | null = null;
   failConfirm: string | null = null;
   loseReply = false;
+  tamper: RouterCommand[] | null = null;
   internalErrors = 0;
   slowMs = 0;
   slowTimes = 0;
@@ -20,6 +22,12 @@ export class FaultPlan {
     const m = this.failConfirm;
     this.failConfirm = null;
     return m;
+  }
+
+  takeTamper(): RouterCommand[] | null {
+    const t = this.tamper;
+    this.tamper = null;
+    return t;
   }
 
   takeLoseReply(): boolean {
@@ -44,6 +52,7 @@ export class FaultPlan {
     this.rejectCommit = null;
     this.failConfirm = null;
     this.loseReply = false;
+    this.tamper = null;
     this.internalErrors = 0;
     this.slowMs = 0;
     this.slowTimes = 0;

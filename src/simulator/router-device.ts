@@ -102,7 +102,10 @@ export class SimulatedRouter {
   async configure(commands: RouterCommand[], confirmMinutes: number): Promise<CommitOutcome> {
     const candidate = applyCommands(this.running, this.schema, commands, { strict: this.strict() });
     if (!candidate.ok) return { ok: false, status: 400, error: candidate.error };
-    return this.commit(candidate.tree, confirmMinutes);
+    // tamperNextCommit: the router commits something other than what was asked.
+    const tamper = this.faults.takeTamper();
+    const tampered = tamper ? applyCommands(candidate.tree, this.schema, tamper, { strict: false }) : null;
+    return this.commit(tampered?.ok ? tampered.tree : candidate.tree, confirmMinutes);
   }
 
   /** config-file load (replace) or merge (on top of the running config). Caller holds the lock. */

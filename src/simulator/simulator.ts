@@ -43,6 +43,8 @@ export interface SimulatorFaults {
   failNextConfirm(message?: string): void;
   /** the next /configure applies and commits, then destroys the socket without replying */
   loseNextReply(): void;
+  /** the next /configure also applies `commands` after the requested ones and commits both: the read-back differs */
+  tamperNextCommit(commands: RouterCommand[]): void;
   /** the next `times` (default 1) API requests answer 500 without doing anything */
   answer500(times?: number): void;
   /** stop listening (connection refused) / listen again on the same port */
@@ -160,6 +162,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       rejectNextCommit: (message = DEFAULT_REJECTION) => void (faults.rejectCommit = message),
       failNextConfirm: (message = 'Failed to stop the commit-confirm timer') => void (faults.failConfirm = message),
       loseNextReply: () => void (faults.loseReply = true),
+      tamperNextCommit: (commands: RouterCommand[]) => void (faults.tamper = commands),
       answer500: (times = 1) => void (faults.internalErrors = times),
       slow: (ms, times = Number.POSITIVE_INFINITY) => {
         faults.slowMs = ms;

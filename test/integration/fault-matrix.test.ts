@@ -1,0 +1,201 @@
+// The fault matrix (issue 5): one test per way a change can fail. Afterwards database and router
+// agree, no row was lost, and exactly the expected event reached a subscriber over a WebSocket.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { errorCode, ok, startTestApp, type TestApp } from '../support/app.js';
+import { assertInSync } from '../support/in-sync.js';
+import { subscribe, type Subscriber } from '../support/subscriber.js';
+
+type Event = { rollbackEvents: { id: string; operation: string; stage: string; outcome: string; reason: string } };
+const PROVISION = `mutation($input: ProvisionVmInput!) { provisionVm(input: $input) { id portRules { id ruleNumber } } }`;
+const MAIN = path.resolve(__dirname, '..', '..', 'src', 'main.js');
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('fault matrix', { skip: !process.env.TEST_DATABASE_URL && 'needs PostgreSQL (TEST_DATABASE_URL): LISTEN/NOTIFY and the journal' }, () => {
+  let t: TestApp;
+  let sub: Subscriber<Event>;
+  let seen = 0;
+  let seedIds: string[] = [];
+
+  before(async () => {
+    // a confirm "minute" of 4 s, so the router's own revert can be watched
+    t = await startTestApp({ sim: { minuteMs: 4000 } });
+    const vm = ok(await t.gql(PROVISION, { input: { name: 'keep-me', portRules: [{ internalPort: 80 }, { internalPort: 443 }] } })).provisionVm;
+    seedIds = [vm.id, ...vm.portRules.map((r: { id: string }) => r.id)];
+    sub = await subscribe<Event>(t.url, t.adminKey, 'subscription { rollbackEvents { id operation stage outcome reason } }');
+  });
+  after(async () => {
+    await sub?.close();
+    await t?.close();
+  });
+
+  /** Exactly one new event, with this stage and outcome (or none when `expected` is null). */
+  async function expectEvent(expected: { stage: string; outcome: string } | null) {
+    if (expected) {
+      const e = await sub.next((_, i = sub.received.length) => i > seen, 15_000).catch(() => null);
+      const fresh = sub.received.slice(seen);
+      assert.equal(fresh.length >= 1, true, `an event was published (${e ? 'got one' : 'none'})`);
+      assert.equal(fresh[0].rollbackEvents.stage, expected.stage);
+      assert.equal(fresh[0].rollbackEvents.outcome, expected.outcome);
+    }
+    await sleep(300);
+    assert.equal(sub.received.length - seen, expected ? 1 : 0, `events: ${JSON.stringify(sub.received.slice(seen))}`);
+    seen = sub.received.length;
+  }
+
+  async function settled() {
+    await assertInSync(t);
+    const ids = (await t.app.orm.em.fork().execute<{ id: string }[]>('select id from vm union all select id from port_rule')).map((r) => r.id);
+    for (const id of seedIds) assert.ok(ids.includes(id), `row ${id} was lost`);
+  }
+
+  test('the router rejects the commit -> ROUTER_COMMIT / ROLLED_BACK', async () => {
+    t.sim.faults.rejectNextCommit();
+    assert.equal(errorCode(await t.gql(PROVISION, { input: { name: 'f-reject', portRules: [{ internalPort: 1 }] } })), 'ROUTER_REJECTED');
+    await expectEvent({ stage: 'ROUTER_COMMIT', outcome: 'ROLLED_BACK' });
+    await settled();
+  });
+
+  test('the confirm fails -> ROUTER_CONFIRM / ROLLED_BACK', async () => {
+    t.sim.faults.failNextConfirm();
+    assert.ok((await t.gql(PROVISION, { input: { name: 'f-confirm', portRules: [{ internalPort: 2 }] } })).errors);
+    await expectEvent({ stage: 'ROUTER_CONFIRM', outcome: 'ROLLED_BACK' });
+    assert.equal(t.sim.confirmPending(), false);
+    await settled();
+  });
+
+  test('the rules read back differ from what was sent -> ROUTER_VERIFY / ROLLED_BACK, the rule is as before', async () => {
+    const rule = ok(await t.gql(`query($id: ID!) { portRule(id: $id) { id ruleNumber internalPort } }`, { id: seedIds[1] })).portRule;
+    t.sim.faults.tamperNextCommit([{ op: 'set', path: ['nat', 'destination', 'rule', String(rule.ruleNumber), 'translation', 'port', '9999'] }]);
+    const res = await t.gql(`mutation($id: ID!) { updatePortRule(id: $id, input: { internalPort: 8080 }) { id } }`, { id: rule.id });
+    assert.equal(errorCode(res), 'ROUTER_REJECTED');
+    assert.match(res.errors![0].message, /internalPort: expected 8080, got 9999/);
+    await expectEvent({ stage: 'ROUTER_VERIFY', outcome: 'ROLLED_BACK' });
+    assert.equal(t.routerRules().find((r) => r.ruleNumber === rule.ruleNumber)?.internalPort, String(rule.internalPort));
+    await settled();
+  });
+
+  test('the reply is lost after a successful commit -> the change completes on both sides, no event', async () => {
+    t.sim.faults.loseNextReply();
+    const vm = ok(await t.gql(PROVISION, { input: { name: 'f-lost', portRules: [{ internalPort: 3 }] } })).provisionVm;
+    seedIds.push(vm.id);
+    await expectEvent(null);
+    await settled();
+  });
+
+  test('the router is unreachable -> ROUTER_UNAVAILABLE, nothing reached it, no event', async () => {
+    await t.sim.faults.setUnreachable(true);
+    try {
+      assert.equal(errorCode(await t.gql(PROVISION, { input: { name: 'f-down', portRules: [{ internalPort: 4 }] } })), 'ROUTER_UNAVAILABLE');
+    } finally {
+      await t.sim.faults.setUnreachable(false);
+    }
+    await expectEvent(null);
+    await settled();
+  });
+
+  test('the database commit fails after the router confirmed -> undone on the router, DATABASE_COMMIT / ROLLED_BACK', async () => {
+    const em = t.app.orm.em.fork();
+    // A deferred constraint trigger fails at COMMIT, after every statement succeeded.
+    await em.execute(`create or replace function fail_at_commit() returns trigger language plpgsql as $$
+      begin if new.description = 'fail-at-commit' then raise exception 'simulated commit failure'; end if; return new; end $$`);
+    await em.execute(`create constraint trigger fail_at_commit after insert or update on port_rule deferrable initially deferred for each row execute function fail_at_commit()`);
+    try {
+      const commits = t.sim.commitCount;
+      const res = await t.gql(PROVISION, { input: { name: 'f-dbcommit', portRules: [{ internalPort: 5, description: 'fail-at-commit' }] } });
+      assert.equal(errorCode(res), 'INTERNAL_SERVER_ERROR');
+      assert.doesNotMatch(JSON.stringify(res.errors), /simulated commit failure|trigger|sql/i, 'the database error is masked');
+      assert.ok(t.sim.commitCount >= commits + 2, 'the change was committed on the router and then undone');
+      await expectEvent({ stage: 'DATABASE_COMMIT', outcome: 'ROLLED_BACK' });
+    } finally {
+      await em.execute('drop trigger fail_at_commit on port_rule');
+    }
+    await settled();
+  });
+
+  test('the server is killed (SIGKILL) between commit and confirm and started again -> AUTO_REVERTED, seen by a subscriber on another process', async () => {
+    const port = await freePort();
+    const env = {
+      PATH: process.env.PATH,
+      DATABASE_URL: t.db.url,
+      VYOS_URL: t.sim.url,
+      VYOS_API_KEY: 'sim-key',
+      ADMIN_API_KEY: t.adminKey,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'warn',
+      SYNC_INTERVAL_SECONDS: '0',
+    } as NodeJS.ProcessEnv;
+    const start = () => {
+      const child = spawn(process.execPath, [MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let log = '';
+      child.stdout.on('data', (d) => (log += d));
+      child.stderr.on('data', (d) => (log += d));
+      const exited = new Promise((r) => child.once('exit', r));
+      return { child, exited, log: () => log };
+    };
+    const ready = async () => {
+      for (let i = 0; i < 120; i++) {
+        if (await fetch(`http://127.0.0.1:${port}/ready`).then((r) => r.ok, () => false)) return;
+        await sleep(250);
+      }
+      throw new Error('server did not start');
+    };
+
+    const first = start();
+    await ready();
+    t.sim.setCommitLatency(2000); // the router is slow: the process dies while it commits
+    const pending = fetch(`http://127.0.0.1:${port}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${t.adminKey}` },
+      body: JSON.stringify({ query: 'mutation { provisionVm(input: { name: "f-killed", portRules: [{ internalPort: 6006 }] }) { id } }' }),
+    }).catch(() => null);
+    await sleep(700);
+    first.child.kill('SIGKILL');
+    await first.exited;
+    await pending;
+    // the router finishes the commit the dead process asked for, unconfirmed
+    for (let i = 0; i < 40 && !t.routerRules().some((r) => r.internalPort === '6006'); i++) await sleep(100);
+    assert.ok(t.routerRules().some((r) => r.internalPort === '6006'), 'the router has the unconfirmed change');
+    assert.equal(t.sim.confirmPending(), true);
+    t.sim.setCommitLatency(0);
+
+    const second = start();
+    try {
+      await ready();
+      await expectEvent({ stage: 'ROUTER_COMMIT', outcome: 'AUTO_REVERTED' });
+      assert.equal(t.routerRules().some((r) => r.internalPort === '6006'), false, 'the router reverted by itself');
+      assert.equal((await t.app.orm.em.fork().execute(`select count(*)::int as n from vm where name = 'f-killed'`))[0].n, 0);
+      const ops = await t.app.orm.em.fork().execute(`select state from operation where state not in ('DONE', 'ROLLED_BACK', 'ROLLBACK_FAILED')`);
+      assert.deepEqual(ops, [], 'no operation is left unfinished');
+    } finally {
+      second.child.kill('SIGTERM');
+      await second.exited;
+    }
+    await settled();
+  });
+
+  test('an event raised on one replica reaches a subscriber on another replica (same database)', async () => {
+    const other = await startTestApp({ db: t.db, sim: { minuteMs: 4000 } });
+    try {
+      other.sim.faults.rejectNextCommit();
+      assert.equal(errorCode(await other.gql(PROVISION, { input: { name: 'f-replica', portRules: [{ internalPort: 7 }] } }, { key: other.adminKey })), 'ROUTER_REJECTED');
+      await expectEvent({ stage: 'ROUTER_COMMIT', outcome: 'ROLLED_BACK' });
+    } finally {
+      await other.close();
+    }
+  });
+});

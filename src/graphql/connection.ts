@@ -20,7 +20,7 @@ export interface Page<T> {
 export function connectionType<T extends object>(name: string, Node: ClassType<T>) {
   @ObjectType(`${name}Edge`, { description: `One ${name} in a page.` })
   class Edge {
-    @Field(() => Node)
+    @Field(() => Node, { description: `The ${name}.` })
     node!: T;
 
     @Field({ description: 'Opaque position of this item.' })
@@ -29,10 +29,10 @@ export function connectionType<T extends object>(name: string, Node: ClassType<T
 
   @ObjectType(`${name}Connection`, { description: `A page of ${name} items.` })
   class Connection implements Page<T> {
-    @Field(() => [Edge])
+    @Field(() => [Edge], { description: 'The items of this page, in order.' })
     edges!: Edge[];
 
-    @Field(() => PageInfo)
+    @Field(() => PageInfo, { description: 'Whether more follow, and the cursor to ask for them.' })
     pageInfo!: PageInfo;
 
     @Field(() => Int, { description: 'Number of items in the whole list.' })

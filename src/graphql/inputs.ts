@@ -11,7 +11,7 @@ export class PortRuleInput {
   @Field(() => PortScalar, { nullable: true, description: 'Port on the WAN side; allocated from EXTERNAL_PORT_RANGE when omitted.' })
   externalPort?: number | null;
 
-  @Field(() => Protocol, { nullable: true, defaultValue: Protocol.TCP })
+  @Field(() => Protocol, { nullable: true, defaultValue: Protocol.TCP, description: 'Transport to forward; TCP when omitted.' })
   protocol?: Protocol | null;
 
   @Field(() => String, { nullable: true, description: 'IPv4 address or CIDR allowed to connect (e.g. 203.0.113.0/24); omit for anyone.' })
@@ -32,10 +32,10 @@ export class ProvisionVmInput {
   @Field(() => IPv4Resolver, { nullable: true, description: 'LAN address; allocated from LAN_POOL when omitted.' })
   internalIp?: string | null;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: 'MAC address, if known (e.g. 52:54:00:12:34:56); stored for reference, not sent to the router.' })
   macAddress?: string | null;
 
-  @Field(() => [PortRuleInput], { nullable: true, defaultValue: [] })
+  @Field(() => [PortRuleInput], { nullable: true, defaultValue: [], description: 'Port rules to create with the VM, all in the same router commit.' })
   portRules?: PortRuleInput[] | null;
 
   @Field(() => String, { nullable: true, description: 'Retrying with the same key returns the first result and changes nothing.' })
@@ -44,21 +44,21 @@ export class ProvisionVmInput {
 
 @InputType({ description: 'Fields of a port rule to change; omitted fields stay, null clears an optional one.' })
 export class UpdatePortRuleInput {
-  @Field(() => PortScalar, { nullable: true })
+  @Field(() => PortScalar, { nullable: true, description: 'New port on the WAN side (must be free for the protocol).' })
   externalPort?: number | null;
 
-  @Field(() => PortScalar, { nullable: true })
+  @Field(() => PortScalar, { nullable: true, description: 'New port on the VM.' })
   internalPort?: number | null;
 
-  @Field(() => Protocol, { nullable: true })
+  @Field(() => Protocol, { nullable: true, description: 'New transport; the external port must be free for it.' })
   protocol?: Protocol | null;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: 'IPv4 address or CIDR allowed to connect; null allows anyone.' })
   sourceAddress?: string | null;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: 'Text shown on the router (at most 200 printable characters, no quotes or newlines); null removes it.' })
   description?: string | null;
 
-  @Field(() => Boolean, { nullable: true })
+  @Field(() => Boolean, { nullable: true, description: 'false keeps the rule on the router with `disable`; true enables it again.' })
   enabled?: boolean | null;
 }

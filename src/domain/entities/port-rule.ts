@@ -10,7 +10,7 @@ import { Protocol, claims } from './protocol.js';
 export class PortRule {
   [OptionalProps]?: 'createdAt' | 'updatedAt' | 'sourceAddress' | 'description' | 'enabled' | 'tcpPort' | 'udpPort' | 'needsRepair';
 
-  @Field(() => ID)
+  @Field(() => ID, { description: 'Stable identifier (a UUID).' })
   @PrimaryKey({ type: 'uuid' })
   id: string = randomUUID();
 
@@ -23,7 +23,7 @@ export class PortRule {
   @Unique()
   ruleNumber!: number;
 
-  @Field(() => Protocol)
+  @Field(() => Protocol, { description: 'Which transport the rule forwards.' })
   @Enum({ items: () => Protocol })
   protocol!: Protocol;
 
@@ -61,11 +61,11 @@ export class PortRule {
   @Property({ type: 'boolean' })
   needsRepair: boolean = false;
 
-  @Field()
+  @Field({ description: 'When the rule was created.' })
   @Property({ type: 'timestamptz' })
   createdAt: Date = new Date();
 
-  @Field()
+  @Field({ description: 'When the rule last changed.' })
   @Property({ type: 'timestamptz', onUpdate: () => new Date() })
   updatedAt: Date = new Date();
 

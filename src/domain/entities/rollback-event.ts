@@ -40,7 +40,7 @@ export class RouterCommandType implements RouterCommand {
   @Field(() => String, { description: '`set`, `delete` or `comment`.' })
   op!: 'set' | 'delete' | 'comment';
 
-  @Field(() => [String])
+  @Field(() => [String], { description: 'The configuration path, e.g. `["nat", "destination", "rule", "10000", "translation", "port", "80"]`.' })
   path!: string[];
 }
 
@@ -49,7 +49,7 @@ export class RouterCommandType implements RouterCommand {
 export class RollbackEvent {
   [OptionalProps]?: 'at' | 'commands';
 
-  @Field(() => ID)
+  @Field(() => ID, { description: 'Stable identifier (a UUID).' })
   @PrimaryKey({ type: 'uuid' })
   id: string = randomUUID();
 
@@ -62,7 +62,7 @@ export class RollbackEvent {
   @Property({ type: 'text' })
   operation!: string;
 
-  @Field(() => RollbackStage)
+  @Field(() => RollbackStage, { description: 'The step of the change that failed.' })
   @Enum({ items: () => RollbackStage })
   stage!: RollbackStage;
 
@@ -70,7 +70,7 @@ export class RollbackEvent {
   @Property({ type: 'text' })
   reason!: string;
 
-  @Field(() => RollbackOutcome)
+  @Field(() => RollbackOutcome, { description: 'How the undo ended: whether the router is back where it was.' })
   @Enum({ items: () => RollbackOutcome })
   outcome!: RollbackOutcome;
 

@@ -9,7 +9,7 @@ import { PortRule } from './port-rule.js';
 export class Vm {
   [OptionalProps]?: 'createdAt' | 'updatedAt' | 'macAddress' | 'idempotencyKey';
 
-  @Field(() => ID)
+  @Field(() => ID, { description: 'Stable identifier (a UUID).' })
   @PrimaryKey({ type: 'uuid' })
   id: string = randomUUID();
 

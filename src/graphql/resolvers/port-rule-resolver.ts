@@ -9,7 +9,7 @@ import { PortRuleInput, UpdatePortRuleInput } from '../inputs.js';
 export class PortRuleResolver {
   @Authorized(Role.VIEWER)
   @Query(() => PortRule, { nullable: true, description: 'One port rule by id, or null.' })
-  async portRule(@Ctx() { em }: GraphQLContext, @Arg('id', () => ID) id: string) {
+  async portRule(@Ctx() { em }: GraphQLContext, @Arg('id', () => ID, { description: 'The port rule id.' }) id: string) {
     return isUuid(id) ? em.findOne(PortRule, { id }) : null;
   }
 
@@ -20,14 +20,14 @@ export class PortRuleResolver {
 
   @Authorized(Role.OPERATOR)
   @Mutation(() => PortRule, { description: 'Adds a port rule to a VM: one router commit.' })
-  async addPortRule(@Ctx() { em, app }: GraphQLContext, @Arg('vmId', () => ID) vmId: string, @Arg('input', () => PortRuleInput) input: PortRuleInput) {
+  async addPortRule(@Ctx() { em, app }: GraphQLContext, @Arg('vmId', () => ID, { description: 'The VM to forward to.' }) vmId: string, @Arg('input', () => PortRuleInput, { description: 'The rule to add.' }) input: PortRuleInput) {
     const id = await app.coordinator.submit(addPortRule(vmId, validatePortRule('input', input)));
     return loadRule(em, id);
   }
 
   @Authorized(Role.OPERATOR)
   @Mutation(() => PortRule, { description: 'Changes a port rule; the router rule is rewritten in one commit.' })
-  async updatePortRule(@Ctx() { em, app }: GraphQLContext, @Arg('id', () => ID) id: string, @Arg('input', () => UpdatePortRuleInput) input: UpdatePortRuleInput) {
+  async updatePortRule(@Ctx() { em, app }: GraphQLContext, @Arg('id', () => ID, { description: 'The port rule to change.' }) id: string, @Arg('input', () => UpdatePortRuleInput, { description: 'The fields to change.' }) input: UpdatePortRuleInput) {
     const patch = validatePatch(input);
     if (Object.keys(patch).length === 0) throw badInput('input', 'name at least one field to change');
     const ruleId = await app.coordinator.submit(updatePortRule(id, patch));
@@ -36,14 +36,14 @@ export class PortRuleResolver {
 
   @Authorized(Role.OPERATOR)
   @Mutation(() => PortRule, { description: 'Enables or disables a rule (a disabled rule stays on the router with `disable`).' })
-  async setPortRuleEnabled(@Ctx() { em, app }: GraphQLContext, @Arg('id', () => ID) id: string, @Arg('enabled') enabled: boolean) {
+  async setPortRuleEnabled(@Ctx() { em, app }: GraphQLContext, @Arg('id', () => ID, { description: 'The port rule.' }) id: string, @Arg('enabled', { description: 'false disables the rule (it stays on the router with `disable`), true enables it.' }) enabled: boolean) {
     const ruleId = await app.coordinator.submit(updatePortRule(id, { enabled }, 'setPortRuleEnabled'));
     return loadRule(em, ruleId);
   }
 
   @Authorized(Role.OPERATOR)
   @Mutation(() => ID, { description: 'Deletes a port rule from the router and the database; returns its id.' })
-  async removePortRule(@Ctx() { app }: GraphQLContext, @Arg('id', () => ID) id: string) {
+  async removePortRule(@Ctx() { app }: GraphQLContext, @Arg('id', () => ID, { description: 'The port rule to delete.' }) id: string) {
     return app.coordinator.submit(removePortRule(id));
   }
 }

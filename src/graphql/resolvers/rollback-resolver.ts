@@ -13,7 +13,7 @@ export class RollbackResolver {
   async rollbackEvents(
     @Ctx() { em }: GraphQLContext,
     @Arg('first', () => Int, { defaultValue: 50, description: 'Page size, 1-200.' }) first: number,
-    @Arg('after', () => String, { nullable: true }) after?: string | null,
+    @Arg('after', () => String, { nullable: true, description: 'The `endCursor` of the previous page.' }) after?: string | null,
   ) {
     const n = pageSize(first);
     const where = after ? (({ at, id }) => ({ $or: [{ at: { $lt: at } }, { at, id: { $lt: id } }] }))(decodeCursor(after)) : {};

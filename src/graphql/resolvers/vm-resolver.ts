@@ -30,7 +30,7 @@ export class VmResolver {
 
   @Authorized(Role.VIEWER)
   @Query(() => Vm, { nullable: true, description: 'One VM by id, or null.' })
-  async vm(@Ctx() { em }: GraphQLContext, @Arg('id', () => ID) id: string) {
+  async vm(@Ctx() { em }: GraphQLContext, @Arg('id', () => ID, { description: 'The VM id.' }) id: string) {
     return isUuid(id) ? em.findOne(Vm, { id }) : null;
   }
 
@@ -42,7 +42,7 @@ export class VmResolver {
 
   @Authorized(Role.OPERATOR)
   @Mutation(() => Vm, { description: 'Creates a VM and puts all its port rules on the router in one commit.' })
-  async provisionVm(@Ctx() { em, app }: GraphQLContext, @Arg('input', () => ProvisionVmInput) input: ProvisionVmInput) {
+  async provisionVm(@Ctx() { em, app }: GraphQLContext, @Arg('input', () => ProvisionVmInput, { description: 'The VM and its port rules.' }) input: ProvisionVmInput) {
     const spec = validateProvision(input);
     if (spec.idempotencyKey) {
       const earlier = await em.findOne(Vm, { idempotencyKey: spec.idempotencyKey });
@@ -54,7 +54,7 @@ export class VmResolver {
 
   @Authorized(Role.OPERATOR)
   @Mutation(() => ID, { description: 'Removes the VM and all its rules from the router and the database; returns its id.' })
-  async decommissionVm(@Ctx() { app }: GraphQLContext, @Arg('id', () => ID) id: string) {
+  async decommissionVm(@Ctx() { app }: GraphQLContext, @Arg('id', () => ID, { description: 'The VM to remove.' }) id: string) {
     return app.coordinator.submit(decommissionVm(id));
   }
 }

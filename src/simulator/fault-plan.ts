@@ -4,6 +4,8 @@ import type { RouterCommand } from '../vyos/types';
 /** The armed faults; `Simulator.faults` (simulator.ts) is the public face of this. */
 export class FaultPlan {
   rejectCommit: string | null = null;
+  /** successful commits to let through before rejectCommit fires */
+  rejectSkip = 0;
   failConfirm: string | null = null;
   loseReply = false;
   tamper: RouterCommand[] | null = null;
@@ -13,6 +15,10 @@ export class FaultPlan {
 
   /** Takes an armed one-shot value, disarming it. */
   takeRejectCommit(): string | null {
+    if (this.rejectCommit !== null && this.rejectSkip > 0) {
+      this.rejectSkip--;
+      return null;
+    }
     const m = this.rejectCommit;
     this.rejectCommit = null;
     return m;
@@ -50,6 +56,7 @@ export class FaultPlan {
 
   clear(): void {
     this.rejectCommit = null;
+    this.rejectSkip = 0;
     this.failConfirm = null;
     this.loseReply = false;
     this.tamper = null;

@@ -38,7 +38,8 @@ export interface SimulatorOptions {
 
 export interface SimulatorFaults {
   /** the next commit (/configure or /config-file load|merge) fails with `message` (default: a NAT commit failure) */
-  rejectNextCommit(message?: string): void;
+  /** `skip`: let that many commits through first (e.g. 1 = the commit after next fails, such as an undo) */
+  rejectNextCommit(message?: string, options?: { skip?: number }): void;
   /** the next `op: confirm` answers 400 and leaves the commit-confirm timer running */
   failNextConfirm(message?: string): void;
   /** the next /configure applies and commits, then destroys the socket without replying */
@@ -159,7 +160,10 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       await stop();
     },
     faults: {
-      rejectNextCommit: (message = DEFAULT_REJECTION) => void (faults.rejectCommit = message),
+      rejectNextCommit: (message = DEFAULT_REJECTION, options: { skip?: number } = {}) => {
+        faults.rejectCommit = message;
+        faults.rejectSkip = options.skip ?? 0;
+      },
       failNextConfirm: (message = 'Failed to stop the commit-confirm timer') => void (faults.failConfirm = message),
       loseNextReply: () => void (faults.loseReply = true),
       tamperNextCommit: (commands: RouterCommand[]) => void (faults.tamper = commands),

@@ -88,6 +88,19 @@ describe('fault matrix', { skip: !process.env.TEST_DATABASE_URL && 'needs Postgr
     await settled();
   });
 
+  test('the undo fails too, under commit-confirm -> AUTO_REVERTED: the router reverts by itself when the window ends', async () => {
+    const rule = ok(await t.gql(`query($id: ID!) { portRule(id: $id) { id ruleNumber internalPort } }`, { id: seedIds[2] })).portRule;
+    t.sim.faults.tamperNextCommit([{ op: 'set', path: ['nat', 'destination', 'rule', String(rule.ruleNumber), 'translation', 'port', '9998'] }]);
+    t.sim.faults.rejectNextCommit('undo refused', { skip: 1 });
+    const res = await t.gql(`mutation($id: ID!) { updatePortRule(id: $id, input: { internalPort: 8081 }) { id } }`, { id: rule.id });
+    assert.equal(errorCode(res), 'ROUTER_REJECTED');
+    await expectEvent({ stage: 'ROUTER_VERIFY', outcome: 'AUTO_REVERTED' });
+    // the confirm never came: the router goes back to the last confirmed config by itself
+    for (let i = 0; i < 100 && t.sim.confirmPending(); i++) await sleep(100);
+    assert.equal(t.routerRules().find((r) => r.ruleNumber === rule.ruleNumber)?.internalPort, String(rule.internalPort));
+    await settled();
+  });
+
   test('the reply is lost after a successful commit -> the change completes on both sides, no event', async () => {
     t.sim.faults.loseNextReply();
     const vm = ok(await t.gql(PROVISION, { input: { name: 'f-lost', portRules: [{ internalPort: 3 }] } })).provisionVm;

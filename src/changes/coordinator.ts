@@ -7,6 +7,7 @@ import { OperationState, RollbackEvent, RollbackOutcome, RollbackStage } from '.
 import { AppError, conflict, rollbackFailed, routerRejected, routerUnavailable } from '../domain/errors.js';
 import type { Logger } from '../observability/logger.js';
 import { NAT_DESTINATION_PATH, inverse, parseNatDestination } from '../vyos/nat-rule.js';
+import { assertSafeCommands } from '../vyos/path-guard.js';
 import { RouterError, RouterErrorKind, type RouterApi, type RouterCommand, type RouterRule } from '../vyos/types.js';
 import { byRuleNumber, planCommands, unchangedSince, verifyIntents, type RuleIntent } from './change-plan.js';
 import type { EventBus } from './event-bus.js';
@@ -194,6 +195,15 @@ export class Coordinator {
       }
       accepted.forEach((a) => a.p.resolve(a.result));
       return 'noop';
+    }
+
+    try {
+      // The last allow-list check: nothing that is not a value we render reaches the router.
+      assertSafeCommands(commands);
+    } catch (e) {
+      await rollbackDb();
+      failAll(pending, e);
+      return 'failed';
     }
 
     // 3-4. One router batch, with commit-confirm where the router has it.

@@ -1,0 +1,175 @@
+// The database's picture vs the router's, rule by rule (design.md "Drift"). Pure: data in, data out.
+import type { NumberRange } from '../config.js';
+import { diffRule } from '../vyos/nat-rule.js';
+import type { FieldDrift, RouterRule } from '../vyos/types.js';
+
+export enum DriftKind {
+  MISSING_ON_ROUTER = 'MISSING_ON_ROUTER',
+  UNMANAGED_ON_ROUTER = 'UNMANAGED_ON_ROUTER',
+  DRIFTED = 'DRIFTED',
+  SHADOWED = 'SHADOWED',
+}
+
+/** One port rule of the database, as the router should hold it (from expectedRouterRule). */
+export interface ExpectedRule {
+  portRuleId: string;
+  expected: RouterRule;
+}
+
+/** One difference. Plain data, so it can be published to other replicas as JSON. */
+export interface DriftFinding {
+  kind: DriftKind;
+  /** the router rule number the finding is about (for SHADOWED: the foreign rule that shadows ours) */
+  ruleNumber: number;
+  /** our port rule involved: the missing, drifted or shadowed one; null for UNMANAGED_ON_ROUTER */
+  portRuleId: string | null;
+  /** the rule as the router holds it; null for MISSING_ON_ROUTER */
+  routerRule: RouterRule | null;
+  /** DRIFTED: every differing field; SHADOWED: our port and protocol next to the foreign rule's */
+  fields: FieldDrift[];
+}
+
+export interface SyncReportData {
+  checkedAt: Date;
+  inSync: boolean;
+  items: DriftFinding[];
+}
+
+const KIND_ORDER = [DriftKind.MISSING_ON_ROUTER, DriftKind.DRIFTED, DriftKind.UNMANAGED_ON_ROUTER, DriftKind.SHADOWED];
+
+export const inRange = (n: number, range: NumberRange): boolean => n >= range.first && n <= range.last;
+
+/**
+ * Every difference between the database's rules and one read of the router's `nat destination`.
+ * Rules outside `range` that the database does not know are the operator's: they are reported
+ * only when they shadow one of ours (a lower number catching the same port and protocol, so
+ * VyOS applies it first), never otherwise.
+ */
+export function diffDrift(expected: readonly ExpectedRule[], routerRules: readonly RouterRule[], range: NumberRange, wanInterface: string): DriftFinding[] {
+  const onRouter = new Map(routerRules.map((r) => [r.ruleNumber, r]));
+  const ours = new Map(expected.map((e) => [e.expected.ruleNumber, e]));
+  const items: DriftFinding[] = [];
+
+  for (const e of expected) {
+    const actual = onRouter.get(e.expected.ruleNumber);
+    if (!actual) {
+      items.push({ kind: DriftKind.MISSING_ON_ROUTER, ruleNumber: e.expected.ruleNumber, portRuleId: e.portRuleId, routerRule: null, fields: [] });
+      continue;
+    }
+    const fields = diffRule(e.expected, actual);
+    if (fields.length > 0) items.push({ kind: DriftKind.DRIFTED, ruleNumber: actual.ruleNumber, portRuleId: e.portRuleId, routerRule: actual, fields });
+  }
+
+  const foreign: RouterRule[] = [];
+  for (const r of routerRules) {
+    if (ours.has(r.ruleNumber)) continue;
+    if (inRange(r.ruleNumber, range)) {
+      items.push({ kind: DriftKind.UNMANAGED_ON_ROUTER, ruleNumber: r.ruleNumber, portRuleId: null, routerRule: r, fields: [] });
+    } else if (!r.disabled) {
+      foreign.push(r);
+    }
+  }
+
+  if (foreign.length > 0) {
+    for (const e of expected) {
+      for (const f of foreign) {
+        if (f.ruleNumber < e.expected.ruleNumber && shadows(f, e.expected, wanInterface)) {
+          items.push({
+            kind: DriftKind.SHADOWED,
+            ruleNumber: f.ruleNumber,
+            portRuleId: e.portRuleId,
+            routerRule: f,
+            fields: [
+              { field: 'externalPort', expected: e.expected.externalPort ?? null, actual: f.externalPort ?? null },
+              { field: 'protocol', expected: e.expected.protocol ?? null, actual: f.protocol ?? null },
+            ],
+          });
+        }
+      }
+    }
+  }
+
+  return items.sort((a, b) => a.ruleNumber - b.ruleNumber || KIND_ORDER.indexOf(a.kind) - KIND_ORDER.indexOf(b.kind));
+}
+
+export function syncReport(items: DriftFinding[], checkedAt = new Date()): SyncReportData {
+  return { checkedAt, inSync: items.length === 0, items };
+}
+
+export function countByKind(items: readonly DriftFinding[]): Record<DriftKind, number> {
+  const counts = { MISSING_ON_ROUTER: 0, UNMANAGED_ON_ROUTER: 0, DRIFTED: 0, SHADOWED: 0 } as Record<DriftKind, number>;
+  for (const i of items) counts[i.kind]++;
+  return counts;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shadowing: does `foreign` catch the traffic `ours` is meant for?
+
+/** Whether `foreign` matches inbound traffic to our rule's port and protocol on our interface. */
+export function shadows(foreign: RouterRule, ours: RouterRule, wanInterface: string): boolean {
+  // A rule bound to another interface never sees traffic arriving on the WAN.
+  if (foreign.inboundInterface !== undefined && foreign.inboundInterface !== (ours.inboundInterface ?? wanInterface)) return false;
+  const port = Number(ours.externalPort);
+  if (!Number.isInteger(port)) return false;
+  if (!portSpecCatches(foreign.externalPort, port)) return false;
+  const theirs = transports(foreign.protocol);
+  return [...transports(ours.protocol)].some((t) => theirs.has(t));
+}
+
+/**
+ * The transports a VyOS `protocol` value matches. Absent and `all` match everything; `!x`
+ * matches what x does not; numbers 6 and 17 are TCP and UDP; anything else (icmp, gre) neither.
+ */
+export function transports(protocol: string | undefined): Set<'tcp' | 'udp'> {
+  const all = new Set<'tcp' | 'udp'>(['tcp', 'udp']);
+  if (protocol === undefined || protocol === '' || protocol === 'all') return all;
+  if (protocol.startsWith('!')) {
+    const excluded = transports(protocol.slice(1));
+    return new Set([...all].filter((t) => !excluded.has(t)));
+  }
+  switch (protocol.toLowerCase()) {
+    case 'tcp':
+    case '6':
+      return new Set(['tcp']);
+    case 'udp':
+    case '17':
+      return new Set(['udp']);
+    case 'tcp_udp':
+      return all;
+    default:
+      return new Set();
+  }
+}
+
+/**
+ * Whether a VyOS `destination port` value catches `port`: absent catches every port; a value is a
+ * comma list of ports, `first-last` ranges and `!`-negated ones (VyOS's port syntax). Service
+ * names (`http`) are not resolved, so they never count as a match.
+ */
+export function portSpecCatches(spec: string | undefined, port: number): boolean {
+  if (spec === undefined || spec.trim() === '') return true;
+  let positives = 0;
+  let included = false;
+  for (const raw of spec.split(',')) {
+    const el = raw.trim();
+    if (el === '') continue;
+    const negated = el.startsWith('!');
+    const hit = elementCatches(negated ? el.slice(1) : el, port);
+    if (negated) {
+      if (hit) return false;
+    } else {
+      positives++;
+      if (hit) included = true;
+    }
+  }
+  // Only negations ("!22"): everything else matches.
+  return positives === 0 ? true : included;
+}
+
+function elementCatches(el: string, port: number): boolean {
+  const m = /^(\d+)(?:-(\d+))?$/.exec(el);
+  if (!m) return false;
+  const first = Number(m[1]);
+  const last = m[2] === undefined ? first : Number(m[2]);
+  return port >= first && port <= last;
+}

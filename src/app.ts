@@ -9,6 +9,9 @@ import { DatabaseJournal, NoJournal } from './changes/journal.js';
 import { recoverUnfinished, type Settled } from './changes/recovery.js';
 import { startEmbeddedDatabase, type EmbeddedDatabase } from './database/embedded.js';
 import { openOrm } from './database/orm.js';
+import { reconcile } from './drift/reconcile.js';
+import { SyncJob } from './drift/sync-job.js';
+import { takeSyncReport } from './drift/sync-report.js';
 import { createFirstRunKey, seedAdminKey } from './graphql/auth.js';
 import type { AppServices } from './graphql/context.js';
 import { createSchema } from './graphql/schema.js';
@@ -28,6 +31,8 @@ export interface RunningApp {
   logger: Logger;
   http: HttpServer;
   services: AppServices;
+  /** the background drift sync (idle when SYNC_INTERVAL_SECONDS=0) */
+  syncJob: SyncJob;
   /** start-up recovery of operations a dead process left unfinished */
   recovery: Promise<Settled[]>;
   /** the built-in simulator, when no VYOS_URL was given */
@@ -94,11 +99,21 @@ export async function startApp(config: Config, logger: Logger = createLogger(con
         logger.error({ err: e }, 'start-up recovery failed; unfinished operations stay in the journal');
         return [];
       });
-  const health: HealthDeps = { orm, router, simulator: simulator !== null };
-  const services: AppServices = { config, orm, router, coordinator, pubsub, events, logger, health };
+  const drift = { config, coordinator, router };
+  const syncJob = new SyncJob({
+    config,
+    logger,
+    databaseUrl: embedded ? null : databaseUrl,
+    report: () => takeSyncReport(drift),
+    repair: (mode) => reconcile(drift, mode, false),
+    publish: (report) => events.drift({ ...report }),
+  });
+  const health: HealthDeps = { orm, router, simulator: simulator !== null, background: syncJob };
+  const services: AppServices = { config, orm, router, coordinator, pubsub, events, logger, health, syncJob };
   const schema = await createSchema(pubsub);
   const http = await startHttpServer(schema, services);
   logger.info({ url: `${http.url}/graphql` }, 'vyos-vm-api listening');
+  syncJob.start();
 
   let stopped = false;
   return {
@@ -111,6 +126,7 @@ export async function startApp(config: Config, logger: Logger = createLogger(con
     logger,
     http,
     services,
+    syncJob,
     recovery,
     simulator,
     embedded,
@@ -120,6 +136,7 @@ export async function startApp(config: Config, logger: Logger = createLogger(con
       await http.close();
       logger.debug('shutdown: HTTP and WebSockets closed');
       await recovery;
+      await syncJob.stop();
       await coordinator.drained();
       await events.close();
       await orm.close(true);

@@ -1,0 +1,172 @@
+// GraphQL types of drift, reconcile and import (design.md "The GraphQL API").
+import { Field, Int, ObjectType, registerEnumType } from 'type-graphql';
+import { PortRule, RouterCommandType } from '../domain/entities/index.js';
+import { DriftKind } from '../drift/drift-diff.js';
+import { ReconcileMode } from '../drift/reconcile-plan.js';
+
+registerEnumType(DriftKind, {
+  name: 'DriftKind',
+  description: 'How the router differs from the database.',
+  valuesConfig: {
+    MISSING_ON_ROUTER: { description: 'A port rule of the database has no rule with its number on the router.' },
+    UNMANAGED_ON_ROUTER: { description: 'A rule inside NAT_RULE_RANGE that the database does not know (made by hand, or left behind).' },
+    DRIFTED: { description: 'The rule is on the router but differs; `fields` lists every difference.' },
+    SHADOWED: {
+      description:
+        'A foreign rule outside NAT_RULE_RANGE, with a lower number, catches the same port and protocol, so VyOS applies it before ours. `ruleNumber` and `routerRule` are the foreign rule, `portRule` ours.',
+    },
+  },
+});
+
+registerEnumType(ReconcileMode, {
+  name: 'ReconcileMode',
+  description: 'How far reconcile goes, with the meanings of Ansible resource-module states. Rules outside NAT_RULE_RANGE are never touched.',
+  valuesConfig: {
+    MERGED: { description: 'Create the rules missing on the router; change nothing else.' },
+    REPLACED: { description: 'MERGED, and rewrite drifted rules to what the database says.' },
+    OVERRIDDEN: { description: 'REPLACED, and delete rules inside NAT_RULE_RANGE that the database does not know.' },
+  },
+});
+
+@ObjectType({ description: 'One field that differs: what the database expects and what the router has (null = not set).' })
+export class FieldDrift {
+  @Field({
+    description:
+      'protocol, externalPort, internalPort, translationAddress, sourceAddress, description, enabled or inboundInterface.',
+  })
+  field!: string;
+
+  @Field(() => String, { nullable: true, description: 'The value the database implies (for SHADOWED: our rule).' })
+  expected?: string | null;
+
+  @Field(() => String, { nullable: true, description: 'The value on the router (for SHADOWED: the foreign rule).' })
+  actual?: string | null;
+}
+
+@ObjectType('RouterRule', { description: 'A NAT destination rule as the router holds it; values are VyOS strings, null when not set.' })
+export class RouterRuleType {
+  @Field(() => Int, { description: 'The `nat destination rule` number.' })
+  ruleNumber!: number;
+
+  @Field(() => String, { nullable: true, description: '`protocol` (tcp, udp, tcp_udp, all, ...).' })
+  protocol?: string | null;
+
+  @Field(() => String, { nullable: true, description: '`destination port`: a port, a list or a range.' })
+  externalPort?: string | null;
+
+  @Field(() => String, { nullable: true, description: '`translation port`.' })
+  internalPort?: string | null;
+
+  @Field(() => String, { nullable: true, description: '`translation address`.' })
+  translationAddress?: string | null;
+
+  @Field(() => String, { nullable: true, description: '`source address`.' })
+  sourceAddress?: string | null;
+
+  @Field(() => String, { nullable: true, description: '`description`.' })
+  description?: string | null;
+
+  @Field(() => String, { nullable: true, description: '`inbound-interface` (1.3) or `inbound-interface name` (1.4+).' })
+  inboundInterface?: string | null;
+
+  @Field({ description: 'Whether the rule carries `disable`.' })
+  disabled!: boolean;
+}
+
+@ObjectType({ description: 'One difference between the database and the router.' })
+export class DriftItem {
+  @Field(() => DriftKind, { description: 'What kind of difference this is.' })
+  kind!: DriftKind;
+
+  @Field(() => Int, { description: 'The router rule number (for SHADOWED: the foreign rule that shadows ours).' })
+  ruleNumber!: number;
+
+  @Field(() => PortRule, { nullable: true, description: 'Our port rule involved; null for UNMANAGED_ON_ROUTER.' })
+  portRule?: PortRule | null;
+
+  @Field(() => RouterRuleType, { nullable: true, description: 'The rule on the router; null for MISSING_ON_ROUTER.' })
+  routerRule?: RouterRuleType | null;
+
+  @Field(() => [FieldDrift], { description: 'DRIFTED: every differing field. SHADOWED: our port and protocol next to the foreign rule\'s. Otherwise empty.' })
+  fields!: FieldDrift[];
+}
+
+@ObjectType({ description: 'The database compared with one read of the router, taken while no change is in flight.' })
+export class SyncReport {
+  @Field({ description: 'When the router was read.' })
+  checkedAt!: Date;
+
+  @Field({ description: 'True only when there are no items.' })
+  inSync!: boolean;
+
+  @Field(() => [DriftItem], { description: 'Every difference, by rule number.' })
+  items!: DriftItem[];
+}
+
+@ObjectType({ description: 'What reconcile did, or would do.' })
+export class ReconcileResult {
+  @Field(() => ReconcileMode, { description: 'The mode that was (or would be) applied.' })
+  mode!: ReconcileMode;
+
+  @Field({ description: 'True when nothing was changed and `commands` is the plan.' })
+  dryRun!: boolean;
+
+  @Field(() => [RouterCommandType], { description: 'The exact router commands: to be sent (dry run) or sent in one commit.' })
+  commands!: RouterCommandType[];
+
+  @Field({ description: 'True when a router commit was made.' })
+  applied!: boolean;
+
+  @Field(() => SyncReport, { description: 'Dry run: the report the plan was made from. Otherwise: the report taken after the repair.' })
+  report!: SyncReport;
+}
+
+@ObjectType({ description: 'A router rule that importRouterRules adopted (or would adopt) as a port rule.' })
+export class ImportedRule {
+  @Field(() => Int, { description: 'The rule number, kept by the new port rule.' })
+  ruleNumber!: number;
+
+  @Field({ description: 'The VM whose internal IP the rule translates to.' })
+  vmName!: string;
+
+  @Field({ description: 'True when the VM was (or would be) created for the address (createVms).' })
+  vmCreated!: boolean;
+
+  @Field(() => PortRule, { nullable: true, description: 'The new port rule; null on a dry run.' })
+  portRule?: PortRule | null;
+
+  @Field(() => RouterRuleType, { description: 'The rule as it was on the router.' })
+  routerRule!: RouterRuleType;
+}
+
+@ObjectType({ description: 'A router rule inside NAT_RULE_RANGE that importRouterRules could not adopt, and why.' })
+export class SkippedRule {
+  @Field(() => Int, { description: 'The rule number on the router (left as it is).' })
+  ruleNumber!: number;
+
+  @Field({ description: 'Why it was not adopted (unknown address, unsupported protocol or port syntax, port already taken, ...).' })
+  reason!: string;
+
+  @Field(() => RouterRuleType, { description: 'The rule as it is on the router.' })
+  routerRule!: RouterRuleType;
+}
+
+@ObjectType({ description: 'What importRouterRules did, or would do.' })
+export class ImportResult {
+  @Field({ description: 'True when nothing was changed.' })
+  dryRun!: boolean;
+
+  @Field(() => [ImportedRule], { description: 'The rules adopted as port rules (or that would be, on a dry run).' })
+  adopted!: ImportedRule[];
+
+  @Field(() => [SkippedRule], { description: 'The UNMANAGED_ON_ROUTER rules that could not be adopted, each with the reason.' })
+  skipped!: SkippedRule[];
+
+  @Field(() => [RouterCommandType], {
+    description: 'Router commands that rewrite adopted rules to our rendering (WAN interface, default description, explicit translation port), in the same commit.',
+  })
+  commands!: RouterCommandType[];
+
+  @Field(() => SyncReport, { description: 'Dry run: the report before. Otherwise: the report taken after the import.' })
+  report!: SyncReport;
+}

@@ -1,0 +1,88 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { Arg, Authorized, Ctx, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
+import { Topic } from '../../changes/events.js';
+import { PortRule, Role } from '../../domain/entities/index.js';
+import type { SyncReportData } from '../../drift/drift-diff.js';
+import { reconcile } from '../../drift/reconcile.js';
+import { ReconcileMode } from '../../drift/reconcile-plan.js';
+import { importRouterRules } from '../../drift/router-import.js';
+import { takeSyncReport, type DriftDeps } from '../../drift/sync-report.js';
+import type { AppServices, GraphQLContext } from '../context.js';
+import { ImportResult, ReconcileResult, SyncReport } from '../drift-types.js';
+
+const deps = (app: AppServices): DriftDeps => ({ config: app.config, coordinator: app.coordinator, router: app.router });
+
+@Resolver()
+export class DriftResolver {
+  @Authorized(Role.VIEWER)
+  @Query(() => SyncReport, { description: 'The database compared with one read of the router, taken while no change is in flight.' })
+  async syncReport(@Ctx() { app, em }: GraphQLContext): Promise<SyncReport> {
+    return withPortRules(em, await takeSyncReport(deps(app)));
+  }
+
+  @Authorized(Role.ADMIN)
+  @Mutation(() => ReconcileResult, {
+    description: 'Repairs drift inside NAT_RULE_RANGE in one router commit (commit-confirm, rollback events); rules outside the range are never touched.',
+  })
+  async reconcile(
+    @Ctx() { app, em }: GraphQLContext,
+    @Arg('mode', () => ReconcileMode, { defaultValue: ReconcileMode.REPLACED, description: 'How far to go; see ReconcileMode.' }) mode: ReconcileMode,
+    @Arg('dryRun', { defaultValue: false, description: 'Return the exact commands and change nothing.' }) dryRun: boolean,
+  ): Promise<ReconcileResult> {
+    const outcome = await reconcile(deps(app), mode, dryRun);
+    return { ...outcome, report: await withPortRules(em, outcome.report) };
+  }
+
+  @Authorized(Role.ADMIN)
+  @Mutation(() => ImportResult, {
+    description:
+      'Adopts UNMANAGED_ON_ROUTER rules whose translation address is a VM\'s internal IP as port rules, keeping number, ports, protocol, source address, description and state. Nothing is deleted.',
+  })
+  async importRouterRules(
+    @Ctx() { app, em }: GraphQLContext,
+    @Arg('dryRun', { defaultValue: false, description: 'List what would be adopted and skipped, and change nothing.' }) dryRun: boolean,
+    @Arg('createVms', { defaultValue: false, description: 'Create a VM (named like imported-192-168-64-150) for a translation address no VM has.' })
+    createVms: boolean,
+  ): Promise<ImportResult> {
+    const outcome = await importRouterRules(deps(app), { dryRun, createVms });
+    const rules = await portRulesById(em, outcome.adopted.map((a) => a.portRuleId));
+    return {
+      ...outcome,
+      adopted: outcome.adopted.map((a) => ({ ...a, portRule: a.portRuleId ? rules.get(a.portRuleId) ?? null : null })),
+      report: await withPortRules(em, outcome.report),
+    };
+  }
+
+  @Authorized(Role.VIEWER)
+  @Subscription(() => SyncReport, {
+    topics: Topic.DRIFT_DETECTED,
+    description: 'Each report of the background sync job that is not in sync (every SYNC_INTERVAL_SECONDS while drift lasts).',
+  })
+  async driftDetected(@Root() report: SyncReportData, @Ctx() { em }: GraphQLContext): Promise<SyncReport> {
+    // A payload may have crossed processes as JSON: the date arrives as a string.
+    return withPortRules(em.fork(), { ...report, checkedAt: new Date(report.checkedAt) });
+  }
+}
+
+async function portRulesById(em: EntityManager, ids: (string | null)[]): Promise<Map<string, PortRule>> {
+  const wanted = [...new Set(ids.filter((id): id is string => id !== null))];
+  if (wanted.length === 0) return new Map();
+  const rows = await em.find(PortRule, { id: { $in: wanted } });
+  return new Map(rows.map((r) => [r.id, r]));
+}
+
+/** The report with each item's port rule loaded (one query for all of them). */
+async function withPortRules(em: EntityManager, report: SyncReportData): Promise<SyncReport> {
+  const rules = await portRulesById(em, report.items.map((i) => i.portRuleId));
+  return {
+    checkedAt: report.checkedAt,
+    inSync: report.inSync,
+    items: report.items.map((i) => ({
+      kind: i.kind,
+      ruleNumber: i.ruleNumber,
+      portRule: i.portRuleId ? rules.get(i.portRuleId) ?? null : null,
+      routerRule: i.routerRule,
+      fields: i.fields,
+    })),
+  };
+}

@@ -35,10 +35,29 @@ export interface Config {
   syncIntervalSeconds: number;
   autoReconcile: 'off' | 'merged' | 'replaced' | 'overridden';
   logLevel: string;
+  /** when set, GET /metrics wants `Authorization: Bearer <token>` */
+  metricsToken: string | null;
   batchMax: number;
   batchWindowMs: number;
+  // Security limits (docs/security.md).
+  /** allow introspection queries (GRAPHQL_INTROSPECTION=false turns them off, and the IDE with them) */
+  graphqlIntrospection: boolean;
+  maxBodyBytes: number;
+  maxQueryDepth: number;
+  maxQueryComplexity: number;
+  /** per minute, per API key and per client address; 0 = no limit */
+  rateLimitWritesPerMinute: number;
+  rateLimitReadsPerMinute: number;
+  wsMaxConnectionsPerKey: number;
+  wsMaxSubscriptionsPerConnection: number;
+  /** browser origins allowed by CORS; empty = no CORS headers at all */
+  corsOrigins: string[];
+  /** reverse-proxy hops whose X-Forwarded-For is trusted for the client address (0 = none) */
+  trustProxyHops: number;
   /** operator-visible name of this router in locks and logs */
   routerName: string;
+  /** router config snapshots kept (rotating files on the router) */
+  snapshotKeep: number;
   /** serve the GraphiQL IDE at GET /graphql to browsers */
   graphqlIde: boolean;
 }
@@ -134,6 +153,24 @@ function url(env: Env, name: string): string | null {
   return raw;
 }
 
+/** Comma-separated browser origins (`https://app.example.com`), each scheme://host[:port]. */
+function origins(env: Env, name: string): string[] {
+  const raw = optional(env, name);
+  if (raw === null) return [];
+  return raw.split(',').map((o) => o.trim()).filter(Boolean).map((o) => {
+    let u: URL | null = null;
+    try {
+      u = new URL(o);
+    } catch {
+      // reported below
+    }
+    if (!u || !/^https?:$/.test(u.protocol) || u.origin !== o.replace(/\/$/, '')) {
+      throw new ConfigError(name, `expected comma-separated origins like https://app.example.com, got "${o}"`);
+    }
+    return u.origin;
+  });
+}
+
 /** Reads and validates the whole configuration; throws ConfigError naming the variable. */
 export function loadConfig(env: Env = process.env): Config {
   const vyosUrl = url(env, 'VYOS_URL');
@@ -144,6 +181,10 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError('VYOS_WAN_INTERFACE', `not an interface name: "${wanInterface}"`);
   }
   const logLevel = oneOf(env, 'LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
+  const metricsToken = optional(env, 'METRICS_TOKEN');
+  if (metricsToken !== null && !/^[\x21-\x7e]{16,256}$/.test(metricsToken)) {
+    throw new ConfigError('METRICS_TOKEN', 'expected 16 to 256 visible ASCII characters without spaces (e.g. `openssl rand -hex 32`)');
+  }
   return {
     databaseUrl: url(env, 'DATABASE_URL'),
     dataDir: text(env, 'DATA_DIR', './.data'),
@@ -167,9 +208,21 @@ export function loadConfig(env: Env = process.env): Config {
     syncIntervalSeconds: integer(env, 'SYNC_INTERVAL_SECONDS', 60, 0, 86_400),
     autoReconcile: oneOf(env, 'AUTO_RECONCILE', 'off', ['off', 'merged', 'replaced', 'overridden']),
     logLevel,
+    metricsToken,
     batchMax: integer(env, 'BATCH_MAX', 100, 1, 10_000),
     batchWindowMs: integer(env, 'BATCH_WINDOW_MS', 5, 0, 10_000),
+    graphqlIntrospection: bool(env, 'GRAPHQL_INTROSPECTION', true),
+    maxBodyBytes: integer(env, 'MAX_BODY_BYTES', 1_048_576, 1024, 100 * 1_048_576),
+    maxQueryDepth: integer(env, 'MAX_QUERY_DEPTH', 10, 2, 100),
+    maxQueryComplexity: integer(env, 'MAX_QUERY_COMPLEXITY', 20_000, 10, 10_000_000),
+    rateLimitWritesPerMinute: integer(env, 'RATE_LIMIT_WRITES_PER_MINUTE', 30, 0, 1_000_000),
+    rateLimitReadsPerMinute: integer(env, 'RATE_LIMIT_READS_PER_MINUTE', 600, 0, 1_000_000),
+    wsMaxConnectionsPerKey: integer(env, 'WS_MAX_CONNECTIONS_PER_KEY', 10, 1, 100_000),
+    wsMaxSubscriptionsPerConnection: integer(env, 'WS_MAX_SUBSCRIPTIONS_PER_CONNECTION', 20, 1, 100_000),
+    corsOrigins: origins(env, 'CORS_ORIGINS'),
+    trustProxyHops: integer(env, 'TRUST_PROXY_HOPS', 0, 0, 10),
     routerName: text(env, 'ROUTER_NAME', 'default'),
+    snapshotKeep: integer(env, 'SNAPSHOT_KEEP', 20, 1, 1000),
     graphqlIde: bool(env, 'GRAPHQL_IDE', true),
   };
 }

@@ -8,6 +8,7 @@ import { AppError, conflict, rollbackFailed, routerRejected, routerUnavailable }
 import type { Logger } from '../observability/logger.js';
 import { NAT_DESTINATION_PATH, inverse, parseNatDestination } from '../vyos/nat-rule.js';
 import { assertSafeCommands } from '../vyos/path-guard.js';
+import { takeSnapshot } from './snapshots.js';
 import { RouterError, RouterErrorKind, type RouterApi, type RouterCommand, type RouterRule } from '../vyos/types.js';
 import { byRuleNumber, planCommands, unchangedSince, verifyIntents, type RuleIntent } from './change-plan.js';
 import type { EventBus } from './event-bus.js';
@@ -30,6 +31,8 @@ export interface Prepared<T> {
 /** One client request's change: database edits plus what the touched rules must look like. */
 export interface ChangeSet<T> {
   operation: string;
+  /** take a router config snapshot before the batch that carries it (decommission, overridden reconcile, import) */
+  critical?: boolean;
   prepare(ctx: ChangeContext): Promise<Prepared<T>>;
 }
 
@@ -204,6 +207,17 @@ export class Coordinator {
       await rollbackDb();
       failAll(pending, e);
       return 'failed';
+    }
+
+    if (accepted.some((a) => a.p.set.critical)) {
+      try {
+        await takeSnapshot(em, router, config, `before ${operation}`, operation);
+      } catch (e) {
+        // A critical change does not go ahead without its way back.
+        await rollbackDb();
+        failAll(pending, toClientError(e));
+        return 'failed';
+      }
     }
 
     // 3-4. One router batch, with commit-confirm where the router has it.

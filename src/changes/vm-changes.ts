@@ -228,6 +228,7 @@ export function provisionVm(spec: ProvisionSpec): ChangeSet<string> {
 export function decommissionVm(id: string): ChangeSet<string> {
   return {
     operation: 'decommissionVm',
+    critical: true,
     async prepare({ em }) {
       const vm = await findVm(em, id);
       const intents = vm.portRules.getItems().map((r) => ({ ruleNumber: r.ruleNumber, desired: null }));

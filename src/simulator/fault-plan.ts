@@ -10,6 +10,8 @@ export class FaultPlan {
   loseReply = false;
   tamper: RouterCommand[] | null = null;
   internalErrors = 0;
+  /** API requests to answer normally before the 500s start */
+  internalSkip = 0;
   slowMs = 0;
   slowTimes = 0;
 
@@ -44,6 +46,10 @@ export class FaultPlan {
 
   takeInternalError(): boolean {
     if (this.internalErrors <= 0) return false;
+    if (this.internalSkip > 0) {
+      this.internalSkip--;
+      return false;
+    }
     this.internalErrors--;
     return true;
   }
@@ -61,6 +67,7 @@ export class FaultPlan {
     this.loseReply = false;
     this.tamper = null;
     this.internalErrors = 0;
+    this.internalSkip = 0;
     this.slowMs = 0;
     this.slowTimes = 0;
   }

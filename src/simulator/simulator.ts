@@ -47,7 +47,8 @@ export interface SimulatorFaults {
   /** the next /configure also applies `commands` after the requested ones and commits both: the read-back differs */
   tamperNextCommit(commands: RouterCommand[]): void;
   /** the next `times` (default 1) API requests answer 500 without doing anything */
-  answer500(times?: number): void;
+  /** `skip`: answer that many requests normally first */
+  answer500(times?: number, options?: { skip?: number }): void;
   /** stop listening (connection refused) / listen again on the same port */
   setUnreachable(down: boolean): Promise<void>;
   /** delay each reply by `ms` (the work is done first) for the next `times` requests; default until clear() */
@@ -167,7 +168,10 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       failNextConfirm: (message = 'Failed to stop the commit-confirm timer') => void (faults.failConfirm = message),
       loseNextReply: () => void (faults.loseReply = true),
       tamperNextCommit: (commands: RouterCommand[]) => void (faults.tamper = commands),
-      answer500: (times = 1) => void (faults.internalErrors = times),
+      answer500: (times = 1, options: { skip?: number } = {}) => {
+        faults.internalErrors = times;
+        faults.internalSkip = options.skip ?? 0;
+      },
       slow: (ms, times = Number.POSITIVE_INFINITY) => {
         faults.slowMs = ms;
         faults.slowTimes = times;

@@ -17,6 +17,7 @@ import type { AppServices } from './graphql/context.js';
 import { createSchema } from './graphql/schema.js';
 import type { HealthDeps } from './observability/health.js';
 import { createLogger, maskUrl, type Logger } from './observability/logger.js';
+import { AppMetrics } from './observability/metrics.js';
 import { startHttpServer, type HttpServer } from './server.js';
 import { startSimulator, type Simulator } from './simulator/simulator.js';
 import { VyosClient } from './vyos/client.js';
@@ -31,6 +32,8 @@ export interface RunningApp {
   logger: Logger;
   http: HttpServer;
   services: AppServices;
+  /** this app's Prometheus registry and instruments (GET /metrics) */
+  metrics: AppMetrics;
   /** the background drift sync (idle when SYNC_INTERVAL_SECONDS=0) */
   syncJob: SyncJob;
   /** start-up recovery of operations a dead process left unfinished */
@@ -69,6 +72,8 @@ export async function startApp(config: Config, logger: Logger = createLogger(con
       '!!! VYOS_URL is not set: using the BUILT-IN ROUTER SIMULATOR. Nothing reaches a real router. Set VYOS_URL and VYOS_API_KEY for production. !!!',
     );
   }
+  // Read at scrape time: the pool as it is now, the sync job once it exists.
+  const metrics = new AppMetrics({ orm: () => orm, background: () => health.background?.status?.(), syncIntervalSeconds: config.syncIntervalSeconds });
   const router = new VyosClient({
     url: vyosUrl,
     key: config.vyosApiKey,
@@ -79,6 +84,7 @@ export async function startApp(config: Config, logger: Logger = createLogger(con
     commitConfirm: config.vyosCommitConfirm,
     syntax: config.vyosSyntax,
     logger,
+    onCall: metrics.routerCall,
   });
 
   const pubsub = createAppPubSub();
@@ -91,6 +97,7 @@ export async function startApp(config: Config, logger: Logger = createLogger(con
     logger,
     events,
     journal: embedded ? new NoJournal() : new DatabaseJournal(orm),
+    hooks: metrics.coordinatorHooks,
   });
   // Settle what a dead process left half-done; batches wait for it behind the router lock.
   const recovery: Promise<Settled[]> = embedded
@@ -109,7 +116,7 @@ export async function startApp(config: Config, logger: Logger = createLogger(con
     publish: (report) => events.drift({ ...report }),
   });
   const health: HealthDeps = { orm, router, simulator: simulator !== null, background: syncJob };
-  const services: AppServices = { config, orm, router, coordinator, pubsub, events, logger, health, syncJob };
+  const services: AppServices = { config, orm, router, coordinator, pubsub, events, logger, health, syncJob, metrics };
   const schema = await createSchema(pubsub);
   const http = await startHttpServer(schema, services);
   logger.info({ url: `${http.url}/graphql` }, 'vyos-vm-api listening');
@@ -126,6 +133,7 @@ export async function startApp(config: Config, logger: Logger = createLogger(con
     logger,
     http,
     services,
+    metrics,
     syncJob,
     recovery,
     simulator,

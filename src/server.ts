@@ -1,4 +1,4 @@
-// The HTTP surface: POST /graphql (and graphql-ws on the same path), /health, /ready.
+// The HTTP surface: POST /graphql (and graphql-ws on the same path), /health, /ready, /metrics.
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
@@ -15,6 +15,9 @@ import type { AppServices, GraphQLContext } from './graphql/context.js';
 import { formatError } from './graphql/errors.js';
 import { graphqlIde } from './graphql/ide.js';
 import { checkHealth, type HealthDeps } from './observability/health.js';
+import { graphqlObservabilityPlugin } from './observability/graphql-plugin.js';
+import { bindRequestContext, metricsEndpoint, observeRequests, observeSockets } from './observability/http.js';
+import type { AppMetrics } from './observability/metrics.js';
 
 export interface HttpServer {
   url: string;
@@ -28,6 +31,10 @@ export async function startHttpServer(schema: GraphQLSchema, app: AppServices): 
   const { config, orm, logger } = app;
   const web = express();
   web.disable('x-powered-by');
+  // First, so every request gets an id, a log line and a metric sample (docs/monitoring.md).
+  const metrics = app.metrics as AppMetrics;
+  web.use(observeRequests(metrics, logger));
+  const sockets = observeSockets(metrics, logger);
   const server = createServer(web);
 
   const wsServer = new WebSocketServer({ server, path: '/graphql' });
@@ -38,10 +45,15 @@ export async function startHttpServer(schema: GraphQLSchema, app: AppServices): 
       onConnect: async (ctx) => {
         const params = ctx.connectionParams ?? {};
         const auth = await resolveKey(orm.em.fork(), keyFromHeaders(params.authorization, params['x-api-key']));
-        if (!auth) return false;
+        if (!auth) {
+          sockets.refused(Boolean(params.authorization || params['x-api-key']));
+          return false;
+        }
         ctx.extra.auth = auth;
+        sockets.opened(auth);
         return true;
       },
+      onDisconnect: (ctx, code) => sockets.closed(ctx.extra.auth, code),
       context: (ctx): GraphQLContext => ({
         em: orm.em.fork(),
         auth: ctx.extra.auth ?? null,
@@ -62,6 +74,7 @@ export async function startHttpServer(schema: GraphQLSchema, app: AppServices): 
       ApolloServerPluginDrainHttpServer({ httpServer: server }),
       { async serverWillStart() { return { async drainServer() { await wsCleanup.dispose(); } }; } },
       ApolloServerPluginLandingPageDisabled(),
+      graphqlObservabilityPlugin(metrics),
     ],
   });
   await apollo.start();
@@ -71,6 +84,7 @@ export async function startHttpServer(schema: GraphQLSchema, app: AppServices): 
     const report = await checkHealth(healthDeps);
     res.status(report.status === 'down' ? 503 : 200).json(report);
   });
+  web.get('/metrics', metricsEndpoint(metrics, config.metricsToken));
   web.get('/ready', async (_req, res) => {
     const report = await checkHealth(healthDeps);
     const ready = report.database.status !== 'down';
@@ -84,11 +98,11 @@ export async function startHttpServer(schema: GraphQLSchema, app: AppServices): 
     '/graphql',
     express.json({ limit: '1mb' }),
     expressMiddleware(apollo, {
-      context: async ({ req }): Promise<GraphQLContext> => {
+      context: async ({ req, res }): Promise<GraphQLContext> => {
         const em = orm.em.fork();
         const requestId = (typeof req.headers['x-request-id'] === 'string' && req.headers['x-request-id'].slice(0, 100)) || randomUUID();
         const auth = await resolveKey(em, keyFromHeaders(req.headers.authorization, req.headers['x-api-key']));
-        return { em, auth, app, requestId };
+        return bindRequestContext(res, { em, auth, app, requestId });
       },
     }),
   );

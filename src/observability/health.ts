@@ -31,9 +31,29 @@ export class Health {
   background!: ComponentHealth;
 }
 
-/** What the background sync job reports about itself. */
+/**
+ * What the background sync job tells /metrics about its runs (a subset of the drift module's
+ * SyncJobStatus, so this module does not depend on it).
+ */
+export interface BackgroundJobStatus {
+  /** when the last run finished, successful or not; null before the first */
+  lastRunAt: Date | null;
+  /** when the last run that did its job finished (a standby replica's run counts); null before the first */
+  lastSuccessAt: Date | null;
+  /** drift items by DriftKind from the last report this replica took */
+  counts: Readonly<Record<string, number>>;
+  /** this replica holds the sync lock */
+  leader?: boolean;
+  consecutiveFailures?: number;
+}
+
+/**
+ * What the background sync job reports about itself: `check()` for /health, `status()` for
+ * /metrics. Registered as `services.background` (or `HealthDeps.background`).
+ */
 export interface BackgroundStatus {
   check(): ComponentHealth;
+  status?(): BackgroundJobStatus;
 }
 
 export interface HealthDeps {
@@ -44,15 +64,21 @@ export interface HealthDeps {
   timeoutMs?: number;
 }
 
-async function timed(fn: () => Promise<string | null>, timeoutMs: number): Promise<ComponentHealth> {
+/** A check's finding: `warning` makes the component degraded (usable, with a warning). */
+interface Finding {
+  detail: string | null;
+  warning?: boolean;
+}
+
+async function timed(fn: () => Promise<Finding>, timeoutMs: number): Promise<ComponentHealth> {
   const started = performance.now();
   let timer: NodeJS.Timeout | undefined;
   try {
-    const detail = await Promise.race([
+    const found = await Promise.race([
       fn(),
       new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs))),
     ]);
-    return { status: detail ? 'degraded' : 'ok', latencyMs: round(performance.now() - started), detail };
+    return { status: found.warning ? 'degraded' : 'ok', latencyMs: round(performance.now() - started), detail: found.detail };
   } catch (e) {
     return { status: 'down', latencyMs: round(performance.now() - started), detail: e instanceof Error ? e.message : String(e) };
   } finally {
@@ -62,30 +88,55 @@ async function timed(fn: () => Promise<string | null>, timeoutMs: number): Promi
 
 const round = (ms: number) => Math.round(ms * 100) / 100;
 
+/** The knex (tarn) pool's counters, as far as health reads them. */
+interface PoolState {
+  max: number;
+  numUsed(): number;
+  numFree(): number;
+  numPendingAcquires(): number;
+}
+
+/** "pool 1 used, 2 idle, 0 waiting (max 10)", or null when the pool cannot be read. */
+export function describePool(orm: MikroORM): string | null {
+  try {
+    const pool = (orm.em.getConnection().getKnex() as { client?: { pool?: PoolState } }).client?.pool;
+    if (!pool) return null;
+    return `pool ${pool.numUsed()} used, ${pool.numFree()} idle, ${pool.numPendingAcquires()} waiting (max ${pool.max})`;
+  } catch {
+    return null;
+  }
+}
+
+async function checkDatabase(orm: MikroORM): Promise<Finding> {
+  await orm.em.fork().execute('select 1');
+  return { detail: describePool(orm) };
+}
+
+async function checkRouter(router: RouterApi, simulator: boolean): Promise<Finding> {
+  const caps = await router.capabilities();
+  // A real round trip every time (capabilities are cached after the first detection).
+  await router.exists(['nat']);
+  const facts = [`version ${caps.version}, commit-confirm ${caps.commitConfirm ? 'available' : 'not available'}`];
+  const warnings: string[] = [];
+  if (caps.commitConfirm) {
+    const cm = (await router.showConfig(['system', 'config-management']).catch(() => null)) as { 'commit-confirm'?: { action?: string } } | null;
+    if (cm?.['commit-confirm']?.action !== 'reload') {
+      warnings.push('system config-management commit-confirm action is not "reload": an unconfirmed commit reboots the router');
+    }
+  }
+  if (simulator) warnings.push('using the built-in router SIMULATOR, not a real router (set VYOS_URL)');
+  return { detail: [...facts, ...warnings].join('; '), warning: warnings.length > 0 };
+}
+
 export async function checkHealth(deps: HealthDeps): Promise<Health> {
   const timeoutMs = deps.timeoutMs ?? 5000;
-  const [database, router] = await Promise.all([
-    timed(async () => {
-      await deps.orm.em.fork().execute('select 1');
-      return null;
-    }, timeoutMs),
-    timed(async () => {
-      const caps = await deps.router.capabilities();
-      await deps.router.exists(['nat']);
-      const warnings = [`version ${caps.version}, commit-confirm ${caps.commitConfirm ? 'available' : 'not available'}`];
-      if (caps.commitConfirm) {
-        const cm = (await deps.router.showConfig(['system', 'config-management']).catch(() => null)) as
-          | { 'commit-confirm'?: { action?: string } }
-          | null;
-        if (cm?.['commit-confirm']?.action !== 'reload') {
-          warnings.push('system config-management commit-confirm action is not "reload": an unconfirmed commit reboots the router');
-        }
-      }
-      if (deps.simulator) warnings.push('using the built-in router SIMULATOR, not a real router (set VYOS_URL)');
-      return warnings.length > 1 ? warnings.join('; ') : null;
-    }, timeoutMs),
-  ]);
-  const background = deps.background?.check() ?? { status: 'ok' as const, detail: 'no background job configured' };
+  const [database, router] = await Promise.all([timed(() => checkDatabase(deps.orm), timeoutMs), timed(() => checkRouter(deps.router, deps.simulator), timeoutMs)]);
+  let background: ComponentHealth;
+  try {
+    background = deps.background?.check() ?? { status: 'ok', detail: 'no background job configured' };
+  } catch (e) {
+    background = { status: 'degraded', detail: `the background job could not report: ${e instanceof Error ? e.message : String(e)}` };
+  }
   const status = database.status === 'down' || router.status === 'down' ? 'down' : [database, router, background].some((c) => c.status !== 'ok') ? 'degraded' : 'ok';
   return { status, database, router, background };
 }

@@ -6,6 +6,8 @@ const REDACT = [
   'authorization', '*.authorization', 'headers.authorization', 'req.headers.authorization',
   'headers["x-api-key"]', 'req.headers["x-api-key"]', 'connectionParams.authorization',
   'databaseUrl', 'vyosApiKey', 'adminApiKey', '*.vyosApiKey', '*.adminApiKey',
+  'token', '*.token', 'metricsToken', '*.metricsToken', '*.databaseUrl',
+  '*.headers.authorization', '*.headers["x-api-key"]', 'connectionParams["x-api-key"]', '*.connectionParams.authorization',
 ];
 
 export function createLogger(level: string, destination?: pino.DestinationStream): Logger {

@@ -1,0 +1,158 @@
+// The HTTP side of observability: request ids, one log line and one metric sample per request,
+// the /metrics endpoint and subscription sockets. Hooked in once in server.ts; resolvers never see it.
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { AuthInfo } from '../graphql/context.js';
+import type { Logger } from './logger.js';
+import { OTHER, operationOutcome, type AppMetrics, type OperationType } from './metrics.js';
+
+/** What the GraphQL layer adds to its request's log line (filled by graphql-plugin.ts). */
+export interface OperationRecord {
+  /** the bounded label: the root field called, or "other" */
+  operation: string;
+  /** the client's own operation name, shortened */
+  operationName: string | null;
+  type: OperationType;
+  errorCodes: string[];
+  auth: AuthInfo | null;
+}
+
+export interface RequestRecord {
+  requestId: string;
+  /** whether the request carried Authorization or X-API-Key (never their values) */
+  credentialPresented: boolean;
+  graphql?: OperationRecord;
+}
+
+const RECORD = Symbol('vyos-vm-api request record');
+type Carrier = { [RECORD]?: RequestRecord };
+
+/**
+ * Links a GraphQL context to its HTTP request's record, so the plugin can add to the log line.
+ * A symbol property, not a WeakMap: Apollo shallow-copies the context per operation (and
+ * Object.assign carries enumerable symbol properties along).
+ */
+export function bindRequestContext<T extends object>(res: Response, context: T): T {
+  const record = (res as Response & Carrier)[RECORD];
+  if (record) (context as T & Carrier)[RECORD] = record;
+  return context;
+}
+
+export function requestRecordOf(context: object): RequestRecord | undefined {
+  return (context as Carrier)[RECORD];
+}
+
+/** A client's X-Request-Id is kept when it is one short token of visible ASCII; otherwise we make one. */
+export function acceptRequestId(header: unknown): string | null {
+  return typeof header === 'string' && /^[\x21-\x7e]{1,100}$/.test(header) ? header : null;
+}
+
+// Probes are polled every few seconds: their successes log at debug so they do not drown the log.
+const PROBES = new Set(['/health', '/ready', '/metrics']);
+
+// The server's own paths: the label for requests that failed before routing kept track (a
+// malformed JSON body to /graphql is answered after express has left the /graphql mount).
+const SERVER_PATHS = new Set(['/graphql', '/health', '/ready', '/metrics']);
+
+/**
+ * The matched route, from a closed set: `req.route` for routes, the mount path for mounted
+ * middleware (/graphql), "other" for everything unmatched. Never the raw URL (label explosion).
+ */
+export function routeLabel(req: Request): string {
+  const route = (req as Request & { route?: { path?: unknown } }).route;
+  if (route && typeof route.path === 'string') return `${req.baseUrl ?? ''}${route.path}`;
+  if (req.baseUrl) return req.baseUrl;
+  const path = (req.originalUrl ?? '').split('?')[0].replace(/\/$/, '');
+  return SERVER_PATHS.has(path) ? path : OTHER;
+}
+
+/**
+ * Express middleware: a request id (X-Request-Id in and out), HTTP metrics, and one JSON log
+ * line per request with its duration and outcome (plus operation and API key id for GraphQL).
+ */
+export function observeRequests(metrics: AppMetrics, logger: Logger): RequestHandler {
+  return (req: Request, res: Response, next: NextFunction) => {
+    const started = performance.now();
+    const requestId = acceptRequestId(req.headers['x-request-id']) ?? randomUUID();
+    // Everything downstream (the GraphQL context) reads the same id from the header.
+    req.headers['x-request-id'] = requestId;
+    res.setHeader('X-Request-Id', requestId);
+    const record: RequestRecord = {
+      requestId,
+      credentialPresented: Boolean(req.headers.authorization || req.headers['x-api-key']),
+    };
+    (res as Response & Carrier)[RECORD] = record;
+    let done = false;
+    const finish = () => {
+      if (done) return;
+      done = true;
+      const route = routeLabel(req);
+      const durationMs = performance.now() - started;
+      const aborted = !res.writableFinished;
+      metrics.httpRequest(route, res.statusCode, durationMs / 1000);
+      const gql = record.graphql;
+      const outcome = aborted ? 'aborted' : res.statusCode >= 500 ? 'server_error' : gql ? operationOutcome(gql.errorCodes) : res.statusCode >= 400 ? 'client_error' : 'success';
+      const line: Record<string, unknown> = {
+        requestId,
+        method: req.method,
+        route,
+        status: res.statusCode,
+        durationMs: Math.round(durationMs * 100) / 100,
+        outcome,
+      };
+      if (gql || route === '/graphql') {
+        line.operation = gql?.operation ?? OTHER;
+        line.operationName = gql?.operationName ?? null;
+        line.operationType = gql?.type ?? 'unknown';
+        line.errorCodes = gql?.errorCodes ?? [];
+        line.keyId = gql?.auth?.keyId ?? null;
+        line.keyName = gql?.auth?.name ?? null;
+        line.credential = gql?.auth ? 'valid' : record.credentialPresented ? (gql ? 'invalid' : 'unchecked') : 'none';
+      }
+      const level = outcome === 'server_error' ? 'warn' : PROBES.has(route) ? 'debug' : 'info';
+      logger[level](line, 'request');
+    };
+    res.on('finish', finish);
+    res.on('close', finish);
+    next();
+  };
+}
+
+function sameSecret(presented: string, expected: string): boolean {
+  // Hashing first gives equal lengths, so the comparison takes the same time for any input.
+  const a = createHash('sha256').update(presented).digest();
+  const b = createHash('sha256').update(expected).digest();
+  return timingSafeEqual(a, b);
+}
+
+/** GET /metrics: the Prometheus text format; with METRICS_TOKEN, only for `Authorization: Bearer <token>`. */
+export function metricsEndpoint(metrics: AppMetrics, token: string | null): RequestHandler {
+  return async (req: Request, res: Response) => {
+    if (token) {
+      const m = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
+      if (!m || !sameSecret(m[1], token)) {
+        res.status(401).set('WWW-Authenticate', 'Bearer realm="metrics"').type('text/plain').send('metrics need Authorization: Bearer <METRICS_TOKEN>\n');
+        return;
+      }
+    }
+    const text = await metrics.scrape();
+    res.status(200).set('Content-Type', metrics.contentType).send(text);
+  };
+}
+
+/** graphql-ws connection accounting: the gauge and a log line for each socket that opens, closes or is refused. */
+export function observeSockets(metrics: AppMetrics, logger: Logger) {
+  return {
+    opened(auth: AuthInfo): void {
+      metrics.subscriptionOpened();
+      logger.info({ keyId: auth.keyId, keyName: auth.name }, 'subscription socket opened');
+    },
+    closed(auth: AuthInfo | null | undefined, code: number | undefined): void {
+      metrics.subscriptionClosed();
+      logger.info({ keyId: auth?.keyId ?? null, keyName: auth?.name ?? null, code: code ?? null }, 'subscription socket closed');
+    },
+    refused(credentialPresented: boolean): void {
+      logger.info({ credential: credentialPresented ? 'invalid' : 'none' }, 'subscription socket refused: no valid API key');
+    },
+  };
+}

@@ -1,0 +1,352 @@
+// Prometheus metrics (docs/monitoring.md). One Registry per app instance, so several apps in one
+// process (tests) never share or collide; every label takes values from a closed set, so no
+// client can grow the series count.
+import type { MikroORM } from '@mikro-orm/postgresql';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { CoordinatorHooks } from '../changes/coordinator.js';
+import { RollbackOutcome, RollbackStage } from '../domain/entities/index.js';
+import { ErrorCode } from '../domain/errors.js';
+import type { RouterCallEvent } from '../vyos/client.js';
+import type { BackgroundJobStatus } from './health.js';
+import { RouterErrorKind } from '../vyos/types.js';
+
+const PREFIX = 'vyos_vm_api_';
+
+/** The one label value every unknown, anonymous or unexpected operation folds into. */
+export const OTHER = 'other';
+
+export interface MetricsSources {
+  /** the ORM whose connection pool is reported (read at scrape time; absent after shutdown) */
+  orm?: () => MikroORM | undefined;
+  /** the background sync job's status, when one runs in this process */
+  background?: () => BackgroundJobStatus | undefined;
+  /** SYNC_INTERVAL_SECONDS, exported so alert rules can tell "overdue" from "disabled" */
+  syncIntervalSeconds: number;
+}
+
+export type OperationType = 'query' | 'mutation' | 'subscription' | 'unknown';
+/** `client_error`: the caller's request was refused (its fault); `server_error`: ours or the router's. */
+export type OperationOutcome = 'success' | 'client_error' | 'server_error';
+
+const CLIENT_CODES = new Set<string>([ErrorCode.BAD_USER_INPUT, ErrorCode.NOT_FOUND, ErrorCode.CONFLICT, ErrorCode.UNAUTHENTICATED, ErrorCode.FORBIDDEN]);
+const KNOWN_CODES = new Set<string>([...Object.values(ErrorCode), 'INTERNAL_SERVER_ERROR']);
+const ROUTER_OUTCOMES = new Set<string>(['ok', ...Object.values(RouterErrorKind)]);
+/** Outcomes after which the router answered as a working VyOS (a rejection is a working router saying no). */
+const ROUTER_ANSWERED = new Set<string>(['ok', RouterErrorKind.REJECTED]);
+
+/** The closed error code a GraphQL error counts under. */
+export function errorCodeLabel(code: unknown): string {
+  return typeof code === 'string' && KNOWN_CODES.has(code) ? code : OTHER;
+}
+
+/** An operation's outcome from the codes of its errors (none: success). */
+export function operationOutcome(codes: readonly string[]): OperationOutcome {
+  if (codes.length === 0) return 'success';
+  return codes.every((c) => CLIENT_CODES.has(c)) ? 'client_error' : 'server_error';
+}
+
+const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+const ROUTER_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120];
+const BATCH_SIZE_BUCKETS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000];
+
+export class AppMetrics {
+  readonly registry = new Registry();
+
+  readonly httpRequests = new Counter({
+    name: `${PREFIX}http_requests_total`,
+    help: 'HTTP requests served, by matched route (or "other") and status code.',
+    labelNames: ['route', 'status'] as const,
+    registers: [this.registry],
+  });
+  readonly httpDuration = new Histogram({
+    name: `${PREFIX}http_request_duration_seconds`,
+    help: 'Time from receiving an HTTP request to finishing its response, by route and status code.',
+    labelNames: ['route', 'status'] as const,
+    buckets: DURATION_BUCKETS,
+    registers: [this.registry],
+  });
+
+  readonly operations = new Counter({
+    name: `${PREFIX}graphql_operations_total`,
+    help: 'GraphQL operations executed, by operation (root field or "other"), type and outcome.',
+    labelNames: ['operation', 'type', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly operationDuration = new Histogram({
+    name: `${PREFIX}graphql_operation_duration_seconds`,
+    help: 'GraphQL operation duration, by operation (root field or "other"), type and outcome.',
+    labelNames: ['operation', 'type', 'outcome'] as const,
+    buckets: DURATION_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly operationErrors = new Counter({
+    name: `${PREFIX}graphql_errors_total`,
+    help: 'Errors returned in GraphQL responses, by operation and extensions.code.',
+    labelNames: ['operation', 'code'] as const,
+    registers: [this.registry],
+  });
+
+  readonly routerCalls = new Counter({
+    name: `${PREFIX}router_calls_total`,
+    help: 'VyOS HTTP API calls, by endpoint, op and outcome ("ok" or the router error kind).',
+    labelNames: ['endpoint', 'op', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly routerCallDuration = new Histogram({
+    name: `${PREFIX}router_call_duration_seconds`,
+    help: 'VyOS HTTP API call duration, by endpoint, op and outcome.',
+    labelNames: ['endpoint', 'op', 'outcome'] as const,
+    buckets: ROUTER_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly routerCommitDuration = new Histogram({
+    name: `${PREFIX}router_commit_duration_seconds`,
+    help: 'Duration of router commits (one /configure batch), by outcome.',
+    labelNames: ['outcome'] as const,
+    buckets: ROUTER_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly routerConfirmDuration = new Histogram({
+    name: `${PREFIX}router_confirm_duration_seconds`,
+    help: 'Duration of commit-confirm confirmations, by outcome.',
+    labelNames: ['outcome'] as const,
+    buckets: ROUTER_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly routerUp = new Gauge({
+    name: `${PREFIX}router_up`,
+    help: '1 when the last router API call got a VyOS answer, 0 when it was unreachable, timed out, refused our key or failed.',
+    registers: [this.registry],
+  });
+  readonly routerLastCall = new Gauge({
+    name: `${PREFIX}router_last_call_timestamp_seconds`,
+    help: 'Unix time of the last finished router API call.',
+    registers: [this.registry],
+  });
+
+  readonly batches = new Counter({
+    name: `${PREFIX}batches_total`,
+    help: 'Coordinator batches (one router transaction each), by outcome.',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly batchSize = new Histogram({
+    name: `${PREFIX}batch_size_changes`,
+    help: 'Change sets (client mutations) per coordinator batch.',
+    buckets: BATCH_SIZE_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly batchDuration = new Histogram({
+    name: `${PREFIX}batch_duration_seconds`,
+    help: 'Coordinator batch duration, lock to database commit, by outcome.',
+    labelNames: ['outcome'] as const,
+    buckets: ROUTER_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly rollbacks = new Counter({
+    name: `${PREFIX}rollbacks_total`,
+    help: 'Changes undone, by the stage that failed and the rollback outcome.',
+    labelNames: ['stage', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly subscriptions = new Gauge({
+    name: `${PREFIX}subscription_connections`,
+    help: 'Open, authenticated graphql-ws (subscription) connections.',
+    registers: [this.registry],
+  });
+
+  constructor(private readonly sources: MetricsSources) {
+    collectDefaultMetrics({ register: this.registry });
+    // prom-client names these gauges `_total`, which Prometheus reserves for counters (promtool
+    // check metrics refuses them); nodejs_active_{handles,requests,resources}{type} carry the same.
+    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+      this.registry.removeSingleMetric(name);
+    }
+    // Every stage/outcome pair exists from the start at 0, so increase() sees the first rollback.
+    for (const stage of Object.values(RollbackStage)) {
+      for (const outcome of Object.values(RollbackOutcome)) this.rollbacks.labels(stage, outcome).inc(0);
+    }
+    const { registry } = this;
+
+    const pool = () => {
+      try {
+        const knex = sources.orm?.()?.em.getConnection().getKnex() as { client?: { pool?: Pool } } | undefined;
+        return knex?.client?.pool ?? null;
+      } catch {
+        return null;
+      }
+    };
+    new Gauge({
+      name: `${PREFIX}db_pool_connections`,
+      help: 'Database pool connections by state: used (checked out) or idle.',
+      labelNames: ['state'] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        const p = pool();
+        if (!p) return;
+        this.labels('used').set(p.numUsed());
+        this.labels('idle').set(p.numFree());
+      },
+    });
+    new Gauge({
+      name: `${PREFIX}db_pool_waiting_requests`,
+      help: 'Requests waiting for a database pool connection.',
+      registers: [registry],
+      collect() {
+        const p = pool();
+        this.set(p ? p.numPendingAcquires() : 0);
+      },
+    });
+    new Gauge({
+      name: `${PREFIX}db_pool_max_connections`,
+      help: 'The database pool size limit.',
+      registers: [registry],
+      collect() {
+        const p = pool();
+        this.set(p?.max ?? 0);
+      },
+    });
+
+    const background = () => {
+      try {
+        return sources.background?.() ?? null;
+      } catch {
+        return null;
+      }
+    };
+    new Gauge({
+      name: `${PREFIX}drift_items`,
+      help: 'Drift items found by the last sync this replica ran, by kind (0 on standby replicas; absent before the first run).',
+      labelNames: ['kind'] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        const s = background();
+        if (!s?.lastSuccessAt) return;
+        for (const kind of DRIFT_KINDS) this.labels(kind).set(s.counts[kind] ?? 0);
+      },
+    });
+    new Gauge({
+      name: `${PREFIX}sync_last_run_timestamp_seconds`,
+      help: 'Unix time the background sync job last finished a run, successful or not (absent before the first).',
+      registers: [registry],
+      collect() {
+        this.reset();
+        const at = background()?.lastRunAt;
+        if (at) this.set(at.getTime() / 1000);
+      },
+    });
+    new Gauge({
+      name: `${PREFIX}sync_last_success_timestamp_seconds`,
+      help: 'Unix time the background sync job last did its job: compared router and database, or confirmed another replica holds the lock (absent before the first).',
+      registers: [registry],
+      collect() {
+        this.reset();
+        const at = background()?.lastSuccessAt;
+        if (at) this.set(at.getTime() / 1000);
+      },
+    });
+    new Gauge({
+      name: `${PREFIX}sync_leader`,
+      help: '1 on the replica that holds the sync lock and runs the comparison, 0 on standby replicas.',
+      registers: [registry],
+      collect() {
+        this.reset();
+        const s = background();
+        if (s && s.leader !== undefined) this.set(s.leader ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: `${PREFIX}sync_consecutive_failures`,
+      help: 'Background sync runs that failed in a row (0 after a successful run).',
+      registers: [registry],
+      collect() {
+        this.reset();
+        const s = background();
+        if (s && s.consecutiveFailures !== undefined) this.set(s.consecutiveFailures);
+      },
+    });
+    new Gauge({
+      name: `${PREFIX}sync_interval_seconds`,
+      help: 'SYNC_INTERVAL_SECONDS: how often the background sync job runs (0 = disabled).',
+      registers: [registry],
+      collect() {
+        this.set(sources.syncIntervalSeconds);
+      },
+    });
+  }
+
+  /** The VyosClient `onCall` option. */
+  readonly routerCall = (e: RouterCallEvent): void => {
+    const outcome = ROUTER_OUTCOMES.has(e.outcome) ? e.outcome : OTHER;
+    const seconds = e.durationMs / 1000;
+    const op = ROUTER_OPS.has(e.op) ? e.op : OTHER;
+    const endpoint = ROUTER_ENDPOINTS.has(e.endpoint) ? e.endpoint : OTHER;
+    this.routerCalls.labels(endpoint, op, outcome).inc();
+    this.routerCallDuration.labels(endpoint, op, outcome).observe(seconds);
+    if (endpoint === '/configure' && op === 'commands') this.routerCommitDuration.labels(outcome).observe(seconds);
+    if (endpoint === '/configure' && op === 'confirm') this.routerConfirmDuration.labels(outcome).observe(seconds);
+    this.routerUp.set(ROUTER_ANSWERED.has(outcome) ? 1 : 0);
+    this.routerLastCall.set(Date.now() / 1000);
+  };
+
+  /** The Coordinator `hooks` option. */
+  readonly coordinatorHooks: CoordinatorHooks = {
+    batch: (e) => {
+      this.batches.labels(e.outcome).inc();
+      this.batchSize.observe(e.changeSets);
+      this.batchDuration.labels(e.outcome).observe(e.durationMs / 1000);
+    },
+    rollback: (e) => {
+      this.rollbacks.labels(e.stage, e.outcome).inc();
+    },
+  };
+
+  /** One HTTP request, labelled by a route from a closed set. */
+  httpRequest(route: string, status: number, seconds: number): void {
+    const code = Number.isInteger(status) && status >= 100 && status <= 599 ? String(status) : OTHER;
+    this.httpRequests.labels(route, code).inc();
+    this.httpDuration.labels(route, code).observe(seconds);
+  }
+
+  /** One GraphQL operation; `operation` must already be bounded (see operation-observer.ts). */
+  graphqlOperation(operation: string, type: OperationType, codes: readonly string[], seconds: number): void {
+    const outcome = operationOutcome(codes);
+    this.operations.labels(operation, type, outcome).inc();
+    this.operationDuration.labels(operation, type, outcome).observe(seconds);
+    for (const code of codes) this.operationErrors.labels(operation, errorCodeLabel(code)).inc();
+  }
+
+  subscriptionOpened(): void {
+    this.subscriptions.inc();
+  }
+
+  subscriptionClosed(): void {
+    this.subscriptions.dec();
+  }
+
+  /** The Prometheus text exposition of everything above. */
+  scrape(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}
+
+/** The knex (tarn) pool, as far as metrics read it. */
+interface Pool {
+  max: number;
+  numUsed(): number;
+  numFree(): number;
+  numPendingAcquires(): number;
+}
+
+// design.md DriftKind: listed here (not imported) so metrics do not depend on the drift module.
+const DRIFT_KINDS = ['MISSING_ON_ROUTER', 'UNMANAGED_ON_ROUTER', 'DRIFTED', 'SHADOWED'] as const;
+// The VyosClient's endpoints and ops (src/vyos/client.ts): closed sets, anything new shows as "other".
+const ROUTER_ENDPOINTS = new Set(['/retrieve', '/configure', '/config-file', '/show', '/info', '/reset', '/generate', '/image', '/reboot', '/poweroff']);
+const ROUTER_OPS = new Set(['showConfig', 'exists', 'returnValues', 'commands', 'confirm', 'save', 'load', 'show', 'info', 'set', 'delete', 'comment']);

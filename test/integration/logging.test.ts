@@ -1,0 +1,189 @@
+// The JSON log of a full scenario (provision, a rollback, a bad key, sockets, probes) captured
+// line by line: every request has its line with id, operation, duration, outcome and key id,
+// and no secret appears anywhere.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { Writable } from 'node:stream';
+import { after, before, describe, test } from 'node:test';
+import WebSocket from 'ws';
+import { startApp, type RunningApp } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
+import { createLogger } from '../../src/observability/logger.js';
+import { startSimulator, type Simulator } from '../../src/simulator/simulator.js';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { subscribe } from '../support/subscriber.js';
+
+type Line = Record<string, any>;
+
+/** Opens a graphql-ws socket with `key` and returns the close code the server ends it with. */
+function refusedSocketCode(httpUrl: string, key: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(httpUrl.replace(/^http/, 'ws') + '/graphql', 'graphql-transport-ws');
+    ws.on('open', () => ws.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${key}` } })));
+    ws.on('close', (code) => resolve(code));
+    ws.on('error', reject);
+  });
+}
+
+describe('structured logs of a full scenario', () => {
+  const raw: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      raw.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+      done();
+    },
+  });
+  const routerKey = `sim-secret-${randomBytes(8).toString('hex')}`;
+  const adminKey = `admin-${randomBytes(12).toString('hex')}`;
+  const bogusKey = `bogus-${randomBytes(12).toString('hex')}`;
+  const dbPassword = `db-pass-${randomBytes(8).toString('hex')}`;
+  const metricsToken = `metrics-${randomBytes(12).toString('hex')}`;
+  let db: TestDatabase;
+  let sim: Simulator;
+  let app: RunningApp;
+  let lines: Line[] = [];
+
+  async function gql(query: string, variables: Record<string, unknown> = {}, headers: Record<string, string> = {}) {
+    const res = await fetch(`${app.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: JSON.stringify({ query, variables }),
+    });
+    return { res, body: (await res.json()) as { data?: any; errors?: { extensions?: { code?: string } }[] } };
+  }
+
+  before(async () => {
+    db = await createTestDatabase();
+    sim = await startSimulator({ keys: [routerKey], version: 'rolling' });
+    // A password in DATABASE_URL (trust authentication ignores it): it must never be logged.
+    const dbUrl = new URL(db.url);
+    if (!db.embedded) dbUrl.password = dbPassword;
+    const config = loadConfig({
+      DATABASE_URL: dbUrl.toString(),
+      VYOS_URL: sim.url,
+      VYOS_API_KEY: routerKey,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      ADMIN_API_KEY: adminKey,
+      METRICS_TOKEN: metricsToken,
+      LOG_LEVEL: 'debug',
+      SYNC_INTERVAL_SECONDS: '0',
+      VYOS_TIMEOUT_MS: '3000',
+      VYOS_COMMIT_TIMEOUT_MS: '5000',
+    });
+    app = await startApp(config, createLogger(config.logLevel, sink));
+
+    const provision = `mutation($input: ProvisionVmInput!) { provisionVm(input: $input) { id } }`;
+    const first = await gql(provision, { input: { name: 'log-1', portRules: [{ internalPort: 80 }] } }, { authorization: `Bearer ${adminKey}`, 'x-request-id': 'req-provision-1' });
+    assert.equal(first.res.headers.get('x-request-id'), 'req-provision-1', 'the client\'s request id is echoed');
+    assert.equal(first.body.errors, undefined);
+    sim.faults.rejectNextCommit();
+    const rejected = await gql(provision, { input: { name: 'log-2', portRules: [{ internalPort: 81 }] } }, { 'x-api-key': adminKey, 'x-request-id': 'req-rollback-1' });
+    assert.equal(rejected.body.errors?.[0]?.extensions?.code, 'ROUTER_REJECTED');
+    const bad = await gql(`query ListVms { vms { totalCount } }`, {}, { authorization: `Bearer ${bogusKey}`, 'x-request-id': 'req-bad-key' });
+    assert.equal(bad.body.errors?.[0]?.extensions?.code, 'UNAUTHENTICATED');
+    const generated = await gql(`{ health { status } }`, {}, { authorization: `Bearer ${adminKey}`, 'x-request-id': 'has spaces, not an id' });
+    assert.match(generated.res.headers.get('x-request-id') ?? '', /^[0-9a-f-]{36}$/, 'an unusable request id is replaced');
+
+    const sub = await subscribe(app.url, adminKey, 'subscription { rollbackEvents { id } }');
+    await sub.close();
+    assert.equal(await refusedSocketCode(app.url, bogusKey), 4403);
+    assert.equal((await fetch(`${app.url}/metrics`, { headers: { authorization: `Bearer ${metricsToken}` } })).status, 200);
+    assert.equal((await fetch(`${app.url}/health`)).status, 200);
+
+    await app.stop();
+    await new Promise((r) => setTimeout(r, 50));
+    lines = raw.map((l) => JSON.parse(l) as Line);
+  });
+  after(async () => {
+    await app?.stop();
+    await sim?.close();
+    await db?.drop();
+  });
+
+  test('every line is JSON with a level, a time and a message', () => {
+    assert.ok(lines.length > 20, `only ${lines.length} lines`);
+    for (const l of lines) {
+      assert.equal(typeof l.level, 'string');
+      assert.equal(typeof l.time, 'string');
+      assert.equal(typeof l.msg, 'string');
+    }
+  });
+
+  test('no secret appears in any line: API keys, the router key, the metrics token, the database password', () => {
+    const secrets: [string, string][] = [
+      ['the admin API key', adminKey],
+      ['the unknown API key', bogusKey],
+      ['the router API key', routerKey],
+      ['the metrics token', metricsToken],
+    ];
+    if (!db.embedded) secrets.push(['the database password', dbPassword]);
+    for (const line of raw) {
+      for (const [what, secret] of secrets) assert.ok(!line.includes(secret), `${what} leaked into a log line: ${line}`);
+    }
+  });
+
+  test('one request line per GraphQL request: request id, operation, duration, outcome, API key id and name', () => {
+    const requests = lines.filter((l) => l.msg === 'request' && l.route === '/graphql');
+    assert.equal(requests.length, 4, JSON.stringify(requests, null, 1));
+    for (const r of requests) {
+      assert.equal(typeof r.requestId, 'string');
+      assert.equal(typeof r.operation, 'string');
+      assert.equal(typeof r.durationMs, 'number');
+      assert.equal(typeof r.outcome, 'string');
+      assert.ok('keyId' in r);
+    }
+    const ok = requests.find((r) => r.requestId === 'req-provision-1')!;
+    assert.equal(ok.operation, 'provisionVm');
+    assert.equal(ok.operationType, 'mutation');
+    assert.equal(ok.outcome, 'success');
+    assert.equal(ok.status, 200);
+    assert.match(ok.keyId, /^[0-9a-f-]{36}$/);
+    assert.equal(ok.keyName, 'admin (ADMIN_API_KEY)');
+    assert.equal(ok.credential, 'valid');
+    assert.ok(ok.durationMs > 0);
+
+    const rolledBack = requests.find((r) => r.requestId === 'req-rollback-1')!;
+    assert.equal(rolledBack.outcome, 'server_error');
+    assert.deepEqual(rolledBack.errorCodes, ['ROUTER_REJECTED']);
+    assert.equal(rolledBack.keyId, ok.keyId, 'X-API-Key resolves to the same key id');
+    assert.equal(rolledBack.level, 'warn');
+
+    const badKey = requests.find((r) => r.requestId === 'req-bad-key')!;
+    assert.equal(badKey.keyId, null);
+    assert.equal(badKey.credential, 'invalid');
+    assert.equal(badKey.operation, 'vms');
+    assert.equal(badKey.operationName, 'ListVms');
+    assert.equal(badKey.outcome, 'client_error');
+    assert.deepEqual(badKey.errorCodes, ['UNAUTHENTICATED']);
+  });
+
+  test('probes are logged too, at debug, with their own request ids', () => {
+    const metrics = lines.find((l) => l.msg === 'request' && l.route === '/metrics')!;
+    assert.equal(metrics.level, 'debug');
+    assert.equal(metrics.status, 200);
+    const health = lines.find((l) => l.msg === 'request' && l.route === '/health')!;
+    assert.equal(health.level, 'debug');
+    assert.notEqual(health.requestId, metrics.requestId);
+  });
+
+  test('router calls at debug, the rollback at warn with its details', () => {
+    const calls = lines.filter((l) => l.msg === 'router call');
+    assert.ok(calls.length >= 4);
+    assert.ok(calls.every((c) => c.level === 'debug' && typeof c.endpoint === 'string' && typeof c.durationMs === 'number'));
+    assert.ok(calls.some((c) => c.endpoint === '/configure' && c.outcome === 'REJECTED'));
+    const rollback = lines.find((l) => l.rollback);
+    assert.ok(rollback, 'a rollback line');
+    assert.equal(rollback.level, 'warn');
+    assert.equal(rollback.rollback.stage, 'ROUTER_COMMIT');
+    assert.equal(rollback.rollback.outcome, 'ROLLED_BACK');
+    assert.match(rollback.rollback.reason, /commit/i);
+  });
+
+  test('subscription sockets: opened and closed with the key id, a bad key refused', () => {
+    const opened = lines.find((l) => l.msg === 'subscription socket opened')!;
+    assert.match(opened.keyId, /^[0-9a-f-]{36}$/);
+    assert.ok(lines.some((l) => l.msg === 'subscription socket closed' && l.keyId === opened.keyId));
+    assert.ok(lines.some((l) => /subscription socket refused/.test(l.msg) && l.credential === 'invalid'));
+  });
+});

@@ -9,6 +9,8 @@ export class FaultPlan {
   failConfirm: string | null = null;
   loseReply = false;
   tamper: RouterCommand[] | null = null;
+  /** refuse every batch with a command whose path contains this text (until cleared) */
+  poison: string | null = null;
   internalErrors = 0;
   /** API requests to answer normally before the 500s start */
   internalSkip = 0;
@@ -61,6 +63,7 @@ export class FaultPlan {
   }
 
   clear(): void {
+    this.poison = null;
     this.rejectCommit = null;
     this.rejectSkip = 0;
     this.failConfirm = null;

@@ -100,6 +100,9 @@ export class SimulatedRouter {
 
   /** One /configure request: every command in one session, then one commit. Caller holds the lock. */
   async configure(commands: RouterCommand[], confirmMinutes: number): Promise<CommitOutcome> {
+    const poison = this.faults.poison;
+    const poisoned = poison === null ? undefined : commands.find((c) => c.path.join(' ').includes(poison));
+    if (poisoned) return { ok: false, status: 400, error: `\nSet failed: simulated refusal of [${poisoned.path.join(' ')}]\n` };
     const candidate = applyCommands(this.running, this.schema, commands, { strict: this.strict() });
     if (!candidate.ok) return { ok: false, status: 400, error: candidate.error };
     // tamperNextCommit: the router commits something other than what was asked.

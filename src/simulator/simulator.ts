@@ -46,6 +46,8 @@ export interface SimulatorFaults {
   loseNextReply(): void;
   /** the next /configure also applies `commands` after the requested ones and commits both: the read-back differs */
   tamperNextCommit(commands: RouterCommand[]): void;
+  /** refuse (400, whole batch discarded) every /configure batch with a command whose path contains `text`, until clear() or null */
+  rejectCommandsMatching(text: string | null): void;
   /** the next `times` (default 1) API requests answer 500 without doing anything */
   /** `skip`: answer that many requests normally first */
   answer500(times?: number, options?: { skip?: number }): void;
@@ -168,6 +170,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       failNextConfirm: (message = 'Failed to stop the commit-confirm timer') => void (faults.failConfirm = message),
       loseNextReply: () => void (faults.loseReply = true),
       tamperNextCommit: (commands: RouterCommand[]) => void (faults.tamper = commands),
+      rejectCommandsMatching: (text: string | null) => void (faults.poison = text),
       answer500: (times = 1, options: { skip?: number } = {}) => {
         faults.internalErrors = times;
         faults.internalSkip = options.skip ?? 0;

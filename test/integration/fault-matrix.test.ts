@@ -1,26 +1,14 @@
 // The fault matrix (issue 5): one test per way a change can fail. Afterwards database and router
 // agree, no row was lost, and exactly the expected event reached a subscriber over a WebSocket.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { errorCode, ok, startTestApp, type TestApp } from '../support/app.js';
 import { assertInSync } from '../support/in-sync.js';
+import { startServerProcess } from '../support/server-process.js';
 import { subscribe, type Subscriber } from '../support/subscriber.js';
 
 type Event = { rollbackEvents: { id: string; operation: string; stage: string; outcome: string; reason: string } };
 const PROVISION = `mutation($input: ProvisionVmInput!) { provisionVm(input: $input) { id portRules { id ruleNumber } } }`;
-const MAIN = path.resolve(__dirname, '..', '..', 'src', 'main.js');
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -140,45 +128,12 @@ describe('fault matrix', { skip: !process.env.TEST_DATABASE_URL && 'needs Postgr
   });
 
   test('the server is killed (SIGKILL) between commit and confirm and started again -> AUTO_REVERTED, seen by a subscriber on another process', async () => {
-    const port = await freePort();
-    const env = {
-      PATH: process.env.PATH,
-      DATABASE_URL: t.db.url,
-      VYOS_URL: t.sim.url,
-      VYOS_API_KEY: 'sim-key',
-      ADMIN_API_KEY: t.adminKey,
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      LOG_LEVEL: 'warn',
-      SYNC_INTERVAL_SECONDS: '0',
-    } as NodeJS.ProcessEnv;
-    const start = () => {
-      const child = spawn(process.execPath, [MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-      let log = '';
-      child.stdout.on('data', (d) => (log += d));
-      child.stderr.on('data', (d) => (log += d));
-      const exited = new Promise((r) => child.once('exit', r));
-      return { child, exited, log: () => log };
-    };
-    const ready = async () => {
-      for (let i = 0; i < 120; i++) {
-        if (await fetch(`http://127.0.0.1:${port}/ready`).then((r) => r.ok, () => false)) return;
-        await sleep(250);
-      }
-      throw new Error('server did not start');
-    };
-
-    const first = start();
-    await ready();
+    const env = { DATABASE_URL: t.db.url, VYOS_URL: t.sim.url, VYOS_API_KEY: 'sim-key', ADMIN_API_KEY: t.adminKey };
+    const first = await startServerProcess(env);
     t.sim.setCommitLatency(2000); // the router is slow: the process dies while it commits
-    const pending = fetch(`http://127.0.0.1:${port}/graphql`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${t.adminKey}` },
-      body: JSON.stringify({ query: 'mutation { provisionVm(input: { name: "f-killed", portRules: [{ internalPort: 6006 }] }) { id } }' }),
-    }).catch(() => null);
+    const pending = first.gql('mutation { provisionVm(input: { name: "f-killed", portRules: [{ internalPort: 6006 }] }) { id } }', {}, t.adminKey).catch(() => null);
     await sleep(700);
-    first.child.kill('SIGKILL');
-    await first.exited;
+    await first.stop('SIGKILL');
     await pending;
     // the router finishes the commit the dead process asked for, unconfirmed
     for (let i = 0; i < 40 && !t.routerRules().some((r) => r.internalPort === '6006'); i++) await sleep(100);
@@ -186,17 +141,16 @@ describe('fault matrix', { skip: !process.env.TEST_DATABASE_URL && 'needs Postgr
     assert.equal(t.sim.confirmPending(), true);
     t.sim.setCommitLatency(0);
 
-    const second = start();
+    const second = await startServerProcess(env);
     try {
-      await ready();
       await expectEvent({ stage: 'ROUTER_COMMIT', outcome: 'AUTO_REVERTED' });
       assert.equal(t.routerRules().some((r) => r.internalPort === '6006'), false, 'the router reverted by itself');
       assert.equal((await t.app.orm.em.fork().execute(`select count(*)::int as n from vm where name = 'f-killed'`))[0].n, 0);
       const ops = await t.app.orm.em.fork().execute(`select state from operation where state not in ('DONE', 'ROLLED_BACK', 'ROLLBACK_FAILED')`);
       assert.deepEqual(ops, [], 'no operation is left unfinished');
+      assert.match(second.log(), /settled an unfinished operation/);
     } finally {
-      second.child.kill('SIGTERM');
-      await second.exited;
+      await second.stop();
     }
     await settled();
   });

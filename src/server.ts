@@ -12,12 +12,16 @@ import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
 import { keyFromHeaders, resolveKey } from './graphql/auth.js';
 import type { AppServices, GraphQLContext } from './graphql/context.js';
+import { auditPlugin } from './graphql/audit.js';
 import { formatError } from './graphql/errors.js';
 import { graphqlIde } from './graphql/ide.js';
 import { checkHealth, type HealthDeps } from './observability/health.js';
 import { graphqlObservabilityPlugin } from './observability/graphql-plugin.js';
 import { bindRequestContext, metricsEndpoint, observeRequests, observeSockets } from './observability/http.js';
 import type { AppMetrics } from './observability/metrics.js';
+import { applyHttpHardening, graphqlGuard, httpErrorHandler, requestAuth } from './security/http-guard.js';
+import { RateLimiter } from './security/rate-limit.js';
+import { limitRules, wsGuard, type WsExtra } from './security/ws-guard.js';
 
 export interface HttpServer {
   url: string;
@@ -30,7 +34,10 @@ export interface HttpServer {
 export async function startHttpServer(schema: GraphQLSchema, app: AppServices): Promise<HttpServer> {
   const { config, orm, logger } = app;
   const web = express();
-  web.disable('x-powered-by');
+  // Security headers, CORS allow-list, trusted proxies; limits and key checks (docs/security.md).
+  applyHttpHardening(web, config);
+  const limiter = new RateLimiter({ writesPerMinute: config.rateLimitWritesPerMinute, readsPerMinute: config.rateLimitReadsPerMinute });
+  const ws = wsGuard({ orm, config, logger, limiter, formatError: formatError(logger) });
   // First, so every request gets an id, a log line and a metric sample (docs/monitoring.md).
   const metrics = app.metrics as AppMetrics;
   web.use(observeRequests(metrics, logger));
@@ -38,9 +45,10 @@ export async function startHttpServer(schema: GraphQLSchema, app: AppServices): 
   const server = createServer(web);
 
   const wsServer = new WebSocketServer({ server, path: '/graphql' });
-  const wsCleanup = useServer<{ authorization?: string; 'x-api-key'?: string }, { auth?: GraphQLContext['auth'] }>(
+  const wsCleanup = useServer<{ authorization?: string; 'x-api-key'?: string }, WsExtra>(
     {
       schema,
+      ...ws.options,
       // A subscription socket must present a valid key up front (closed with 4403 otherwise).
       onConnect: async (ctx) => {
         const params = ctx.connectionParams ?? {};
@@ -49,6 +57,7 @@ export async function startHttpServer(schema: GraphQLSchema, app: AppServices): 
           sockets.refused(Boolean(params.authorization || params['x-api-key']));
           return false;
         }
+        if (!ws.admit(ctx, auth)) return false;
         ctx.extra.auth = auth;
         sockets.opened(auth);
         return true;
@@ -67,7 +76,9 @@ export async function startHttpServer(schema: GraphQLSchema, app: AppServices): 
   const apollo = new ApolloServer<GraphQLContext>({
     schema,
     formatError: formatError(logger),
-    introspection: true,
+    introspection: config.graphqlIntrospection,
+    validationRules: limitRules(config),
+    allowBatchedHttpRequests: false,
     // main.ts owns SIGTERM/SIGINT and shuts everything down in order.
     stopOnTerminationSignals: false,
     plugins: [
@@ -75,6 +86,7 @@ export async function startHttpServer(schema: GraphQLSchema, app: AppServices): 
       { async serverWillStart() { return { async drainServer() { await wsCleanup.dispose(); } }; } },
       ApolloServerPluginLandingPageDisabled(),
       graphqlObservabilityPlugin(metrics),
+      auditPlugin(logger),
     ],
   });
   await apollo.start();
@@ -92,20 +104,23 @@ export async function startHttpServer(schema: GraphQLSchema, app: AppServices): 
   });
 
   // Browsers get the offline IDE at GET /graphql; GraphQL requests fall through to Apollo.
-  if (config.graphqlIde) web.use(graphqlIde());
+  if (config.graphqlIde && config.graphqlIntrospection) web.use(graphqlIde());
 
   web.use(
     '/graphql',
-    express.json({ limit: '1mb' }),
+    express.json({ limit: config.maxBodyBytes }),
+    graphqlGuard({ orm, limiter, logger }),
     expressMiddleware(apollo, {
       context: async ({ req, res }): Promise<GraphQLContext> => {
         const em = orm.em.fork();
         const requestId = (typeof req.headers['x-request-id'] === 'string' && req.headers['x-request-id'].slice(0, 100)) || randomUUID();
-        const auth = await resolveKey(em, keyFromHeaders(req.headers.authorization, req.headers['x-api-key']));
+        const known = requestAuth(res);
+        const auth = known !== undefined ? known : await resolveKey(em, keyFromHeaders(req.headers.authorization, req.headers['x-api-key']));
         return bindRequestContext(res, { em, auth, app, requestId });
       },
     }),
   );
+  web.use(httpErrorHandler({ logger, maxBodyBytes: config.maxBodyBytes }));
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

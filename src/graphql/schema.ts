@@ -3,6 +3,7 @@ import type { GraphQLSchema } from 'graphql';
 import { buildSchema, type NonEmptyArray } from 'type-graphql';
 import type { AppPubSub } from '../changes/events.js';
 import { authChecker } from './auth.js';
+import { ApiKeyResolver } from './resolvers/api-key-resolver.js';
 import { DriftResolver } from './resolvers/drift-resolver.js';
 import { HealthResolver } from './resolvers/health-resolver.js';
 import { PortRuleResolver } from './resolvers/port-rule-resolver.js';
@@ -10,7 +11,7 @@ import { RollbackResolver } from './resolvers/rollback-resolver.js';
 import { VmResolver } from './resolvers/vm-resolver.js';
 
 // Feature modules add their resolvers here.
-export const resolvers: NonEmptyArray<Function> = [VmResolver, PortRuleResolver, RollbackResolver, HealthResolver, DriftResolver];
+export const resolvers: NonEmptyArray<Function> = [VmResolver, PortRuleResolver, RollbackResolver, HealthResolver, DriftResolver, ApiKeyResolver];
 
 export function createSchema(pubSub: AppPubSub): Promise<GraphQLSchema> {
   return buildSchema({

@@ -3,7 +3,7 @@ import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
 import { startApp, type RunningApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
-import { createLogger } from '../../src/observability/logger.js';
+import { createLogger, type Logger } from '../../src/observability/logger.js';
 import { startSimulator, type Simulator, type SimulatorOptions } from '../../src/simulator/simulator.js';
 import { parseNatDestination } from '../../src/vyos/nat-rule.js';
 import type { RouterRule } from '../../src/vyos/types.js';
@@ -30,7 +30,7 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-export async function startTestApp(opts: { sim?: SimulatorOptions; env?: Record<string, string>; db?: TestDatabase } = {}): Promise<TestApp> {
+export async function startTestApp(opts: { sim?: SimulatorOptions; env?: Record<string, string>; db?: TestDatabase; logger?: Logger } = {}): Promise<TestApp> {
   const db = opts.db ?? (await createTestDatabase());
   const sim = await startSimulator({ keys: ['sim-key'], version: 'rolling', ...opts.sim });
   const adminKey = `admin-${randomBytes(12).toString('hex')}`;
@@ -45,9 +45,12 @@ export async function startTestApp(opts: { sim?: SimulatorOptions; env?: Record<
     SYNC_INTERVAL_SECONDS: '0',
     VYOS_TIMEOUT_MS: '3000',
     VYOS_COMMIT_TIMEOUT_MS: '5000',
+    // Tests drive many requests with one key from one address; rate-limit tests turn these on.
+    RATE_LIMIT_WRITES_PER_MINUTE: '0',
+    RATE_LIMIT_READS_PER_MINUTE: '0',
     ...opts.env,
   });
-  const app = await startApp(config, createLogger(config.logLevel));
+  const app = await startApp(config, opts.logger ?? createLogger(config.logLevel));
   const url = app.url;
   return {
     app,

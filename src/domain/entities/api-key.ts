@@ -1,6 +1,6 @@
 import { Entity, Enum, OptionalProps, PrimaryKey, Property, Unique } from '@mikro-orm/core';
 import { randomUUID } from 'node:crypto';
-import { registerEnumType } from 'type-graphql';
+import { Field, ID, ObjectType, registerEnumType } from 'type-graphql';
 
 export enum Role {
   VIEWER = 'VIEWER',
@@ -21,19 +21,24 @@ const rank: Record<Role, number> = { VIEWER: 1, OPERATOR: 2, ADMIN: 3 };
 export const roleAllows = (has: Role, needs: Role) => rank[has] >= rank[needs];
 
 @Entity({ tableName: 'api_key' })
+@ObjectType({ description: 'An API key, without its secret (the secret is shown once, by createApiKey).' })
 export class ApiKey {
   [OptionalProps]?: 'createdAt' | 'expiresAt' | 'revokedAt';
 
+  @Field(() => ID, { description: 'Stable identifier (a UUID); not the secret.' })
   @PrimaryKey({ type: 'uuid' })
   id: string = randomUUID();
 
+  @Field({ description: 'What the key is for (who holds it); shown in the audit log.' })
   @Property({ type: 'text' })
   name!: string;
 
+  @Field(() => Role, { description: 'What the key may do.' })
   @Enum({ items: () => Role })
   role!: Role;
 
   /** public lookup part of the key (`vmk_<prefix>_<secret>`); the secret is only stored hashed */
+  @Field({ description: 'Public part of the key (`vmk_<prefix>_…`), to recognise it without the secret.' })
   @Property({ type: 'text' })
   @Unique()
   prefix!: string;
@@ -42,12 +47,15 @@ export class ApiKey {
   @Property({ type: 'text' })
   secretHash!: string;
 
+  @Field({ description: 'When the key was created.' })
   @Property({ type: 'timestamptz' })
   createdAt: Date = new Date();
 
+  @Field(() => Date, { nullable: true, description: 'After this instant the key is refused; null = never expires.' })
   @Property({ type: 'timestamptz', nullable: true })
   expiresAt?: Date | null;
 
+  @Field(() => Date, { nullable: true, description: 'When the key was revoked (refused from then on); null = not revoked.' })
   @Property({ type: 'timestamptz', nullable: true })
   revokedAt?: Date | null;
 }

@@ -1,0 +1,67 @@
+// Key management (ADMIN): create (the secret is returned once), list (never a secret), revoke.
+import { Arg, Authorized, Ctx, Field, ID, Mutation, ObjectType, Query, Resolver } from 'type-graphql';
+import { generateKey } from '../../domain/api-key-secret.js';
+import { ApiKey, Role } from '../../domain/entities/index.js';
+import { badInput, conflict, notFound } from '../../domain/errors.js';
+import { isUuid } from '../../changes/vm-changes.js';
+import type { GraphQLContext } from '../context.js';
+
+@ObjectType({ description: 'A new API key and its secret. The secret is shown here once and never again: store it now.' })
+export class CreatedApiKey {
+  @Field(() => ApiKey, { description: 'The stored key (without the secret).' })
+  apiKey!: ApiKey;
+
+  @Field({ description: 'The whole key, for `Authorization: Bearer <secret>`. Only its hash is stored.' })
+  secret!: string;
+}
+
+const NAME = /^[\p{L}\p{N}\p{P}\p{S} ]{1,100}$/u;
+
+@Resolver(() => ApiKey)
+export class ApiKeyResolver {
+  @Authorized(Role.ADMIN)
+  @Query(() => [ApiKey], { description: 'Every API key, newest first, including revoked and expired ones; never a secret.' })
+  async apiKeys(@Ctx() { em }: GraphQLContext): Promise<ApiKey[]> {
+    return em.find(ApiKey, {}, { orderBy: { createdAt: 'desc', id: 'asc' } });
+  }
+
+  @Authorized(Role.ADMIN)
+  @Mutation(() => CreatedApiKey, { description: 'Creates an API key. The secret is in the reply only; rotate by creating a new key, switching clients, then revoking the old one.' })
+  async createApiKey(
+    @Ctx() { em }: GraphQLContext,
+    @Arg('name', { description: 'What the key is for, e.g. "ci-deploy"; 1-100 printable characters.' }) name: string,
+    @Arg('role', () => Role, { description: 'What the key may do.' }) role: Role,
+    @Arg('expiresAt', () => Date, { nullable: true, description: 'When the key stops working; must be in the future. Omit for no expiry.' }) expiresAt?: Date | null,
+  ): Promise<CreatedApiKey> {
+    const trimmed = name.trim();
+    if (!NAME.test(trimmed)) throw badInput('name', 'must be 1-100 printable characters');
+    if (expiresAt && expiresAt.getTime() <= Date.now()) throw badInput('expiresAt', 'must be in the future');
+    const k = generateKey();
+    const apiKey = em.create(ApiKey, { name: trimmed, role, prefix: k.prefix, secretHash: k.hash, expiresAt: expiresAt ?? null });
+    await em.flush();
+    return { apiKey, secret: k.key };
+  }
+
+  @Authorized(Role.ADMIN)
+  @Mutation(() => ApiKey, {
+    description: 'Revokes a key: it is refused from the next request on (and on its open WebSockets at the next subscribe). Revoking a revoked key changes nothing. The last active ADMIN key cannot be revoked.',
+  })
+  async revokeApiKey(@Ctx() { em }: GraphQLContext, @Arg('id', () => ID, { description: 'The key to revoke (its id, not its secret).' }) id: string): Promise<ApiKey> {
+    const key = isUuid(id) ? await em.findOne(ApiKey, { id }) : null;
+    if (!key) throw notFound('API key', id);
+    if (key.revokedAt) return key;
+    if (key.role === Role.ADMIN) {
+      const otherAdmins = await em.count(ApiKey, {
+        id: { $ne: key.id },
+        role: Role.ADMIN,
+        revokedAt: null,
+        $or: [{ expiresAt: null }, { expiresAt: { $gt: new Date() } }],
+      });
+      // Revoking the last way in would need database surgery (or a restart with ADMIN_API_KEY) to undo.
+      if (otherAdmins === 0) throw conflict('this is the last active ADMIN key: create another ADMIN key first', { id });
+    }
+    key.revokedAt = new Date();
+    await em.flush();
+    return key;
+  }
+}

@@ -1,0 +1,129 @@
+// The HTTP edge: security headers, the CORS allow-list, who is calling (key and address), rate
+// limits, and JSON errors for what fails before GraphQL (too large, not JSON) without stack traces.
+import type { MikroORM } from '@mikro-orm/postgresql';
+import type { ErrorRequestHandler, Express, Request, RequestHandler, Response } from 'express';
+import { parse } from 'graphql';
+import type { Config } from '../config.js';
+import { ErrorCode } from '../domain/errors.js';
+import { selectOperation } from '../graphql/audit.js';
+import { keyFromHeaders, resolveKey } from '../graphql/auth.js';
+import type { AuthInfo } from '../graphql/context.js';
+import type { Logger } from '../observability/logger.js';
+import { rateLimitedError, type OperationKind, type RateLimiter } from './rate-limit.js';
+
+/**
+ * Defaults for every response. The CSP allows same-origin scripts and styles only (pages such as
+ * the IDE may send a stricter or more specific one of their own); JSON needs none of it.
+ */
+export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
+  'X-Content-Type-Options': 'nosniff',
+  'X-Frame-Options': 'DENY',
+  'Referrer-Policy': 'no-referrer',
+  'Content-Security-Policy': "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'",
+  'Cross-Origin-Resource-Policy': 'same-origin',
+};
+
+const CORS_ALLOW_HEADERS = 'authorization, content-type, x-api-key, x-request-id, apollo-require-preflight';
+
+/** Headers, CORS and the client address: mount before every route. */
+export function applyHttpHardening(web: Express, config: Config): void {
+  web.disable('x-powered-by');
+  // Behind N trusted proxies the client is N hops back in X-Forwarded-For; 0 = the socket peer.
+  web.set('trust proxy', config.trustProxyHops);
+  web.use((_req, res, next) => {
+    for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
+    next();
+  });
+  if (config.corsOrigins.length > 0) web.use(corsAllowList(config.corsOrigins));
+}
+
+/** CORS for the listed origins only; any other origin gets no CORS headers (the browser blocks it). */
+export function corsAllowList(origins: readonly string[]): RequestHandler {
+  const allowed = new Set(origins);
+  return (req, res, next) => {
+    res.vary('Origin');
+    const origin = req.headers.origin;
+    if (!origin || !allowed.has(origin)) return next();
+    res.setHeader('Access-Control-Allow-Origin', origin);
+    if (req.method !== 'OPTIONS') return next();
+    res.setHeader('Access-Control-Allow-Methods', 'GET, POST, OPTIONS');
+    res.setHeader('Access-Control-Allow-Headers', CORS_ALLOW_HEADERS);
+    res.setHeader('Access-Control-Max-Age', '600');
+    res.status(204).end();
+  };
+}
+
+/** A read or a write: mutations write; queries, subscriptions and anything unparsable read. */
+export function operationKind(body: unknown): OperationKind {
+  const requests = Array.isArray(body) ? body : [body];
+  for (const r of requests) {
+    const query = (r as { query?: unknown })?.query;
+    if (typeof query !== 'string' || !/mutation/i.test(query)) continue;
+    try {
+      const op = selectOperation(parse(query, { noLocation: true }), (r as { operationName?: string }).operationName);
+      if (op?.operation === 'mutation') return 'write';
+    } catch {
+      // GraphQL reports the syntax error itself.
+    }
+  }
+  return 'read';
+}
+
+const AUTH = Symbol('auth');
+
+/** The key this request presented, as the guard resolved it (undefined: the guard did not run). */
+export function requestAuth(res: Response): AuthInfo | null | undefined {
+  return (res.locals as Record<symbol, AuthInfo | null | undefined>)[AUTH];
+}
+
+export function clientAddress(req: Request): string {
+  return req.ip ?? req.socket.remoteAddress ?? 'unknown';
+}
+
+/**
+ * Before GraphQL: resolve the key once (the context reuses it) and take a rate-limit token for the
+ * key and the address. Over the limit: HTTP 429 with Retry-After and a GraphQL error body.
+ */
+export function graphqlGuard(deps: { orm: MikroORM; limiter: RateLimiter; logger: Logger }): RequestHandler {
+  return async (req, res, next) => {
+    try {
+      const auth = await resolveKey(deps.orm.em.fork(), keyFromHeaders(req.headers.authorization, req.headers['x-api-key']));
+      (res.locals as Record<symbol, AuthInfo | null>)[AUTH] = auth;
+      if (req.method === 'OPTIONS') return next();
+      const kind = operationKind(req.method === 'GET' ? req.query : req.body);
+      const address = clientAddress(req);
+      const refusal = deps.limiter.take(kind, { keyId: auth?.keyId ?? null, address });
+      if (!refusal) return next();
+      const error = rateLimitedError(refusal);
+      deps.logger.warn({ keyId: auth?.keyId ?? null, keyName: auth?.name ?? null, clientAddress: address, kind, scope: refusal.scope }, 'rate limited');
+      res.setHeader('Retry-After', String(refusal.retryAfterSeconds));
+      res.status(429).json({ errors: [{ message: error.message, extensions: { ...error.extensions, code: error.code } }] });
+    } catch (e) {
+      next(e);
+    }
+  };
+}
+
+/**
+ * Errors before or outside GraphQL (body too large, malformed JSON, a failing route) as JSON in
+ * the closed vocabulary. Express's default handler would answer HTML with a stack trace.
+ */
+export function httpErrorHandler(deps: { logger: Logger; maxBodyBytes: number }): ErrorRequestHandler {
+  return (err: { status?: number; statusCode?: number; type?: string }, req, res, next) => {
+    if (res.headersSent) return next(err);
+    const status = err.status ?? err.statusCode ?? 500;
+    if (err.type === 'entity.too.large' || status === 413) {
+      res.status(413).json({
+        errors: [{ message: `request body is larger than ${deps.maxBodyBytes} bytes (MAX_BODY_BYTES)`, extensions: { code: ErrorCode.BAD_USER_INPUT, reason: 'BODY_TOO_LARGE', limitBytes: deps.maxBodyBytes } }],
+      });
+      return;
+    }
+    if (status >= 400 && status < 500) {
+      const reason = err.type === 'entity.parse.failed' ? 'MALFORMED_JSON' : 'BAD_REQUEST';
+      res.status(status).json({ errors: [{ message: reason === 'MALFORMED_JSON' ? 'the request body is not valid JSON' : 'bad request', extensions: { code: ErrorCode.BAD_USER_INPUT, reason } }] });
+      return;
+    }
+    deps.logger.error({ err, path: req.path }, 'internal error in an HTTP route (masked from the client)');
+    res.status(500).json({ errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
+  };
+}

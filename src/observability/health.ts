@@ -21,13 +21,13 @@ export class Health {
   @Field({ description: '`ok`, `degraded` or `down` (down when the database or the router is down).' })
   status!: 'ok' | 'degraded' | 'down';
 
-  @Field(() => ComponentHealth)
+  @Field(() => ComponentHealth, { description: 'PostgreSQL: a query round trip and the connection pool.' })
   database!: ComponentHealth;
 
-  @Field(() => ComponentHealth)
+  @Field(() => ComponentHealth, { description: 'The VyOS HTTP API: its version and capabilities and a read of the NAT configuration.' })
   router!: ComponentHealth;
 
-  @Field(() => ComponentHealth)
+  @Field(() => ComponentHealth, { description: 'The background drift check (syncReport on SYNC_INTERVAL_SECONDS).' })
   background!: ComponentHealth;
 }
 

@@ -7,7 +7,7 @@ import { Field, ID, Int, ObjectType } from 'type-graphql';
 export class Snapshot {
   [OptionalProps]?: 'createdAt' | 'operation';
 
-  @Field(() => ID)
+  @Field(() => ID, { description: 'Stable identifier (a UUID).' })
   @PrimaryKey({ type: 'uuid' })
   id: string = randomUUID();
 

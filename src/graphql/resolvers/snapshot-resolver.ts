@@ -31,7 +31,7 @@ export class SnapshotResolver {
     description:
       'Loads a snapshot back into the router (`/config-file load`, with commit-confirm where the router has it). The whole router configuration returns to the snapshot; the database is not changed, so run `syncReport` afterwards.',
   })
-  async restoreSnapshot(@Ctx() { app }: GraphQLContext, @Arg('id', () => ID) id: string): Promise<Snapshot> {
+  async restoreSnapshot(@Ctx() { app }: GraphQLContext, @Arg('id', () => ID, { description: 'The snapshot to restore.' }) id: string): Promise<Snapshot> {
     try {
       return await app.coordinator.exclusive(async (em) => {
         const snapshot = isUuid(id) ? await em.findOne(Snapshot, { id }) : null;

@@ -15,6 +15,7 @@ import {
 } from 'graphql';
 import type { ServerOptions } from 'graphql-ws';
 import type { Extra as WsSocketExtra } from 'graphql-ws/use/ws';
+import type { IncomingMessage } from 'node:http';
 import type { Config } from '../config.js';
 import { AppError, ErrorCode, unauthenticated } from '../domain/errors.js';
 import { auditMutation, rootFields, selectOperation } from '../graphql/audit.js';
@@ -137,7 +138,7 @@ export function wsGuard(deps: WsGuardDeps): WsGuard {
           }),
         );
       }
-      const address = ctx.extra.request.socket.remoteAddress ?? 'unknown';
+      const address = socketClientAddress(ctx.extra.request, config.trustProxyHops);
       const refusal = limiter.take(kind === 'mutation' ? 'write' : 'read', { keyId: auth.keyId, address });
       if (refusal) {
         logger.warn({ keyId: auth.keyId, keyName: auth.name, clientAddress: address, kind, transport: 'ws' }, 'rate limited');
@@ -159,7 +160,7 @@ export function wsGuard(deps: WsGuardDeps): WsGuard {
         errors: format((result as ExecutionResult).errors ?? []),
         requestId: null,
         transport: 'ws',
-        clientAddress: ctx.extra.request.socket.remoteAddress ?? null,
+        clientAddress: socketClientAddress(ctx.extra.request, config.trustProxyHops),
       });
     },
 
@@ -172,4 +173,14 @@ export function wsGuard(deps: WsGuardDeps): WsGuard {
     onError: (_ctx, _id, _payload, errors) => format(errors, true),
   };
   return { admit, options };
+}
+
+/** The client address of an upgrade request, trusting `hops` proxies as Express does on HTTP. */
+export function socketClientAddress(request: IncomingMessage, hops: number): string {
+  const peer = request.socket.remoteAddress ?? 'unknown';
+  if (hops <= 0) return peer;
+  const header = request.headers['x-forwarded-for'];
+  const forwarded = (Array.isArray(header) ? header.join(',') : header ?? '').split(',').map((a) => a.trim()).filter(Boolean);
+  const chain = [...forwarded, peer];
+  return chain[Math.max(0, chain.length - 1 - hops)];
 }

@@ -73,7 +73,7 @@ export async function startApp(config: Config, logger: Logger = createLogger(con
     );
   }
   // Read at scrape time: the pool as it is now, the sync job once it exists.
-  const metrics = new AppMetrics({ orm: () => orm, background: () => health.background?.status?.(), syncIntervalSeconds: config.syncIntervalSeconds });
+  const metrics = new AppMetrics({ orm: () => orm, background: () => health.background?.status?.(), syncIntervalSeconds: config.syncIntervalSeconds, routerName: config.routerName });
   const router = new VyosClient({
     url: vyosUrl,
     key: config.vyosApiKey,

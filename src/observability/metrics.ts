@@ -22,6 +22,8 @@ export interface MetricsSources {
   background?: () => BackgroundJobStatus | undefined;
   /** SYNC_INTERVAL_SECONDS, exported so alert rules can tell "overdue" from "disabled" */
   syncIntervalSeconds: number;
+  /** ROUTER_NAME: the `router` label of router_up */
+  routerName: string;
 }
 
 export type OperationType = 'query' | 'mutation' | 'subscription' | 'unknown';
@@ -113,14 +115,16 @@ export class AppMetrics {
     buckets: ROUTER_BUCKETS,
     registers: [this.registry],
   });
+  // Labelled by ROUTER_NAME so that it can be absent (unknown) until the first call.
   readonly routerUp = new Gauge({
     name: `${PREFIX}router_up`,
-    help: '1 when the last router API call got a VyOS answer, 0 when it was unreachable, timed out, refused our key or failed.',
+    help: '1 when the last router API call got a VyOS answer, 0 when it was unreachable, timed out, refused our key or failed (absent before the first call).',
+    labelNames: ['router'] as const,
     registers: [this.registry],
   });
   readonly routerLastCall = new Gauge({
     name: `${PREFIX}router_last_call_timestamp_seconds`,
-    help: 'Unix time of the last finished router API call.',
+    help: 'Unix time of the last finished router API call (0 before the first).',
     registers: [this.registry],
   });
 
@@ -230,7 +234,7 @@ export class AppMetrics {
     });
     new Gauge({
       name: `${PREFIX}sync_last_run_timestamp_seconds`,
-      help: 'Unix time the background sync job last finished a run, successful or not (absent before the first).',
+      help: 'Unix time the background sync job last finished a run, successful or not (0 before the first).',
       registers: [registry],
       collect() {
         this.reset();
@@ -240,7 +244,7 @@ export class AppMetrics {
     });
     new Gauge({
       name: `${PREFIX}sync_last_success_timestamp_seconds`,
-      help: 'Unix time the background sync job last did its job: compared router and database, or confirmed another replica holds the lock (absent before the first).',
+      help: 'Unix time the background sync job last did its job: compared router and database, or confirmed another replica holds the lock (0 before the first).',
       registers: [registry],
       collect() {
         this.reset();
@@ -288,7 +292,7 @@ export class AppMetrics {
     this.routerCallDuration.labels(endpoint, op, outcome).observe(seconds);
     if (endpoint === '/configure' && op === 'commands') this.routerCommitDuration.labels(outcome).observe(seconds);
     if (endpoint === '/configure' && op === 'confirm') this.routerConfirmDuration.labels(outcome).observe(seconds);
-    this.routerUp.set(ROUTER_ANSWERED.has(outcome) ? 1 : 0);
+    this.routerUp.labels(this.sources.routerName).set(ROUTER_ANSWERED.has(outcome) ? 1 : 0);
     this.routerLastCall.set(Date.now() / 1000);
   };
 

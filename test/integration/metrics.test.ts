@@ -124,6 +124,22 @@ describe('GET /metrics', () => {
     assert.equal(value(s1, 'vyos_vm_api_sync_interval_seconds'), 0);
   });
 
+  test('router_up follows the router: 0 while it is unreachable, 1 when it answers again', async () => {
+    const before = parseMetrics((await scrape(t.url)).text);
+    assert.equal(value(before, 'vyos_vm_api_router_up', { router: 'default' }), 1);
+    await t.sim.faults.setUnreachable(true);
+    try {
+      assert.equal((await fetch(`${t.url}/health`)).status, 503);
+      const down = parseMetrics((await scrape(t.url)).text);
+      assert.equal(value(down, 'vyos_vm_api_router_up', { router: 'default' }), 0);
+      assert.ok(value(down, 'vyos_vm_api_router_calls_total', { outcome: 'UNREACHABLE' }) - value(before, 'vyos_vm_api_router_calls_total', { outcome: 'UNREACHABLE' }) >= 1);
+    } finally {
+      await t.sim.faults.setUnreachable(false);
+    }
+    assert.equal((await fetch(`${t.url}/health`)).status, 200);
+    assert.equal(value(parseMetrics((await scrape(t.url)).text), 'vyos_vm_api_router_up', { router: 'default' }), 1);
+  });
+
   test('database pool gauges show connections in use while queries run', async () => {
     const em = t.app.orm.em.fork();
     // Three sessions held open at once: the pool must report them as used.

@@ -1,0 +1,110 @@
+// Rate limits: per API key and per client address, writes and reads apart, HTTP 429 with
+// Retry-After and a FORBIDDEN/RATE_LIMITED GraphQL error; the WebSocket shares the budgets.
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import { TokenBuckets } from '../../src/security/rate-limit.js';
+import { createKey, startTestApp, type TestApp } from '../support/app.js';
+import { wsClient, wsOperation } from '../support/ws-operation.js';
+
+interface Reply {
+  status: number;
+  retryAfter: string | null;
+  body: { data?: unknown; errors?: { message: string; extensions?: Record<string, unknown> }[] };
+}
+
+describe('token buckets (pure, with a clock)', () => {
+  test('a full minute may burst, then one token per 60/N seconds', () => {
+    let now = 0;
+    const b = new TokenBuckets(3, () => now);
+    for (let i = 0; i < 3; i++) {
+      assert.equal(b.waitMs('k'), 0);
+      b.take('k');
+    }
+    assert.equal(b.waitMs('k'), 20_000, 'the next token in 20 s');
+    assert.equal(b.waitMs('other'), 0, 'buckets are per id');
+    now = 19_999;
+    assert.ok(b.waitMs('k') > 0);
+    now = 20_000;
+    assert.equal(b.waitMs('k'), 0);
+  });
+});
+
+describe('rate limits over real HTTP and WebSocket', () => {
+  let t: TestApp;
+  let keyA: string;
+  let keyB: string;
+  before(async () => {
+    // One trusted proxy hop, so X-Forwarded-For stands in for distinct client addresses.
+    t = await startTestApp({ env: { RATE_LIMIT_WRITES_PER_MINUTE: '3', RATE_LIMIT_READS_PER_MINUTE: '5', TRUST_PROXY_HOPS: '1' } });
+    keyA = await createKey(t, 'OPERATOR');
+    keyB = await createKey(t, 'OPERATOR');
+  });
+  after(async () => {
+    await t?.close();
+  });
+
+  async function call(query: string, key: string | null, address: string): Promise<Reply> {
+    const res = await fetch(`${t.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-forwarded-for': address, ...(key ? { authorization: `Bearer ${key}` } : {}) },
+      body: JSON.stringify({ query }),
+    });
+    return { status: res.status, retryAfter: res.headers.get('retry-after'), body: (await res.json()) as Reply['body'] };
+  }
+  const write = () => `mutation { decommissionVm(id: "${randomUUID()}") }`;
+  const READ = `{ vms { totalCount } }`;
+
+  function assertLimited(r: Reply, what: string) {
+    assert.equal(r.status, 429, `${what}: ${JSON.stringify(r)}`);
+    const seconds = Number(r.retryAfter);
+    assert.ok(Number.isInteger(seconds) && seconds >= 1 && seconds <= 60, `Retry-After is whole seconds: ${r.retryAfter}`);
+    const ext = r.body.errors?.[0]?.extensions;
+    assert.equal(ext?.code, 'FORBIDDEN');
+    assert.equal(ext?.reason, 'RATE_LIMITED');
+    assert.equal(ext?.retryAfterSeconds, seconds);
+    assert.equal(r.body.data, undefined, 'nothing ran');
+  }
+
+  test('writes: 3 a minute per key; the 4th is 429 with Retry-After; reads have their own budget', async () => {
+    for (let i = 0; i < 3; i++) {
+      const r = await call(write(), keyA, '198.51.100.1');
+      assert.equal(r.status, 200);
+      assert.equal(r.body.errors?.[0]?.extensions?.code, 'NOT_FOUND', 'the mutation ran');
+    }
+    assertLimited(await call(write(), keyA, '198.51.100.1'), '4th write');
+    assertLimited(await call(write(), keyA, '198.51.100.2'), 'the same key from another address');
+    const read = await call(READ, keyA, '198.51.100.3');
+    assert.equal(read.status, 200, 'reads are not writes');
+    assert.equal(read.body.errors, undefined);
+  });
+
+  test('per address: another key from the exhausted address is limited; from a fresh address it is not', async () => {
+    assertLimited(await call(write(), keyB, '198.51.100.1'), 'key B from address 1');
+    const fresh = await call(write(), keyB, '198.51.100.9');
+    assert.equal(fresh.status, 200);
+  });
+
+  test('callers without a key are limited per address too (reads: 5 a minute)', async () => {
+    for (let i = 0; i < 5; i++) {
+      const r = await call(READ, null, '203.0.113.50');
+      assert.equal(r.body.errors?.[0]?.extensions?.code, 'UNAUTHENTICATED');
+    }
+    assertLimited(await call(READ, null, '203.0.113.50'), '6th anonymous read');
+  });
+
+  test('a mutation over the WebSocket spends the same key budget and is refused the same way', async () => {
+    const client = wsClient(t.url, keyA);
+    try {
+      const out = await wsOperation(client, write());
+      const ext = out.errors?.[0]?.extensions;
+      assert.equal(ext?.code, 'FORBIDDEN', JSON.stringify(out));
+      assert.equal(ext?.reason, 'RATE_LIMITED');
+      assert.ok(Number(ext?.retryAfterSeconds) >= 1);
+      const read = await wsOperation(client, READ);
+      assert.equal(read.errors, undefined, 'reads still pass');
+    } finally {
+      await client.dispose();
+    }
+  });
+});

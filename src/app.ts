@@ -8,6 +8,7 @@ import { createAppPubSub, type AppPubSub } from './changes/events.js';
 import { DatabaseJournal, NoJournal } from './changes/journal.js';
 import { recoverUnfinished, type Settled } from './changes/recovery.js';
 import { startEmbeddedDatabase, type EmbeddedDatabase } from './database/embedded.js';
+import { migrateUp } from './database/migrate-lock.js';
 import { openOrm } from './database/orm.js';
 import { reconcile } from './drift/reconcile.js';
 import { SyncJob } from './drift/sync-job.js';
@@ -56,8 +57,9 @@ export async function startApp(config: Config, logger: Logger = createLogger(con
   }
   const orm = await openOrm({ url: databaseUrl, poolMax: 10 });
   if (config.migrateOnStart) {
-    const applied = await orm.getMigrator().up();
-    if (applied.length) logger.info({ migrations: applied.map((m) => m.name) }, 'applied database migrations');
+    // The embedded database is one process: nobody to race with (and no second session to lock from).
+    const applied = await migrateUp(orm, databaseUrl, { lock: !embedded });
+    if (applied.length) logger.info({ migrations: applied }, 'applied database migrations');
   }
   if (config.adminApiKey) await seedAdminKey(orm.em.fork(), config.adminApiKey);
   else await createFirstRunKey(orm, config, logger);

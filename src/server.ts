@@ -97,6 +97,11 @@ export async function startHttpServer(schema: GraphQLSchema, app: AppServices): 
     res.status(report.status === 'down' ? 503 : 200).json(report);
   });
   web.get('/metrics', metricsEndpoint(metrics, config.metricsToken));
+  // Liveness: the process answers. No dependency is checked, so a router or database outage
+  // never makes an orchestrator restart healthy replicas (that is what /health and /ready are for).
+  web.get('/live', (_req, res) => {
+    res.json({ live: true });
+  });
   web.get('/ready', async (_req, res) => {
     const report = await checkHealth(healthDeps);
     const ready = report.database.status !== 'down';

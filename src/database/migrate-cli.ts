@@ -3,6 +3,7 @@
 import 'reflect-metadata';
 import { loadConfig } from '../config.js';
 import { startEmbeddedDatabase } from './embedded.js';
+import { migrateUp } from './migrate-lock.js';
 import { migrationsSource, openOrm } from './orm.js';
 
 async function run(argv: string[]): Promise<number> {
@@ -15,8 +16,8 @@ async function run(argv: string[]): Promise<number> {
   try {
     switch (command) {
       case 'up': {
-        const done = await migrator.up();
-        console.log(done.length ? `applied: ${done.map((m) => m.name).join(', ')}` : 'nothing to apply');
+        const done = await migrateUp(orm, config.databaseUrl ?? embedded!.url, { lock: !embedded });
+        console.log(done.length ? `applied: ${done.join(', ')}` : 'nothing to apply');
         return 0;
       }
       case 'down': {

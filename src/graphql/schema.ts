@@ -8,10 +8,11 @@ import { DriftResolver } from './resolvers/drift-resolver.js';
 import { HealthResolver } from './resolvers/health-resolver.js';
 import { PortRuleResolver } from './resolvers/port-rule-resolver.js';
 import { RollbackResolver } from './resolvers/rollback-resolver.js';
+import { SnapshotResolver } from './resolvers/snapshot-resolver.js';
 import { VmResolver } from './resolvers/vm-resolver.js';
 
 // Feature modules add their resolvers here.
-export const resolvers: NonEmptyArray<Function> = [VmResolver, PortRuleResolver, RollbackResolver, HealthResolver, DriftResolver, ApiKeyResolver];
+export const resolvers: NonEmptyArray<Function> = [VmResolver, PortRuleResolver, RollbackResolver, HealthResolver, DriftResolver, ApiKeyResolver, SnapshotResolver];
 
 export function createSchema(pubSub: AppPubSub): Promise<GraphQLSchema> {
   return buildSchema({

@@ -12,10 +12,10 @@ export class RollbackResolver {
   @Query(() => RollbackEventConnection, { description: 'Changes that were undone, newest first.' })
   async rollbackEvents(
     @Ctx() { em }: GraphQLContext,
-    @Arg('first', () => Int, { defaultValue: 50, description: 'Page size, 1-200.' }) first: number,
+    @Arg('first', () => Int, { nullable: true, defaultValue: 50, description: 'Page size, 1-200.' }) first: number | null,
     @Arg('after', () => String, { nullable: true, description: 'The `endCursor` of the previous page.' }) after?: string | null,
   ) {
-    const n = pageSize(first);
+    const n = pageSize(first ?? 50);
     const where = after ? (({ at, id }) => ({ $or: [{ at: { $lt: at } }, { at, id: { $lt: id } }] }))(decodeCursor(after)) : {};
     const [rows, total] = await Promise.all([
       em.find(RollbackEvent, where, { orderBy: { at: 'desc', id: 'desc' }, limit: n + 1 }),

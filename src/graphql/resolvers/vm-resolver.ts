@@ -14,10 +14,10 @@ export class VmResolver {
   @Query(() => VmConnection, { description: 'VMs, oldest first, as a Relay connection. Reads the database only.' })
   async vms(
     @Ctx() { em }: GraphQLContext,
-    @Arg('first', () => Int, { defaultValue: 50, description: 'Page size, 1-200.' }) first: number,
+    @Arg('first', () => Int, { nullable: true, defaultValue: 50, description: 'Page size, 1-200.' }) first: number | null,
     @Arg('after', () => String, { nullable: true, description: 'Cursor from a previous page.' }) after?: string | null,
   ) {
-    const n = pageSize(first);
+    const n = pageSize(first ?? 50);
     const where = after
       ? (({ at, id }) => ({ $or: [{ createdAt: { $gt: at } }, { createdAt: at, id: { $gt: id } }] }))(decodeCursor(after))
       : {};

@@ -71,6 +71,8 @@ export class Coordinator {
   private markIdle: () => void = () => {};
   /** router commits this process made (batches that reached /configure) */
   routerCommits = 0;
+  /** commands in the batch being attempted, for the batch hook */
+  private batchCommands = 0;
 
   constructor(private readonly deps: CoordinatorDeps) {}
 
@@ -118,6 +120,7 @@ export class Coordinator {
 
   private async runBatch(batch: Pending[]): Promise<void> {
     const started = Date.now();
+    this.batchCommands = 0;
     const outcome = await this.attempt(batch).catch((e: unknown) => {
       this.deps.logger.error({ err: e }, 'batch failed unexpectedly');
       for (const p of batch) p.reject(e);
@@ -128,7 +131,7 @@ export class Coordinator {
       this.deps.logger.warn({ changeSets: batch.length }, 'router rejected a batch; retrying its change sets one by one');
       for (const p of batch) await this.runBatch([p]);
     }
-    this.deps.hooks?.batch?.({ changeSets: batch.length, commands: 0, outcome, durationMs: Date.now() - started });
+    this.deps.hooks?.batch?.({ changeSets: batch.length, commands: this.batchCommands, outcome, durationMs: Date.now() - started });
   }
 
   private async lock(em: EntityManager): Promise<void> {
@@ -182,6 +185,7 @@ export class Coordinator {
     const intents = accepted.flatMap((a) => a.intents);
     const operation = [...new Set(accepted.map((a) => a.p.set.operation))].join(',');
     const commands = planCommands(intents, before, caps.syntax);
+    this.batchCommands = commands.length;
 
     const commitDb = async () => {
       open = false;

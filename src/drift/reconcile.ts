@@ -24,7 +24,8 @@ export async function reconcile(deps: DriftDeps, mode: ReconcileMode, dryRun: bo
     const intents = planReconcile(snap.report.items, byRuleNumber(snap.expected.map((e) => e.expected)), mode, deps.config.natRuleRange);
     return { mode, dryRun, commands: planCommands(intents, byRuleNumber(snap.routerRules), syntax), applied: false, report: snap.report };
   }
-  const commands = await deps.coordinator.submit({ operation: 'reconcile', prepare: (ctx) => prepareReconcile(ctx, mode, syntax) });
+  // OVERRIDDEN deletes rules: it does not go ahead without a snapshot (docs/operations.md).
+  const commands = await deps.coordinator.submit({ operation: 'reconcile', critical: mode === ReconcileMode.OVERRIDDEN, prepare: (ctx) => prepareReconcile(ctx, mode, syntax) });
   return { mode, dryRun, commands, applied: commands.length > 0, report: await takeSyncReport(deps) };
 }
 

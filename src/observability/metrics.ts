@@ -140,6 +140,12 @@ export class AppMetrics {
     buckets: BATCH_SIZE_BUCKETS,
     registers: [this.registry],
   });
+  readonly batchCommands = new Histogram({
+    name: `${PREFIX}batch_router_commands`,
+    help: 'Router commands sent in one coordinator batch (0 when nothing needed to change).',
+    buckets: [0, 1, 5, 10, 25, 50, 100, 250, 500, 1000],
+    registers: [this.registry],
+  });
   readonly batchDuration = new Histogram({
     name: `${PREFIX}batch_duration_seconds`,
     help: 'Coordinator batch duration, lock to database commit, by outcome.',
@@ -301,6 +307,7 @@ export class AppMetrics {
     batch: (e) => {
       this.batches.labels(e.outcome).inc();
       this.batchSize.observe(e.changeSets);
+      this.batchCommands.observe(e.commands);
       this.batchDuration.labels(e.outcome).observe(e.durationMs / 1000);
     },
     rollback: (e) => {

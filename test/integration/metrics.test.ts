@@ -106,6 +106,7 @@ describe('GET /metrics', () => {
     assert.ok(moved('vyos_vm_api_batches_total', { outcome: 'failed' }) >= 1);
     assert.ok(moved('vyos_vm_api_batch_size_changes_count') >= 2);
     assert.ok(moved('vyos_vm_api_batch_size_changes_sum') >= 2);
+    assert.ok(moved('vyos_vm_api_batch_router_commands_sum') >= 6, 'the provision sent its set commands');
 
     // HTTP by route and status; the unknown URL is "other", never its path.
     assert.equal(moved('vyos_vm_api_http_requests_total', { route: '/graphql', status: '200' }), 3, 'the provisions and the NOT_FOUND');

@@ -9,6 +9,7 @@ describe('snapshots', () => {
   let t: TestApp;
   before(async () => {
     t = await startTestApp({ env: { SNAPSHOT_KEEP: '3' } });
+    // rotation is asserted on the last 3 snapshots below
   });
   after(async () => {
     await t?.close();
@@ -44,6 +45,23 @@ describe('snapshots', () => {
     assert.equal(list.length, 3);
     assert.deepEqual(list.map((s: { reason: string }) => s.reason), ['rotation 3', 'rotation 2', 'rotation 1']);
     assert.equal(new Set(list.map((s: { file: string }) => s.file)).size, 3, 'three distinct files on the router');
+  });
+
+  test('reconcile OVERRIDDEN (it deletes) and importRouterRules take a snapshot first; MERGED does not', async () => {
+    const count = async () => ok(await t.gql(`{ snapshots { operation } }`)).snapshots.map((s: { operation: string | null }) => s.operation);
+    const extra = (n: number, port: string) => [
+      { op: 'set' as const, path: ['nat', 'destination', 'rule', String(n), 'destination', 'port', port] },
+      { op: 'set' as const, path: ['nat', 'destination', 'rule', String(n), 'protocol', 'tcp'] },
+      { op: 'set' as const, path: ['nat', 'destination', 'rule', String(n), 'translation', 'address', '10.99.0.1'] },
+    ];
+    t.sim.apply(extra(19990, '40990'));
+    ok(await t.gql(`mutation { reconcile(mode: MERGED) { applied } }`));
+    assert.notEqual((await count())[0], 'reconcile', 'MERGED deletes nothing: no snapshot');
+    ok(await t.gql(`mutation { reconcile(mode: OVERRIDDEN) { applied } }`));
+    assert.equal((await count())[0], 'reconcile');
+    t.sim.apply(extra(19991, '40991'));
+    ok(await t.gql(`mutation { importRouterRules(createVms: true) { report { inSync } } }`));
+    assert.equal((await count())[0], 'importRouterRules');
   });
 
   test('refusals: unknown snapshot -> NOT_FOUND, an OPERATOR cannot restore -> FORBIDDEN, a quote in the reason -> BAD_USER_INPUT', async () => {

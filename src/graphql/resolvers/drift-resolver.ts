@@ -26,10 +26,10 @@ export class DriftResolver {
   })
   async reconcile(
     @Ctx() { app, em }: GraphQLContext,
-    @Arg('mode', () => ReconcileMode, { defaultValue: ReconcileMode.REPLACED, description: 'How far to go; see ReconcileMode.' }) mode: ReconcileMode,
-    @Arg('dryRun', { defaultValue: false, description: 'Return the exact commands and change nothing.' }) dryRun: boolean,
+    @Arg('mode', () => ReconcileMode, { nullable: true, defaultValue: ReconcileMode.REPLACED, description: 'How far to go; see ReconcileMode.' }) mode: ReconcileMode | null,
+    @Arg('dryRun', () => Boolean, { nullable: true, defaultValue: false, description: 'Return the exact commands and change nothing.' }) dryRun: boolean | null,
   ): Promise<ReconcileResult> {
-    const outcome = await reconcile(deps(app), mode, dryRun);
+    const outcome = await reconcile(deps(app), mode ?? ReconcileMode.REPLACED, dryRun ?? false);
     return { ...outcome, report: await withPortRules(em, outcome.report) };
   }
 
@@ -40,11 +40,11 @@ export class DriftResolver {
   })
   async importRouterRules(
     @Ctx() { app, em }: GraphQLContext,
-    @Arg('dryRun', { defaultValue: false, description: 'List what would be adopted and skipped, and change nothing.' }) dryRun: boolean,
-    @Arg('createVms', { defaultValue: false, description: 'Create a VM (named like imported-192-168-64-150) for a translation address no VM has.' })
-    createVms: boolean,
+    @Arg('dryRun', () => Boolean, { nullable: true, defaultValue: false, description: 'List what would be adopted and skipped, and change nothing.' }) dryRun: boolean | null,
+    @Arg('createVms', () => Boolean, { nullable: true, defaultValue: false, description: 'Create a VM (named like imported-192-168-64-150) for a translation address no VM has.' })
+    createVms: boolean | null,
   ): Promise<ImportResult> {
-    const outcome = await importRouterRules(deps(app), { dryRun, createVms });
+    const outcome = await importRouterRules(deps(app), { dryRun: dryRun ?? false, createVms: createVms ?? false });
     const rules = await portRulesById(em, outcome.adopted.map((a) => a.portRuleId));
     return {
       ...outcome,

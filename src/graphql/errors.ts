@@ -17,7 +17,7 @@ export function formatError(logger: Logger) {
     const code = String(formatted.extensions?.code ?? '');
     if (CLOSED.has(code)) return formatted;
     if (AS_BAD_INPUT.has(code)) {
-      return { message: formatted.message, locations: formatted.locations, path: formatted.path, extensions: { code: ErrorCode.BAD_USER_INPUT, reason: code } };
+      return { message: formatted.message, locations: formatted.locations, path: formatted.path, extensions: { code: ErrorCode.BAD_USER_INPUT, reason: formatted.extensions?.reason ?? code } };
     }
     logger.error({ err: original, path: formatted.path }, 'internal error (masked from the client)');
     return { message: 'Internal server error', locations: formatted.locations, path: formatted.path, extensions: { code: 'INTERNAL_SERVER_ERROR' } };

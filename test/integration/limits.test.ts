@@ -51,6 +51,7 @@ describe('limits with the default settings', () => {
     const res = await t.gql(TOO_DEEP);
     assert.equal(errorCode(res), 'BAD_USER_INPUT');
     assert.match(res.errors![0].message, /query depth 11 exceeds the limit of 10 \(MAX_QUERY_DEPTH\)/);
+    assert.equal(res.errors![0].extensions?.reason, 'QUERY_TOO_DEEP');
     assert.equal(res.data, undefined);
     ok(await t.gql(DEEP_OK));
   });

@@ -34,13 +34,13 @@ export interface HttpServer {
 export async function startHttpServer(schema: GraphQLSchema, app: AppServices): Promise<HttpServer> {
   const { config, orm, logger } = app;
   const web = express();
+  // First, so every request (even a CORS preflight) gets an id, a log line and a metric sample (docs/monitoring.md).
+  const metrics = app.metrics as AppMetrics;
+  web.use(observeRequests(metrics, logger));
   // Security headers, CORS allow-list, trusted proxies; limits and key checks (docs/security.md).
   applyHttpHardening(web, config);
   const limiter = new RateLimiter({ writesPerMinute: config.rateLimitWritesPerMinute, readsPerMinute: config.rateLimitReadsPerMinute });
   const ws = wsGuard({ orm, config, logger, limiter, formatError: formatError(logger) });
-  // First, so every request gets an id, a log line and a metric sample (docs/monitoring.md).
-  const metrics = app.metrics as AppMetrics;
-  web.use(observeRequests(metrics, logger));
   const sockets = observeSockets(metrics, logger);
   const server = createServer(web);
 

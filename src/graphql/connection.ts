@@ -1,4 +1,5 @@
 // Relay-style connections with opaque keyset cursors.
+import type { EntityManager, EntityName, FilterQuery } from '@mikro-orm/postgresql';
 import { Field, Int, ObjectType, type ClassType } from 'type-graphql';
 import { badInput } from '../domain/errors.js';
 
@@ -71,4 +72,28 @@ export function toPage<T>(rows: T[], first: number, totalCount: number, key: (ro
     return { node, cursor: encodeCursor(k.at, k.id) };
   });
   return { edges, totalCount, pageInfo: { hasNextPage: rows.length > first, endCursor: edges.at(-1)?.cursor ?? null } };
+}
+
+/**
+ * One page of `entity` in (time, id) order, from the database only: `first + 1` rows tell
+ * whether another page follows, and the cursor is the last row's (time, id).
+ */
+export async function keysetPage<T extends { id: string }>(
+  em: EntityManager,
+  entity: EntityName<T>,
+  timeField: keyof T & string,
+  order: 'asc' | 'desc',
+  first: number | null,
+  after: string | null | undefined,
+): Promise<Page<T>> {
+  const n = pageSize(first ?? 50);
+  const past = order === 'asc' ? '$gt' : '$lt';
+  const where = after
+    ? (({ at, id }) => ({ $or: [{ [timeField]: { [past]: at } }, { [timeField]: at, id: { [past]: id } }] }))(decodeCursor(after))
+    : {};
+  const [rows, total] = await Promise.all([
+    em.find(entity, where as FilterQuery<T>, { orderBy: { [timeField]: order, id: order } as never, limit: n + 1 }),
+    em.count(entity),
+  ]);
+  return toPage(rows as T[], n, total, (row) => ({ at: row[timeField] as Date, id: row.id }));
 }

@@ -79,6 +79,29 @@ for (const version of ['rolling', '1.4'] as const) {
       assert.equal(t.sim.confirmPending(), false);
     });
 
+    test('rollbackEvents pages newest first: one at a time with cursors gives the same list as one big page', async () => {
+      for (let i = 0; i < 3; i++) {
+        t.sim.faults.rejectNextCommit();
+        assert.equal(errorCode(await t.gql(PROVISION, { input: { name: `paged-${i}`, portRules: [{ internalPort: 22 }] } })), 'ROUTER_REJECTED');
+      }
+      const all = ok(await t.gql(`{ rollbackEvents(first: 200) { totalCount edges { node { id at } } } }`)).rollbackEvents;
+      assert.ok(all.totalCount >= 4);
+      assert.equal(all.edges.length, all.totalCount);
+      const times = all.edges.map((e: { node: { at: string } }) => Date.parse(e.node.at));
+      assert.deepEqual([...times].sort((a, b) => b - a), times, 'newest first');
+      const ids: string[] = [];
+      let after: string | null = null;
+      for (;;) {
+        const page: { edges: { node: { id: string } }[]; pageInfo: { hasNextPage: boolean; endCursor: string } } = ok(
+          await t.gql(`query($a: String) { rollbackEvents(first: 1, after: $a) { edges { node { id } } pageInfo { hasNextPage endCursor } } }`, { a: after }),
+        ).rollbackEvents;
+        ids.push(...page.edges.map((e) => e.node.id));
+        if (!page.pageInfo.hasNextPage) break;
+        after = page.pageInfo.endCursor;
+      }
+      assert.deepEqual(ids, all.edges.map((e: { node: { id: string } }) => e.node.id));
+    });
+
     if (version === 'rolling') {
       test('the confirm fails (vyos-api.md §4): the change is undone on the router, nothing changed, event ROUTER_CONFIRM/ROLLED_BACK', async () => {
         const before = await state(t);

@@ -1,7 +1,7 @@
 import { Arg, Authorized, Ctx, Int, Query, Resolver, Root, Subscription } from 'type-graphql';
 import { RollbackEvent, Role } from '../../domain/entities/index.js';
 import { Topic, type RollbackEventPayload } from '../../changes/events.js';
-import { connectionType, decodeCursor, pageSize, toPage } from '../connection.js';
+import { connectionType, keysetPage } from '../connection.js';
 import type { GraphQLContext } from '../context.js';
 
 export const RollbackEventConnection = connectionType('RollbackEvent', RollbackEvent);
@@ -15,13 +15,7 @@ export class RollbackResolver {
     @Arg('first', () => Int, { nullable: true, defaultValue: 50, description: 'Page size, 1-200.' }) first: number | null,
     @Arg('after', () => String, { nullable: true, description: 'The `endCursor` of the previous page.' }) after?: string | null,
   ) {
-    const n = pageSize(first ?? 50);
-    const where = after ? (({ at, id }) => ({ $or: [{ at: { $lt: at } }, { at, id: { $lt: id } }] }))(decodeCursor(after)) : {};
-    const [rows, total] = await Promise.all([
-      em.find(RollbackEvent, where, { orderBy: { at: 'desc', id: 'desc' }, limit: n + 1 }),
-      em.count(RollbackEvent),
-    ]);
-    return toPage(rows, n, total, (e) => ({ at: e.at, id: e.id }));
+    return keysetPage(em, RollbackEvent, 'at', 'desc', first, after);
   }
 
   @Authorized(Role.VIEWER)

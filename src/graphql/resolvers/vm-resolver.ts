@@ -2,7 +2,7 @@ import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver
 import { PortRule, Role, Vm } from '../../domain/entities/index.js';
 import { decommissionVm, isUuid, provisionVm, validateProvision } from '../../changes/vm-changes.js';
 import { notFound } from '../../domain/errors.js';
-import { connectionType, decodeCursor, pageSize, toPage } from '../connection.js';
+import { connectionType, keysetPage } from '../connection.js';
 import type { GraphQLContext } from '../context.js';
 import { ProvisionVmInput } from '../inputs.js';
 
@@ -17,15 +17,7 @@ export class VmResolver {
     @Arg('first', () => Int, { nullable: true, defaultValue: 50, description: 'Page size, 1-200.' }) first: number | null,
     @Arg('after', () => String, { nullable: true, description: 'Cursor from a previous page.' }) after?: string | null,
   ) {
-    const n = pageSize(first ?? 50);
-    const where = after
-      ? (({ at, id }) => ({ $or: [{ createdAt: { $gt: at } }, { createdAt: at, id: { $gt: id } }] }))(decodeCursor(after))
-      : {};
-    const [rows, total] = await Promise.all([
-      em.find(Vm, where, { orderBy: { createdAt: 'asc', id: 'asc' }, limit: n + 1 }),
-      em.count(Vm),
-    ]);
-    return toPage(rows, n, total, (v) => ({ at: v.createdAt, id: v.id }));
+    return keysetPage(em, Vm, 'createdAt', 'asc', first, after);
   }
 
   @Authorized(Role.VIEWER)

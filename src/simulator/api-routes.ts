@@ -185,7 +185,26 @@ function show(device: SimulatedRouter, reader: FieldReader, body: Body): Reply {
   const words = path.join(' ');
   if (words === 'configuration commands') return success(renderSetCommands(device.committed()).join('\n') + '\n');
   if (words === 'configuration') return success(renderBoot(device.committed()));
+  // Op-mode `show version`: how a client learns a 1.3/1.4 router's version (no /info there).
+  if (words === 'version') return success(showVersion(device.version));
   return failure(device, 400, `\n  Invalid command: show [${path.join(' ')}]\n\n`);
+}
+
+/** The simulated image per version: what `show version` and `/info` report. */
+export const SIMULATED_VERSION: Record<SimulatedRouter['version'], string> = {
+  '1.3': '1.3.8',
+  '1.4': '1.4.0',
+  rolling: '1.5-rolling-202507010000',
+};
+
+function showVersion(version: SimulatedRouter['version']): string {
+  return [
+    `Version:          VyOS ${SIMULATED_VERSION[version]}`,
+    `Release train:    ${version === '1.3' ? 'equuleus' : version === '1.4' ? 'sagitta' : 'current'}`,
+    'Built by:         vyos-vm-api simulator',
+    'Architecture:     x86_64',
+    '',
+  ].join('\n');
 }
 
 const BOOLEAN_TRUE = ['1', 'true', 't', 'yes', 'y', 'on'];
@@ -204,7 +223,7 @@ export function info(device: SimulatedRouter, query: URLSearchParams): Reply {
     else return failure(device, 400, pydanticError(device.version, 'bool_parsing', ['query', name], value));
   }
   return success({
-    version: flags.version ? '1.5-rolling-202507010000' : '',
+    version: flags.version ? SIMULATED_VERSION[device.version] : '',
     hostname: flags.hostname ? device.hostName() : '',
     banner: 'Welcome to VyOS (simulated)',
   });

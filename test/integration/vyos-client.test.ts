@@ -64,13 +64,12 @@ const clientFor = (sim: Simulator, opts: Partial<VyosClientOptions> = {}): VyosC
 
 // ---------------------------------------------------------------------------------------------
 
-// Auto-detection. 1.3 and 1.4 have no /info, so the client asks `/show version`; a real router
-// answers it (-> 1.3.x -> syntax 1.3, see the capabilities unit test), the simulator does not
-// (400 "Invalid command"), so there the version is 'unknown' and a 1.3 deployment sets syntax '1.3'.
+// Auto-detection (§2): rolling answers GET /info; 1.3 and 1.4 have none, so the client asks
+// `/show version`, which every version answers.
 const expectedCaps: Record<Version, { version: RegExp; commitConfirm: boolean; syntax: NatSyntax }> = {
   rolling: { version: /^1\.5-rolling-/, commitConfirm: true, syntax: '1.4' },
-  '1.4': { version: /^unknown$/, commitConfirm: false, syntax: '1.4' },
-  '1.3': { version: /^unknown$/, commitConfirm: false, syntax: '1.4' },
+  '1.4': { version: /^1\.4\.0$/, commitConfirm: false, syntax: '1.4' },
+  '1.3': { version: /^1\.3\.8$/, commitConfirm: false, syntax: '1.3' },
 };
 
 for (const version of ['rolling', '1.4', '1.3'] as const) {

@@ -1,0 +1,14 @@
+// What the figures were measured on, printed at the top of every benchmark. The load average
+// tells whether something else was running on the machine at the same time.
+import { readFileSync } from 'node:fs';
+import { availableParallelism, loadavg, totalmem } from 'node:os';
+import pg from 'pg';
+
+export async function describeMachine(databaseUrl: string): Promise<string> {
+  const cpu = /model name\s*:\s*(.+)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? 'unknown CPU';
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  const pgVersion = ((await client.query('show server_version')).rows[0] as { server_version: string }).server_version;
+  await client.end();
+  return `${availableParallelism()} CPUs (${cpu}), ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Node ${process.version}, PostgreSQL ${pgVersion}; load average ${loadavg()[0].toFixed(2)} at start`;
+}

@@ -29,6 +29,12 @@ describe('ROLLBACK_FAILED on a router without commit-confirm', () => {
     assert.deepEqual(flagged, { internalPort: 80, needsRepair: true });
     assert.equal(t.routerRules().find((r) => r.ruleNumber === rule.ruleNumber)?.internalPort, '9997', 'the router is left as the failed change made it');
     await assert.rejects(assertInSync(t), 'database and router disagree until repaired');
+    const report = ok(await t.gql(`{ syncReport { inSync items { kind ruleNumber portRule { id needsRepair } fields { field expected actual } } } }`)).syncReport;
+    assert.equal(report.inSync, false);
+    const item = report.items.find((i: { ruleNumber: number }) => i.ruleNumber === rule.ruleNumber);
+    assert.equal(item.kind, 'DRIFTED');
+    assert.deepEqual(item.portRule, { id: rule.id, needsRepair: true });
+    assert.deepEqual(item.fields, [{ field: 'internalPort', expected: '80', actual: '9997' }]);
 
     const repaired = ok(await t.gql(`mutation($id: ID!) { updatePortRule(id: $id, input: { internalPort: 82 }) { internalPort needsRepair } }`, { id: rule.id })).updatePortRule;
     assert.deepEqual(repaired, { internalPort: 82, needsRepair: false });

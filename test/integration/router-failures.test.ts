@@ -60,12 +60,18 @@ for (const version of ['rolling', '1.4'] as const) {
     test('the router answers 500 to the commit: ROUTER_UNAVAILABLE, nothing changed', async () => {
       const before = await state(t);
       const vm = ok(await t.gql(`{ vms(first: 1) { edges { node { id } } } }`)).vms.edges[0].node.id;
-      // the batch reads the router first (one call), then commits: fail the commit only
-      t.sim.faults.answer500(2);
+      const events = (await latestEvent(t)).totalCount;
+      // the batch reads the router first (answered), then commits (500): a 5xx on a write may
+      // have applied, so the server re-reads before it decides (vyos-api.md §1)
+      t.sim.faults.answer500(1, { skip: 1 });
       const res = await t.gql(`mutation($vm: ID!) { addPortRule(vmId: $vm, input: { internalPort: 5 }) { id } }`, { vm });
       t.sim.faults.clear();
       assert.equal(errorCode(res), 'ROUTER_UNAVAILABLE');
       assert.deepEqual(await state(t), before);
+      const log = await latestEvent(t);
+      assert.equal(log.totalCount, events + 1);
+      assert.equal(log.edges[0].node.stage, 'ROUTER_COMMIT');
+      assert.match(log.edges[0].node.reason, /did not apply/);
     });
 
     test('the reply to a commit that did apply is lost: the server re-reads the router and completes (both changed)', async () => {

@@ -2,22 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { countByKind, diffDrift, DriftKind, portSpecCatches, shadows, transports, type ExpectedRule } from '../../src/drift/drift-diff';
 import type { RouterRule } from '../../src/vyos/types';
+import { RANGE, rule } from '../support/router-rules.js';
 
-const RANGE = { first: 10000, last: 19999 };
-
-function rule(n: number, extra: Partial<RouterRule> = {}): RouterRule {
-  return {
-    ruleNumber: n,
-    description: `vm web`,
-    protocol: 'tcp',
-    externalPort: String(32000 + (n % 1000)),
-    internalPort: '80',
-    translationAddress: '192.168.64.100',
-    inboundInterface: 'eth0',
-    disabled: false,
-    ...extra,
-  };
-}
 
 const ours = (...rules: RouterRule[]): ExpectedRule[] => rules.map((r) => ({ portRuleId: `id-${r.ruleNumber}`, expected: r }));
 

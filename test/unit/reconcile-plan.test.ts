@@ -3,23 +3,8 @@ import { describe, it } from 'node:test';
 import { byRuleNumber, planCommands } from '../../src/changes/change-plan';
 import { diffDrift, type ExpectedRule } from '../../src/drift/drift-diff';
 import { needsRepair, planReconcile, ReconcileMode } from '../../src/drift/reconcile-plan';
-import type { RouterRule } from '../../src/vyos/types';
+import { RANGE, rule } from '../support/router-rules.js';
 
-const RANGE = { first: 10000, last: 19999 };
-
-function rule(n: number, extra: Partial<RouterRule> = {}): RouterRule {
-  return {
-    ruleNumber: n,
-    description: 'vm web',
-    protocol: 'tcp',
-    externalPort: String(32000 + (n % 1000)),
-    internalPort: '80',
-    translationAddress: '192.168.64.100',
-    inboundInterface: 'eth0',
-    disabled: false,
-    ...extra,
-  };
-}
 
 // The database: 10001 (missing on the router), 10002 (drifted), 10003 (fine), 10004 (shadowed by rule 50).
 const expected = [rule(10001), rule(10002), rule(10003), rule(10004, { externalPort: '32500' })];

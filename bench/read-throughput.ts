@@ -17,7 +17,9 @@ const ROUNDS = 2;
 const CONNECTIONS = Number(process.env.BENCH_READ_CONNECTIONS ?? 10);
 const VMS = 200;
 const GOAL = 0.5;
-const VMS_QUERY = `{ vms(first: 50) { edges { node { id name internalIp portRules { ruleNumber externalPort } } } } }`;
+const DEFAULT_QUERY = `{ vms(first: 50) { edges { node { id name internalIp portRules { ruleNumber externalPort } } } } }`;
+/** another read to load the server with instead (docs/performance.md, where the time goes) */
+const VMS_QUERY = process.env.BENCH_READ_QUERY ?? DEFAULT_QUERY;
 const CONSTANT_QUERY = `{ hello }`;
 
 interface Target {
@@ -97,10 +99,10 @@ async function main(): Promise<void> {
     const viewer = (created.data as { createApiKey: { secret: string } }).createApiKey.secret;
 
     const targets: Target[] = [
-      { label: 'vyos-vm-api vms(first: 50)', url: server.url, body: JSON.stringify({ query: VMS_QUERY }), headers: { authorization: `Bearer ${viewer}` } },
+      { label: VMS_QUERY === DEFAULT_QUERY ? 'vyos-vm-api vms(first: 50)' : `vyos-vm-api ${VMS_QUERY}`, url: server.url, body: JSON.stringify({ query: VMS_QUERY }), headers: { authorization: `Bearer ${viewer}` } },
       { label: 'bare Apollo { hello }', url: bare.url, body: JSON.stringify({ query: CONSTANT_QUERY }), headers: {} },
     ];
-    await check(targets[0], (d) => d.vms.edges.length === 50 && d.vms.edges.every((e: any) => e.node.portRules.length === 2));
+    await check(targets[0], (d) => VMS_QUERY !== DEFAULT_QUERY || (d.vms.edges.length === 50 && d.vms.edges.every((e: any) => e.node.portRules.length === 2)));
     await check(targets[1], (d) => d.hello === 'world');
 
     for (const t of targets) await load(t, 3); // warm-up: JIT, pools, caches

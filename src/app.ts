@@ -9,7 +9,7 @@ import { DatabaseJournal, NoJournal } from './changes/journal.js';
 import { recoverUnfinished, type Settled } from './changes/recovery.js';
 import { startEmbeddedDatabase, type EmbeddedDatabase } from './database/embedded.js';
 import { migrateUp } from './database/migrate-lock.js';
-import { openOrm } from './database/orm.js';
+import { isSingleSessionDatabase, openOrm } from './database/orm.js';
 import { reconcile } from './drift/reconcile.js';
 import { SyncJob } from './drift/sync-job.js';
 import { takeSyncReport } from './drift/sync-report.js';
@@ -56,9 +56,13 @@ export async function startApp(config: Config, logger: Logger = createLogger(con
     logger.info({ database: maskUrl(databaseUrl) }, 'connecting to PostgreSQL');
   }
   const orm = await openOrm({ url: databaseUrl, poolMax: 10 });
+  // PGlite (ours, or one served to us) multiplexes one database session over every connection:
+  // a second transaction waits for the first, LISTEN does not reach other connections, and
+  // session locks are shared. Such a database gets the single-process variants below.
+  const singleSession = embedded !== null || (await isSingleSessionDatabase(orm));
   if (config.migrateOnStart) {
-    // The embedded database is one process: nobody to race with (and no second session to lock from).
-    const applied = await migrateUp(orm, databaseUrl, { lock: !embedded });
+    // A single-session database has one process: nobody to race with.
+    const applied = await migrateUp(orm, databaseUrl, { lock: !singleSession });
     if (applied.length) logger.info({ migrations: applied }, 'applied database migrations');
   }
   if (config.adminApiKey) await seedAdminKey(orm.em.fork(), config.adminApiKey);
@@ -90,19 +94,18 @@ export async function startApp(config: Config, logger: Logger = createLogger(con
   });
 
   const pubsub = createAppPubSub();
-  // The embedded database cannot LISTEN across connections; it is single-process anyway.
-  const events: EventBus = embedded ? new LocalEventBus(pubsub) : await PostgresEventBus.start(databaseUrl, orm, pubsub, logger);
+  const events: EventBus = singleSession ? new LocalEventBus(pubsub) : await PostgresEventBus.start(databaseUrl, orm, pubsub, logger);
   const coordinator = new Coordinator({
     orm,
     router,
     config,
     logger,
     events,
-    journal: embedded ? new NoJournal() : new DatabaseJournal(orm),
+    journal: singleSession ? new NoJournal() : new DatabaseJournal(orm),
     hooks: metrics.coordinatorHooks,
   });
   // Settle what a dead process left half-done; batches wait for it behind the router lock.
-  const recovery: Promise<Settled[]> = embedded
+  const recovery: Promise<Settled[]> = singleSession
     ? Promise.resolve([])
     : recoverUnfinished({ orm, router, config, logger, coordinator }).catch((e: unknown) => {
         logger.error({ err: e }, 'start-up recovery failed; unfinished operations stay in the journal');
@@ -112,7 +115,7 @@ export async function startApp(config: Config, logger: Logger = createLogger(con
   const syncJob = new SyncJob({
     config,
     logger,
-    databaseUrl: embedded ? null : databaseUrl,
+    databaseUrl: singleSession ? null : databaseUrl,
     report: () => takeSyncReport(drift),
     repair: (mode) => reconcile(drift, mode, false),
     publish: (report) => events.drift({ ...report }),

@@ -48,3 +48,9 @@ export async function openOrm(opts: OrmOptions): Promise<MikroORM> {
 }
 
 export type { MikroORM };
+
+/** PGlite serves one backend session to every connection (see app.ts for what that changes). */
+export async function isSingleSessionDatabase(orm: MikroORM): Promise<boolean> {
+  const [row] = await orm.em.fork().execute<{ version: string }[]>('select version() as version');
+  return /PGlite/i.test(row?.version ?? '');
+}

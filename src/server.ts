@@ -14,6 +14,7 @@ import { keyFromHeaders, resolveKey } from './graphql/auth.js';
 import type { AppServices, GraphQLContext } from './graphql/context.js';
 import { auditPlugin } from './graphql/audit.js';
 import { formatError } from './graphql/errors.js';
+import { createReadLoaders } from './graphql/read-model.js';
 import { graphqlIde } from './graphql/ide.js';
 import { checkHealth, type HealthDeps } from './observability/health.js';
 import { graphqlObservabilityPlugin } from './observability/graphql-plugin.js';
@@ -63,12 +64,10 @@ export async function startHttpServer(schema: GraphQLSchema, app: AppServices): 
         return true;
       },
       onDisconnect: (ctx, code) => sockets.closed(ctx.extra.auth, code),
-      context: (ctx): GraphQLContext => ({
-        em: orm.em.fork(),
-        auth: ctx.extra.auth ?? null,
-        app,
-        requestId: randomUUID(),
-      }),
+      context: (ctx): GraphQLContext => {
+        const em = orm.em.fork();
+        return { em, auth: ctx.extra.auth ?? null, app, requestId: randomUUID(), loaders: createReadLoaders(em) };
+      },
     },
     wsServer,
   );
@@ -121,7 +120,7 @@ export async function startHttpServer(schema: GraphQLSchema, app: AppServices): 
         const requestId = (typeof req.headers['x-request-id'] === 'string' && req.headers['x-request-id'].slice(0, 100)) || randomUUID();
         const known = requestAuth(res);
         const auth = known !== undefined ? known : await resolveKey(em, keyFromHeaders(req.headers.authorization, req.headers['x-api-key']));
-        return bindRequestContext(res, { em, auth, app, requestId });
+        return bindRequestContext(res, { em, auth, app, requestId, loaders: createReadLoaders(em) });
       },
     }),
   );

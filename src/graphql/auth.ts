@@ -23,10 +23,13 @@ export function keyFromHeaders(authorization: unknown, apiKeyHeader: unknown): s
 /** Looks a presented key up; null for unknown, revoked or expired keys. */
 export async function resolveKey(em: EntityManager, key: string | null): Promise<AuthInfo | null> {
   if (!key || key.length > 256) return null;
-  const row = await em.findOne(ApiKey, { prefix: prefixOf(key) });
-  if (!row || !sameHash(row.secretHash, hashKey(key))) return null;
-  if (row.revokedAt) return null;
-  if (row.expiresAt && row.expiresAt.getTime() <= Date.now()) return null;
+  // Every request does this: a plain row, no managed entity.
+  const [row] = await em.execute<{ id: string; name: string; role: Role; secret_hash: string; usable: boolean }[]>(
+    'select id, name, role, secret_hash, revoked_at is null and (expires_at is null or expires_at > now()) as usable from api_key where prefix = ?',
+    [prefixOf(key)],
+  );
+  if (!row || !sameHash(row.secret_hash, hashKey(key))) return null;
+  if (!row.usable) return null;
   return { keyId: row.id, name: row.name, role: row.role };
 }
 

@@ -1,5 +1,6 @@
 // Relay-style connections with opaque keyset cursors.
 import type { EntityManager, EntityName, FilterQuery } from '@mikro-orm/postgresql';
+import { Kind, type GraphQLResolveInfo, type SelectionSetNode } from 'graphql';
 import { Field, Int, ObjectType, type ClassType } from 'type-graphql';
 import { badInput } from '../domain/errors.js';
 
@@ -96,4 +97,14 @@ export async function keysetPage<T extends { id: string }>(
     em.count(entity),
   ]);
   return toPage(rows as T[], n, total, (row) => ({ at: row[timeField] as Date, id: row.id }));
+}
+
+/** Whether the client selected `name` directly under this field (through fragments too). */
+export function selects(info: GraphQLResolveInfo, name: string): boolean {
+  const visit = (set: SelectionSetNode | undefined): boolean =>
+    !!set &&
+    set.selections.some((sel) =>
+      sel.kind === Kind.FIELD ? sel.name.value === name : sel.kind === Kind.INLINE_FRAGMENT ? visit(sel.selectionSet) : visit(info.fragments[sel.name.value]?.selectionSet),
+    );
+  return info.fieldNodes.some((node) => visit(node.selectionSet));
 }

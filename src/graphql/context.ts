@@ -5,6 +5,7 @@ import type { EventBus } from '../changes/event-bus.js';
 import type { AppPubSub } from '../changes/events.js';
 import type { Role } from '../domain/entities/index.js';
 import type { Logger } from '../observability/logger.js';
+import type { ReadLoaders } from './read-model.js';
 import type { RouterApi } from '../vyos/types.js';
 
 export interface AuthInfo {
@@ -33,4 +34,6 @@ export interface GraphQLContext {
   auth: AuthInfo | null;
   app: AppServices;
   requestId: string;
+  /** per-request batched row loaders for the read side */
+  loaders: ReadLoaders;
 }

@@ -3,6 +3,7 @@ import { PortRule, Role, Vm } from '../../domain/entities/index.js';
 import { addPortRule, isUuid, removePortRule, updatePortRule, validatePatch, validatePortRule } from '../../changes/vm-changes.js';
 import { badInput, notFound } from '../../domain/errors.js';
 import type { GraphQLContext } from '../context.js';
+import { portRuleRow, type PortRuleRow } from '../read-model.js';
 import { PortRuleInput, UpdatePortRuleInput } from '../inputs.js';
 
 @Resolver(() => PortRule)
@@ -10,12 +11,13 @@ export class PortRuleResolver {
   @Authorized(Role.VIEWER)
   @Query(() => PortRule, { nullable: true, description: 'One port rule by id, or null.' })
   async portRule(@Ctx() { em }: GraphQLContext, @Arg('id', () => ID, { description: 'The port rule id.' }) id: string) {
-    return isUuid(id) ? em.findOne(PortRule, { id }) : null;
+    return isUuid(id) ? portRuleRow(em, id) : null;
   }
 
   @FieldResolver(() => Vm, { description: 'The VM the rule forwards to.' })
-  async vm(@Root() rule: PortRule) {
-    return rule.vm.load({ dataloader: true });
+  async vm(@Root() rule: PortRule | PortRuleRow, @Ctx() { loaders }: GraphQLContext) {
+    // rows carry vmId; entities (from the drift resolvers) a reference
+    return loaders.vmById.load('vmId' in rule ? rule.vmId : rule.vm.id);
   }
 
   @Authorized(Role.OPERATOR)
@@ -48,8 +50,8 @@ export class PortRuleResolver {
   }
 }
 
-async function loadRule(em: GraphQLContext['em'], id: string): Promise<PortRule> {
-  const rule = await em.findOne(PortRule, { id }, { refresh: true });
+async function loadRule(em: GraphQLContext['em'], id: string): Promise<PortRuleRow> {
+  const rule = await portRuleRow(em, id);
   if (!rule) throw notFound('port rule', id);
   return rule;
 }

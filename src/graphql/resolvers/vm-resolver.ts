@@ -1,8 +1,10 @@
-import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import type { GraphQLResolveInfo } from 'graphql';
+import { Arg, Authorized, Ctx, FieldResolver, ID, Info, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { PortRule, Role, Vm } from '../../domain/entities/index.js';
 import { decommissionVm, isUuid, provisionVm, validateProvision } from '../../changes/vm-changes.js';
 import { notFound } from '../../domain/errors.js';
-import { connectionType, keysetPage } from '../connection.js';
+import { connectionType, selects } from '../connection.js';
+import { vmPage, vmRow, type VmRow } from '../read-model.js';
 import type { GraphQLContext } from '../context.js';
 import { ProvisionVmInput } from '../inputs.js';
 
@@ -14,22 +16,22 @@ export class VmResolver {
   @Query(() => VmConnection, { description: 'VMs, oldest first, as a Relay connection. Reads the database only.' })
   async vms(
     @Ctx() { em }: GraphQLContext,
+    @Info() info: GraphQLResolveInfo,
     @Arg('first', () => Int, { nullable: true, defaultValue: 50, description: 'Page size, 1-200.' }) first: number | null,
     @Arg('after', () => String, { nullable: true, description: 'Cursor from a previous page.' }) after?: string | null,
   ) {
-    return keysetPage(em, Vm, 'createdAt', 'asc', first, after);
+    return vmPage(em, first, after, selects(info, 'totalCount'));
   }
 
   @Authorized(Role.VIEWER)
   @Query(() => Vm, { nullable: true, description: 'One VM by id, or null.' })
   async vm(@Ctx() { em }: GraphQLContext, @Arg('id', () => ID, { description: 'The VM id.' }) id: string) {
-    return isUuid(id) ? em.findOne(Vm, { id }) : null;
+    return isUuid(id) ? vmRow(em, id) : null;
   }
 
   @FieldResolver(() => [PortRule], { description: 'Its port rules, by rule number.' })
-  async portRules(@Root() vm: Vm) {
-    const items = await vm.portRules.load({ dataloader: true });
-    return [...items].sort((a, b) => a.ruleNumber - b.ruleNumber);
+  async portRules(@Root() vm: Vm | VmRow, @Ctx() { loaders }: GraphQLContext) {
+    return loaders.portRulesByVm.load(vm.id);
   }
 
   @Authorized(Role.OPERATOR)
@@ -51,8 +53,8 @@ export class VmResolver {
   }
 }
 
-export async function loadVm(em: GraphQLContext['em'], id: string): Promise<Vm> {
-  const vm = await em.findOne(Vm, { id }, { refresh: true });
+export async function loadVm(em: GraphQLContext['em'], id: string): Promise<VmRow> {
+  const vm = await vmRow(em, id);
   if (!vm) throw notFound('VM', id);
   return vm;
 }

@@ -1,7 +1,7 @@
 // The HTTP surface: POST /graphql (and graphql-ws on the same path), /health, /ready, /metrics.
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
-import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { expressMiddleware } from '@as-integrations/express5';
 import express, { type Express } from 'express';
 import type { GraphQLSchema } from 'graphql';
@@ -84,6 +84,8 @@ export async function startHttpServer(schema: GraphQLSchema, app: AppServices): 
       ApolloServerPluginDrainHttpServer({ httpServer: server }),
       { async serverWillStart() { return { async drainServer() { await wsCleanup.dispose(); } }; } },
       ApolloServerPluginLandingPageDisabled(),
+      // We send no cache hints; the plugin would otherwise wrap every field of every response.
+      ApolloServerPluginCacheControlDisabled(),
       graphqlObservabilityPlugin(metrics),
       auditPlugin(logger),
     ],

@@ -13,7 +13,7 @@ test('the schema keeps the contract names of design.md', async () => {
   const { createSchema } = await import('../../src/graphql/schema.js');
   const { createAppPubSub } = await import('../../src/changes/events.js');
   const schema = await createSchema(createAppPubSub());
-  for (const name of ['Vm', 'PortRule', 'PortRuleInput', 'ProvisionVmInput', 'UpdatePortRuleInput', 'VmConnection', 'RollbackEvent', 'RollbackStage', 'RollbackOutcome', 'Health', 'ComponentHealth', 'IPv4', 'Port', 'DateTime', 'Protocol', 'SyncReport', 'DriftItem', 'DriftKind', 'ReconcileMode', 'ReconcileResult', 'FieldDrift', 'RouterRule']) {
+  for (const name of ['Vm', 'PortRule', 'PortRuleInput', 'ProvisionVmInput', 'UpdatePortRuleInput', 'VmConnection', 'RollbackEvent', 'RollbackStage', 'RollbackOutcome', 'Health', 'ComponentHealth', 'IPv4', 'Port', 'DateTime', 'Protocol', 'SyncReport', 'DriftItem', 'DriftKind', 'ReconcileMode', 'ReconcileResult', 'FieldDrift', 'RouterRule', 'RouterCommand', 'DriftKind', 'RollbackEvent']) {
     assert.ok(schema.getType(name), `schema lacks ${name}`);
   }
   const signature = (type: 'Query' | 'Mutation' | 'Subscription', field: string) => {

@@ -35,7 +35,7 @@ registerEnumType(RollbackOutcome, {
   },
 });
 
-@ObjectType({ description: 'One router command as sent to /configure; a value is the last path element.' })
+@ObjectType('RouterCommand', { description: 'One router command as sent to /configure; a value is the last path element.' })
 export class RouterCommandType implements RouterCommand {
   @Field(() => String, { description: '`set`, `delete` or `comment`.' })
   op!: 'set' | 'delete' | 'comment';

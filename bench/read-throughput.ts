@@ -57,7 +57,8 @@ async function check(target: Target, expect: (data: any) => boolean): Promise<vo
 }
 
 function startBareApollo(): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, [path.join(__dirname, 'bare-apollo.js')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  // Both servers run as deployed: NODE_ENV=production (graphql-js skips its development checks).
+  const child = spawn(process.execPath, [path.join(__dirname, 'bare-apollo.js')], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, NODE_ENV: 'production' } });
   return new Promise((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`bare Apollo exited with ${code}`)));
     child.stdout!.on('data', (d: Buffer) => {
@@ -78,6 +79,7 @@ async function main(): Promise<void> {
     ADMIN_API_KEY: admin,
     RATE_LIMIT_READS_PER_MINUTE: '0',
     LAN_POOL: '192.168.64.1-192.168.65.254',
+    NODE_ENV: 'production',
   });
   const bare = await startBareApollo();
   try {

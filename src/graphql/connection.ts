@@ -68,11 +68,28 @@ export function decodeCursor(cursor: string): { at: Date; id: string } {
 /** Builds a page from `first + 1` rows fetched in order. */
 export function toPage<T>(rows: T[], first: number, totalCount: number, key: (row: T) => { at: Date; id: string }): Page<T> {
   const nodes = rows.slice(0, first);
-  const edges = nodes.map((node) => {
+  // Cursors are encoded only when a client selects them (most pages ask for endCursor alone).
+  const cursorOf = (node: T) => {
     const k = key(node);
-    return { node, cursor: encodeCursor(k.at, k.id) };
-  });
-  return { edges, totalCount, pageInfo: { hasNextPage: rows.length > first, endCursor: edges.at(-1)?.cursor ?? null } };
+    return encodeCursor(k.at, k.id);
+  };
+  const edges = nodes.map((node) => ({
+    node,
+    get cursor() {
+      return cursorOf(node);
+    },
+  }));
+  const last = nodes.at(-1);
+  return {
+    edges,
+    totalCount,
+    pageInfo: {
+      hasNextPage: rows.length > first,
+      get endCursor() {
+        return last === undefined ? null : cursorOf(last);
+      },
+    },
+  };
 }
 
 /**

@@ -2,21 +2,13 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
+import { freePort } from '../support/server-process.js';
 
 const MAIN = path.resolve(__dirname, '..', '..', 'src', 'main.js');
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 test('with no environment the server starts on the embedded database and the simulator, and answers with the first-run key', async (t) => {
   const dir = mkdtempSync(path.join(tmpdir(), 'vmapi-first-run-'));

@@ -10,10 +10,13 @@ import { recoverUnfinished, type Settled } from './changes/recovery.js';
 import { startEmbeddedDatabase, type EmbeddedDatabase } from './database/embedded.js';
 import { migrateUp } from './database/migrate-lock.js';
 import { isSingleSessionDatabase, openOrm } from './database/orm.js';
+import { ChangeClock, watchLocalWrites } from './database/change-clock.js';
+import { ChangeFeed } from './database/change-feed.js';
+import { ReadCache } from './graphql/read-cache.js';
 import { reconcile } from './drift/reconcile.js';
 import { SyncJob } from './drift/sync-job.js';
 import { takeSyncReport } from './drift/sync-report.js';
-import { createFirstRunKey, seedAdminKey } from './graphql/auth.js';
+import { createFirstRunKey, KeyCache, seedAdminKey } from './graphql/auth.js';
 import type { AppServices } from './graphql/context.js';
 import { createSchema } from './graphql/schema.js';
 import type { HealthDeps } from './observability/health.js';
@@ -39,6 +42,8 @@ export interface RunningApp {
   syncJob: SyncJob;
   /** start-up recovery of operations a dead process left unfinished */
   recovery: Promise<Settled[]>;
+  /** answers to repeated reads (docs/read-cache.md) */
+  readCache: ReadCache;
   /** the built-in simulator, when no VYOS_URL was given */
   simulator: Simulator | null;
   embedded: EmbeddedDatabase | null;
@@ -79,7 +84,13 @@ export async function startApp(config: Config, logger: Logger = createLogger(con
     );
   }
   // Read at scrape time: the pool as it is now, the sync job once it exists.
-  const metrics = new AppMetrics({ orm: () => orm, background: () => health.background?.status?.(), syncIntervalSeconds: config.syncIntervalSeconds, routerName: config.routerName });
+  const metrics = new AppMetrics({
+    orm: () => orm,
+    background: () => health.background?.status?.(),
+    syncIntervalSeconds: config.syncIntervalSeconds,
+    routerName: config.routerName,
+    readCache: () => readCache.stats(),
+  });
   const router = new VyosClient({
     url: vyosUrl,
     key: config.vyosApiKey,
@@ -92,6 +103,14 @@ export async function startApp(config: Config, logger: Logger = createLogger(con
     logger,
     onCall: metrics.routerCall,
   });
+
+  // Read caches (docs/read-cache.md): a single-session database has one process, whose own writes
+  // are all there is; on PostgreSQL the change feed brings the other replicas' commits.
+  const clock = new ChangeClock(singleSession);
+  watchLocalWrites(orm, clock);
+  const feed = singleSession || config.readCacheMaxBytes === 0 ? null : await ChangeFeed.start(databaseUrl, clock, logger);
+  const readCache = new ReadCache(clock, config.readCacheMaxBytes);
+  const keys = config.readCacheMaxBytes > 0 ? new KeyCache(clock) : undefined;
 
   const pubsub = createAppPubSub();
   const events: EventBus = singleSession ? new LocalEventBus(pubsub) : await PostgresEventBus.start(databaseUrl, orm, pubsub, logger);
@@ -121,7 +140,7 @@ export async function startApp(config: Config, logger: Logger = createLogger(con
     publish: (report) => events.drift({ ...report }),
   });
   const health: HealthDeps = { orm, router, simulator: simulator !== null, background: syncJob };
-  const services: AppServices = { config, orm, router, coordinator, pubsub, events, logger, health, syncJob, metrics };
+  const services: AppServices = { config, orm, router, coordinator, pubsub, events, logger, health, syncJob, metrics, readCache, keys };
   const schema = await createSchema(pubsub);
   const http = await startHttpServer(schema, services);
   logger.info({ url: `${http.url}/graphql` }, 'vyos-vm-api listening');
@@ -141,6 +160,7 @@ export async function startApp(config: Config, logger: Logger = createLogger(con
     metrics,
     syncJob,
     recovery,
+    readCache,
     simulator,
     embedded,
     async stop() {
@@ -152,6 +172,7 @@ export async function startApp(config: Config, logger: Logger = createLogger(con
       await syncJob.stop();
       await coordinator.drained();
       await events.close();
+      await feed?.close();
       await orm.close(true);
       logger.debug('shutdown: database pool closed');
       await simulator?.close();

@@ -58,6 +58,8 @@ export interface Config {
   routerName: string;
   /** router config snapshots kept (rotating files on the router) */
   snapshotKeep: number;
+  /** bound of the read cache (docs/read-cache.md); 0 = no read or key caching, every read asks PostgreSQL */
+  readCacheMaxBytes: number;
   /** serve the GraphiQL IDE at GET /graphql to browsers */
   graphqlIde: boolean;
 }
@@ -224,5 +226,6 @@ export function loadConfig(env: Env = process.env): Config {
     routerName: text(env, 'ROUTER_NAME', 'default'),
     snapshotKeep: integer(env, 'SNAPSHOT_KEEP', 20, 1, 1000),
     graphqlIde: bool(env, 'GRAPHQL_IDE', true),
+    readCacheMaxBytes: integer(env, 'READ_CACHE_MAX_BYTES', 32 * 1_048_576, 0, 4096 * 1_048_576),
   };
 }

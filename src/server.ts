@@ -15,6 +15,7 @@ import type { AppServices, GraphQLContext } from './graphql/context.js';
 import { auditPlugin } from './graphql/audit.js';
 import { formatError } from './graphql/errors.js';
 import { createReadLoaders } from './graphql/read-model.js';
+import { answerFromReadCache, readCachePlugin } from './graphql/read-cache-http.js';
 import { graphqlIde } from './graphql/ide.js';
 import { checkHealth, type HealthDeps } from './observability/health.js';
 import { graphqlObservabilityPlugin } from './observability/graphql-plugin.js';
@@ -41,7 +42,7 @@ export async function startHttpServer(schema: GraphQLSchema, app: AppServices): 
   // Security headers, CORS allow-list, trusted proxies; limits and key checks (docs/security.md).
   applyHttpHardening(web, config);
   const limiter = new RateLimiter({ writesPerMinute: config.rateLimitWritesPerMinute, readsPerMinute: config.rateLimitReadsPerMinute });
-  const ws = wsGuard({ orm, config, logger, limiter, formatError: formatError(logger) });
+  const ws = wsGuard({ orm, config, logger, limiter, keys: app.keys, formatError: formatError(logger) });
   const sockets = observeSockets(metrics, logger);
   const server = createServer(web);
 
@@ -53,7 +54,7 @@ export async function startHttpServer(schema: GraphQLSchema, app: AppServices): 
       // A subscription socket must present a valid key up front (closed with 4403 otherwise).
       onConnect: async (ctx) => {
         const params = ctx.connectionParams ?? {};
-        const auth = await resolveKey(orm.em.fork(), keyFromHeaders(params.authorization, params['x-api-key']));
+        const auth = await resolveKey(() => orm.em.fork(), keyFromHeaders(params.authorization, params['x-api-key']), app.keys);
         if (!auth) {
           sockets.refused(Boolean(params.authorization || params['x-api-key']));
           return false;
@@ -87,6 +88,7 @@ export async function startHttpServer(schema: GraphQLSchema, app: AppServices): 
       // We send no cache hints; the plugin would otherwise wrap every field of every response.
       ApolloServerPluginCacheControlDisabled(),
       graphqlObservabilityPlugin(metrics),
+      readCachePlugin(app.readCache, metrics),
       auditPlugin(logger),
     ],
   });
@@ -115,13 +117,14 @@ export async function startHttpServer(schema: GraphQLSchema, app: AppServices): 
   web.use(
     '/graphql',
     express.json({ limit: config.maxBodyBytes }),
-    graphqlGuard({ orm, limiter, logger }),
+    graphqlGuard({ orm, limiter, logger, keys: app.keys }),
+    answerFromReadCache(app.readCache, metrics),
     expressMiddleware(apollo, {
       context: async ({ req, res }): Promise<GraphQLContext> => {
         const em = orm.em.fork();
         const requestId = (typeof req.headers['x-request-id'] === 'string' && req.headers['x-request-id'].slice(0, 100)) || randomUUID();
         const known = requestAuth(res);
-        const auth = known !== undefined ? known : await resolveKey(em, keyFromHeaders(req.headers.authorization, req.headers['x-api-key']));
+        const auth = known !== undefined ? known : await resolveKey(() => em, keyFromHeaders(req.headers.authorization, req.headers['x-api-key']), app.keys);
         return bindRequestContext(res, { em, auth, app, requestId, loaders: createReadLoaders(em) });
       },
     }),

@@ -2,6 +2,7 @@ import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../config.js';
+import type { ChangeClock } from '../database/change-clock.js';
 import type { Logger } from '../observability/logger.js';
 import type { AuthChecker } from 'type-graphql';
 import { ApiKey, Role, roleAllows } from '../domain/entities/index.js';
@@ -20,16 +21,60 @@ export function keyFromHeaders(authorization: unknown, apiKeyHeader: unknown): s
   return null;
 }
 
+interface KeyRow {
+  id: string;
+  name: string;
+  role: Role;
+  secret_hash: string;
+  revoked: boolean;
+  expires_at: string | null;
+}
+
+const MAX_CACHED_KEYS = 10_000;
+
+/**
+ * Key rows by prefix for the change clock's current generation (change-clock.ts): api_key is one
+ * of the tables whose changes tick it, so a key revoked or re-roled anywhere is looked up afresh
+ * from the next request on. Only rows that exist are kept: unknown keys cost a query each time.
+ */
+export class KeyCache {
+  private readonly rows = new Map<string, KeyRow>();
+
+  constructor(private readonly clock: ChangeClock) {
+    clock.onTick(() => this.rows.clear());
+  }
+
+  get(prefix: string): KeyRow | undefined {
+    if (!this.clock.fresh) return undefined;
+    return this.rows.get(prefix);
+  }
+
+  get generation(): number {
+    return this.clock.generation;
+  }
+
+  set(prefix: string, generation: number, row: KeyRow): void {
+    if (!this.clock.fresh || generation !== this.clock.generation) return;
+    if (this.rows.size >= MAX_CACHED_KEYS) this.rows.clear();
+    this.rows.set(prefix, row);
+  }
+}
+
 /** Looks a presented key up; null for unknown, revoked or expired keys. */
-export async function resolveKey(em: EntityManager, key: string | null): Promise<AuthInfo | null> {
+/** `em` is called only when the row has to be read: a cached key needs no unit of work. */
+export async function resolveKey(em: () => EntityManager, key: string | null, cache?: KeyCache): Promise<AuthInfo | null> {
   if (!key || key.length > 256) return null;
-  // Every request does this: a plain row, no managed entity.
-  const [row] = await em.execute<{ id: string; name: string; role: Role; secret_hash: string; usable: boolean }[]>(
-    'select id, name, role, secret_hash, revoked_at is null and (expires_at is null or expires_at > now()) as usable from api_key where prefix = ?',
-    [prefixOf(key)],
-  );
+  const prefix = prefixOf(key);
+  let row = cache?.get(prefix);
+  if (!row) {
+    const generation = cache?.generation ?? 0;
+    // Every uncached request does this: a plain row, no managed entity.
+    [row] = await em().execute<KeyRow[]>('select id, name, role, secret_hash, revoked_at is not null as revoked, expires_at from api_key where prefix = ?', [prefix]);
+    if (row) cache?.set(prefix, generation, row);
+  }
   if (!row || !sameHash(row.secret_hash, hashKey(key))) return null;
-  if (!row.usable) return null;
+  // Expiry is a matter of time alone, so it is checked on every use, cached row or not.
+  if (row.revoked || (row.expires_at !== null && new Date(row.expires_at).getTime() <= Date.now())) return null;
   return { keyId: row.id, name: row.name, role: row.role };
 }
 

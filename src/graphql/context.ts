@@ -5,6 +5,8 @@ import type { EventBus } from '../changes/event-bus.js';
 import type { AppPubSub } from '../changes/events.js';
 import type { Role } from '../domain/entities/index.js';
 import type { Logger } from '../observability/logger.js';
+import type { KeyCache } from './auth.js';
+import type { CacheOutcome, ReadCache } from './read-cache.js';
 import type { ReadLoaders } from './read-model.js';
 import type { RouterApi } from '../vyos/types.js';
 
@@ -24,6 +26,10 @@ export interface AppServices {
   /** cross-replica fan-out of rollback and drift events */
   events: EventBus;
   logger: Logger;
+  /** answers to repeated database-only reads (docs/read-cache.md) */
+  readCache: ReadCache;
+  /** API key rows, looked up once per change of the api_key table; absent when READ_CACHE_MAX_BYTES=0 */
+  keys?: KeyCache;
   /** extra services registered by feature modules (drift, health, ...) */
   [name: string]: unknown;
 }
@@ -36,4 +42,6 @@ export interface GraphQLContext {
   requestId: string;
   /** per-request batched row loaders for the read side */
   loaders: ReadLoaders;
+  /** what the read cache did with this request (set by read-cache-plugin.ts; absent for subscriptions) */
+  readCache?: CacheOutcome;
 }

@@ -65,6 +65,7 @@ export function graphqlObservabilityPlugin(metrics: AppMetrics): ApolloServerPlu
               type,
               errorCodes: codes,
               auth: contextValue.auth,
+              readCache: contextValue.readCache,
             };
           }
         },

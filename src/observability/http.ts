@@ -15,6 +15,8 @@ export interface OperationRecord {
   type: OperationType;
   errorCodes: string[];
   auth: AuthInfo | null;
+  /** hit, miss or bypass (docs/read-cache.md) */
+  readCache?: string;
 }
 
 export interface RequestRecord {
@@ -108,6 +110,7 @@ export function observeRequests(metrics: AppMetrics, logger: Logger): RequestHan
         line.keyId = gql?.auth?.keyId ?? null;
         line.keyName = gql?.auth?.name ?? null;
         line.credential = gql?.auth ? 'valid' : record.credentialPresented ? (gql ? 'invalid' : 'unchecked') : 'none';
+        if (gql?.readCache) line.readCache = gql.readCache;
       }
       const level = outcome === 'server_error' ? 'warn' : PROBES.has(route) ? 'debug' : 'info';
       logger[level](line, 'request');

@@ -7,6 +7,7 @@ import type { CoordinatorHooks } from '../changes/coordinator.js';
 import { RollbackOutcome, RollbackStage } from '../domain/entities/index.js';
 import { ErrorCode } from '../domain/errors.js';
 import type { RouterCallEvent } from '../vyos/client.js';
+import type { CacheOutcome, ReadCacheStats } from '../graphql/read-cache.js';
 import type { BackgroundJobStatus } from './health.js';
 import { RouterErrorKind } from '../vyos/types.js';
 
@@ -24,6 +25,8 @@ export interface MetricsSources {
   syncIntervalSeconds: number;
   /** ROUTER_NAME: the `router` label of router_up */
   routerName: string;
+  /** the read cache's size and whether the change feed vouches for it (read at scrape time) */
+  readCache?: () => ReadCacheStats | undefined;
 }
 
 export type OperationType = 'query' | 'mutation' | 'subscription' | 'unknown';
@@ -160,6 +163,13 @@ export class AppMetrics {
     registers: [this.registry],
   });
 
+  readonly readCacheRequests = new Counter({
+    name: `${PREFIX}read_cache_requests_total`,
+    help: 'GraphQL requests the read cache saw, by outcome: hit (answered from the cache), miss (computed and kept) or bypass (not cacheable, or the cache stood aside).',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
   readonly subscriptions = new Gauge({
     name: `${PREFIX}subscription_connections`,
     help: 'Open, authenticated graphql-ws (subscription) connections.',
@@ -177,7 +187,33 @@ export class AppMetrics {
     for (const stage of Object.values(RollbackStage)) {
       for (const outcome of Object.values(RollbackOutcome)) this.rollbacks.labels(stage, outcome).inc(0);
     }
+    for (const outcome of ['hit', 'miss', 'bypass']) this.readCacheRequests.labels(outcome).inc(0);
     const { registry } = this;
+    const cache = () => sources.readCache?.();
+    new Gauge({
+      name: `${PREFIX}read_cache_bytes`,
+      help: 'Size of the answers held by the read cache (their JSON length; READ_CACHE_MAX_BYTES bounds it).',
+      registers: [registry],
+      collect() {
+        this.set(cache()?.bytes ?? 0);
+      },
+    });
+    new Gauge({
+      name: `${PREFIX}read_cache_entries`,
+      help: 'Answers held by the read cache.',
+      registers: [registry],
+      collect() {
+        this.set(cache()?.entries ?? 0);
+      },
+    });
+    new Gauge({
+      name: `${PREFIX}read_cache_fresh`,
+      help: '1 while every committed change reaches this replica (its change feed listens), so the read cache may answer; 0 while it stands aside.',
+      registers: [registry],
+      collect() {
+        this.set(cache()?.fresh ? 1 : 0);
+      },
+    });
 
     const pool = () => {
       try {
@@ -328,6 +364,10 @@ export class AppMetrics {
     this.operations.labels(operation, type, outcome).inc();
     this.operationDuration.labels(operation, type, outcome).observe(seconds);
     for (const code of codes) this.operationErrors.labels(operation, errorCodeLabel(code)).inc();
+  }
+
+  readCacheRequest(outcome: CacheOutcome): void {
+    this.readCacheRequests.labels(outcome).inc();
   }
 
   subscriptionOpened(): void {

@@ -6,7 +6,7 @@ import { parse } from 'graphql';
 import type { Config } from '../config.js';
 import { ErrorCode } from '../domain/errors.js';
 import { selectOperation } from '../graphql/audit.js';
-import { keyFromHeaders, resolveKey } from '../graphql/auth.js';
+import { keyFromHeaders, resolveKey, type KeyCache } from '../graphql/auth.js';
 import type { AuthInfo } from '../graphql/context.js';
 import type { Logger } from '../observability/logger.js';
 import { rateLimitedError, type OperationKind, type RateLimiter } from './rate-limit.js';
@@ -84,10 +84,10 @@ export function clientAddress(req: Request): string {
  * Before GraphQL: resolve the key once (the context reuses it) and take a rate-limit token for the
  * key and the address. Over the limit: HTTP 429 with Retry-After and a GraphQL error body.
  */
-export function graphqlGuard(deps: { orm: MikroORM; limiter: RateLimiter; logger: Logger }): RequestHandler {
+export function graphqlGuard(deps: { orm: MikroORM; limiter: RateLimiter; logger: Logger; keys?: KeyCache }): RequestHandler {
   return async (req, res, next) => {
     try {
-      const auth = await resolveKey(deps.orm.em.fork(), keyFromHeaders(req.headers.authorization, req.headers['x-api-key']));
+      const auth = await resolveKey(() => deps.orm.em.fork(), keyFromHeaders(req.headers.authorization, req.headers['x-api-key']), deps.keys);
       (res.locals as Record<symbol, AuthInfo | null>)[AUTH] = auth;
       if (req.method === 'OPTIONS') return next();
       const kind = operationKind(req.method === 'GET' ? req.query : req.body);

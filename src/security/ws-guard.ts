@@ -19,7 +19,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Config } from '../config.js';
 import { AppError, ErrorCode, unauthenticated } from '../domain/errors.js';
 import { auditMutation, rootFields, selectOperation } from '../graphql/audit.js';
-import { keyFromHeaders, resolveKey } from '../graphql/auth.js';
+import { keyFromHeaders, resolveKey, type KeyCache } from '../graphql/auth.js';
 import type { AuthInfo } from '../graphql/context.js';
 import type { Logger } from '../observability/logger.js';
 import { queryLimitRule } from './query-limits.js';
@@ -50,6 +50,8 @@ export interface WsGuardDeps {
   config: Config;
   logger: Logger;
   limiter: RateLimiter;
+  /** cached key rows (auth.ts), when the read cache is on */
+  keys?: KeyCache;
   /** the same formatter Apollo uses on HTTP */
   formatError: (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError;
 }
@@ -80,7 +82,7 @@ export function wsGuard(deps: WsGuardDeps): WsGuard {
     ...(config.graphqlIntrospection ? [] : [NoSchemaIntrospectionCustomRule]),
   ];
   const authOf = (params: ConnectionParams | undefined) =>
-    resolveKey(orm.em.fork(), keyFromHeaders(params?.authorization, params?.['x-api-key']));
+    resolveKey(() => orm.em.fork(), keyFromHeaders(params?.authorization, params?.['x-api-key']), deps.keys);
   const format = (errors: readonly GraphQLError[], beforeExecution = false): GraphQLFormattedError[] =>
     errors.map((e) => {
       const formatted = e.toJSON();

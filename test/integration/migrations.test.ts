@@ -23,7 +23,7 @@ async function tables(orm: MikroORM): Promise<string[]> {
   return rows.map((r) => r.name);
 }
 
-/** The whole public schema as text: columns, constraints and indexes. */
+/** The whole public schema as text: columns, constraints, indexes, triggers and functions. */
 async function schemaFingerprint(orm: MikroORM): Promise<string> {
   const em = orm.em.fork();
   const columns = await em.execute(
@@ -35,7 +35,14 @@ async function schemaFingerprint(orm: MikroORM): Promise<string> {
     `select conname, pg_get_constraintdef(c.oid) as def from pg_constraint c join pg_namespace n on n.oid = c.connamespace
       where n.nspname = 'public' order by conname`,
   );
-  return JSON.stringify({ columns, indexes, constraints });
+  const triggers = await em.execute(
+    `select tgname, pg_get_triggerdef(t.oid) as def from pg_trigger t join pg_class c on c.oid = t.tgrelid join pg_namespace n on n.oid = c.relnamespace
+      where n.nspname = 'public' and not t.tgisinternal order by tgname`,
+  );
+  const functions = await em.execute(
+    `select p.proname, pg_get_functiondef(p.oid) as def from pg_proc p join pg_namespace n on n.oid = p.pronamespace where n.nspname = 'public' order by proname`,
+  );
+  return JSON.stringify({ columns, indexes, constraints, triggers, functions });
 }
 
 describe('migrations on a fresh PostgreSQL', () => {

@@ -1,0 +1,81 @@
+// Where the read cache meets HTTP. Apollo computes an answer and the plugin keeps it; the next
+// identical request is answered at the HTTP edge, after the guard (key check, rate limit) and
+// before Apollo: no parse, no execution, no serialization. What Apollo would have said is exactly
+// what is kept, so only what the pipeline would repeat is skipped; the request still gets its
+// metrics and its log line.
+import type { ApolloServerPlugin } from '@apollo/server';
+import type { Request, RequestHandler, Response } from 'express';
+import { rootFieldsOf, operationLabel, type RootFields } from '../observability/graphql-plugin.js';
+import { requestRecordOf } from '../observability/http.js';
+import type { AppMetrics } from '../observability/metrics.js';
+import type { GraphQLContext } from './context.js';
+import { requestAuth } from '../security/http-guard.js';
+import { acceptsPlainJson, answerBody, cacheKey, isCacheable, type ReadCache } from './read-cache.js';
+
+const MAX_OPERATION_NAME = 100;
+
+/** Computes and keeps answers to cacheable queries sent as JSON POSTs. */
+export function readCachePlugin(cache: ReadCache, metrics: AppMetrics): ApolloServerPlugin<GraphQLContext> {
+  let roots: RootFields = { query: new Set(), mutation: new Set(), subscription: new Set() };
+  return {
+    async serverWillStart({ schema }) {
+      roots = rootFieldsOf(schema);
+    },
+    async requestDidStart() {
+      let key: string | null = null;
+      let generation = 0;
+      let label = '';
+      return {
+        async responseForOperation({ contextValue, operation, request }) {
+          const http = request.http;
+          const cacheable =
+            contextValue.auth !== null &&
+            cache.active &&
+            http?.method === 'POST' &&
+            acceptsPlainJson(http.headers.get('accept')) &&
+            typeof request.query === 'string' &&
+            isCacheable(operation);
+          contextValue.readCache = cacheable ? 'miss' : 'bypass';
+          if (cacheable) {
+            key = cacheKey(contextValue.auth!.role, request.query!, request.operationName, request.variables);
+            label = operationLabel(operation, roots);
+            // Taken before execution: an answer is kept only if nothing changed while it was computed.
+            generation = cache.generation;
+          }
+          return null;
+        },
+        async willSendResponse({ contextValue, response }) {
+          if (contextValue.readCache) metrics.readCacheRequest(contextValue.readCache);
+          if (!key || response.body.kind !== 'single' || response.http.status !== undefined && response.http.status !== 200) return;
+          const { data, errors, extensions } = response.body.singleResult;
+          if (data && !errors && !extensions) cache.set(key, generation, { body: answerBody(data), operation: label });
+        },
+      };
+    },
+  };
+}
+
+function lookup(cache: ReadCache, req: Request, res: Response) {
+  if (req.method !== 'POST' || !cache.active || !acceptsPlainJson(req.headers.accept)) return undefined;
+  const auth = requestAuth(res);
+  const body = req.body as { query?: unknown; operationName?: unknown; variables?: unknown } | undefined;
+  if (!auth || !body || typeof body.query !== 'string' || Array.isArray(body)) return undefined;
+  const answer = cache.get(cacheKey(auth.role, body.query, body.operationName, body.variables));
+  return answer && { answer, auth, operationName: typeof body.operationName === 'string' ? body.operationName.slice(0, MAX_OPERATION_NAME) : null };
+}
+
+/** Express middleware after the guard: answers a request the cache holds, or passes it on to Apollo. */
+export function answerFromReadCache(cache: ReadCache, metrics: AppMetrics): RequestHandler {
+  return (req, res, next) => {
+    const started = performance.now();
+    const hit = lookup(cache, req, res);
+    if (!hit) return next();
+    const { answer, auth, operationName } = hit;
+    metrics.readCacheRequest('hit');
+    metrics.graphqlOperation(answer.operation, 'query', [], (performance.now() - started) / 1000);
+    const record = requestRecordOf(res);
+    if (record) record.graphql = { operation: answer.operation, operationName, type: 'query', errorCodes: [], auth, readCache: 'hit' };
+    res.status(200).setHeader('content-type', 'application/json; charset=utf-8');
+    res.send(answer.body);
+  };
+}

@@ -108,7 +108,7 @@ export async function startApp(config: Config, logger: Logger = createLogger(con
   // are all there is; on PostgreSQL the change feed brings the other replicas' commits.
   const clock = new ChangeClock(singleSession);
   watchLocalWrites(orm, clock);
-  const feed = singleSession || config.readCacheMaxBytes === 0 ? null : await ChangeFeed.start(databaseUrl, clock, logger);
+  const feed = singleSession || config.readCacheMaxBytes === 0 ? null : await ChangeFeed.start(databaseUrl, clock, logger, () => metrics.changeFeedLost.inc());
   const readCache = new ReadCache(clock, config.readCacheMaxBytes);
   const keys = config.readCacheMaxBytes > 0 ? new KeyCache(clock) : undefined;
 

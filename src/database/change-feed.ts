@@ -22,17 +22,19 @@ export class ChangeFeed {
   private retry: NodeJS.Timeout | undefined;
   private beat: NodeJS.Timeout | undefined;
   private lastBeat = 0;
+  private beatInFlight = false;
   private readonly beatPayload = `beat:${randomUUID()}`;
 
   private constructor(
     private readonly url: string,
     private readonly clock: ChangeClock,
     private readonly logger: Logger,
+    private readonly onLost: () => void,
   ) {}
 
   /** Listens (or keeps trying in the background); until it does, and whenever it can't, the clock is not fresh. */
-  static async start(url: string, clock: ChangeClock, logger: Logger): Promise<ChangeFeed> {
-    const feed = new ChangeFeed(url, clock, logger);
+  static async start(url: string, clock: ChangeClock, logger: Logger, onLost: () => void = () => {}): Promise<ChangeFeed> {
+    const feed = new ChangeFeed(url, clock, logger, onLost);
     clock.setTrusted(false);
     await feed.connect().catch((err: unknown) => {
       logger.warn({ err }, 'change feed could not listen; read caches bypassed, retrying');
@@ -57,6 +59,7 @@ export class ChangeFeed {
     const lost = (err?: unknown) => {
       if (this.client !== client) return;
       this.logger.warn({ err }, 'change feed connection lost: read caches bypassed until it is back');
+      this.onLost();
       this.reconnectSoon(1000);
     };
     client.on('error', lost);
@@ -74,6 +77,7 @@ export class ChangeFeed {
     }
     this.client = client;
     this.lastBeat = Date.now();
+    this.beatInFlight = false;
     // Anything committed while no one listened is unknown: trusting again ticks the clock.
     this.clock.setTrusted(true);
   }
@@ -83,12 +87,21 @@ export class ChangeFeed {
     if (!client) return;
     if (Date.now() - this.lastBeat > HEARTBEAT_TIMEOUT_MS) {
       this.logger.warn({ silentForMs: Date.now() - this.lastBeat }, 'change feed heartbeat stopped: read caches bypassed, reconnecting');
+      this.onLost();
       this.reconnectSoon(0);
       return;
     }
-    client.query('select pg_notify($1, $2)', [CHANGES_CHANNEL, this.beatPayload]).catch(() => {
-      // 'error' or the missed beat deals with it
-    });
+    // A beat still unanswered is not sent again: its absence is the signal.
+    if (this.beatInFlight) return;
+    this.beatInFlight = true;
+    client
+      .query('select pg_notify($1, $2)', [CHANGES_CHANNEL, this.beatPayload])
+      .catch(() => {
+        // 'error' or the missed beat deals with it
+      })
+      .finally(() => {
+        if (this.client === client) this.beatInFlight = false;
+      });
   }
 
   private reconnectSoon(delay: number): void {

@@ -170,6 +170,12 @@ export class AppMetrics {
     registers: [this.registry],
   });
 
+  readonly changeFeedLost = new Counter({
+    name: `${PREFIX}change_feed_lost_total`,
+    help: 'Times the change feed (LISTEN connection that keeps the read cache fresh) closed or stopped answering its heartbeat; the cache stands aside until it listens again.',
+    registers: [this.registry],
+  });
+
   readonly subscriptions = new Gauge({
     name: `${PREFIX}subscription_connections`,
     help: 'Open, authenticated graphql-ws (subscription) connections.',

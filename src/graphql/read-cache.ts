@@ -61,8 +61,11 @@ interface Entry extends CachedAnswer {
 export type CacheOutcome = 'hit' | 'miss' | 'bypass';
 
 export interface ReadCacheStats {
+  /** READ_CACHE_MAX_BYTES > 0 */
+  enabled: boolean;
   entries: number;
   bytes: number;
+  /** whether every change reaches the clock (the change feed listens) */
   fresh: boolean;
 }
 
@@ -123,6 +126,6 @@ export class ReadCache {
   }
 
   stats(): ReadCacheStats {
-    return { entries: this.entries.size, bytes: this.bytes, fresh: this.clock.fresh };
+    return { enabled: this.maxBytes > 0, entries: this.entries.size, bytes: this.bytes, fresh: this.clock.fresh };
   }
 }

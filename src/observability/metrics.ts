@@ -214,10 +214,12 @@ export class AppMetrics {
     });
     new Gauge({
       name: `${PREFIX}read_cache_fresh`,
-      help: '1 while every committed change reaches this replica (its change feed listens), so the read cache may answer; 0 while it stands aside.',
+      help: '1 while every committed change reaches this replica (its change feed listens), so the read cache may answer; 0 while it stands aside; absent when READ_CACHE_MAX_BYTES=0.',
       registers: [registry],
       collect() {
-        this.set(cache()?.fresh ? 1 : 0);
+        this.reset();
+        const s = cache();
+        if (s?.enabled) this.set(s.fresh ? 1 : 0);
       },
     });
 

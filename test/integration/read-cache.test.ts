@@ -99,6 +99,7 @@ describe('the read cache', () => {
     });
     assert.deepEqual(computed, { hit: 0, miss: 1, bypass: 0 });
     assert.deepEqual(cached, { hit: 1, miss: 0, bypass: 0 });
+    assert.equal(value(parseMetrics(await t.app.metrics.scrape()), 'vyos_vm_api_read_cache_fresh'), 1);
     assert.equal(second.status, first.status);
     assert.equal(second.headers.get('content-type'), first.headers.get('content-type'));
     const [a, b] = [await first.text(), await second.text()];
@@ -225,5 +226,7 @@ describe('READ_CACHE_MAX_BYTES=0', () => {
       for (let i = 0; i < 3; i++) ok(await t.gql(q));
     });
     assert.deepEqual(m, { hit: 0, miss: 0, bypass: 3 });
+    const samples = parseMetrics(await t.app.metrics.scrape());
+    assert.equal(samples.some((s) => s.name === 'vyos_vm_api_read_cache_fresh'), false, 'no freshness to alert on when the cache is off');
   });
 });

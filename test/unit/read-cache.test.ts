@@ -70,7 +70,7 @@ describe('ReadCache', () => {
     assert.equal(cache.get('k')?.body, '{"data":1}\n');
     clock.tick();
     assert.equal(cache.get('k'), undefined);
-    assert.deepEqual(cache.stats(), { entries: 0, bytes: 0, fresh: true });
+    assert.deepEqual(cache.stats(), { enabled: true, entries: 0, bytes: 0, fresh: true });
   });
 
   test('an answer computed while a change happened is not kept', () => {

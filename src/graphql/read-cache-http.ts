@@ -10,7 +10,7 @@ import { requestRecordOf } from '../observability/http.js';
 import type { AppMetrics } from '../observability/metrics.js';
 import type { GraphQLContext } from './context.js';
 import { requestAuth } from '../security/http-guard.js';
-import { acceptsPlainJson, answerBody, cacheKey, isCacheable, type ReadCache } from './read-cache.js';
+import { answerBody, answerContentType, cacheKey, isCacheable, type ReadCache } from './read-cache.js';
 
 const MAX_OPERATION_NAME = 100;
 
@@ -32,7 +32,6 @@ export function readCachePlugin(cache: ReadCache, metrics: AppMetrics): ApolloSe
             contextValue.auth !== null &&
             cache.active &&
             http?.method === 'POST' &&
-            acceptsPlainJson(http.headers.get('accept')) &&
             typeof request.query === 'string' &&
             isCacheable(operation);
           contextValue.readCache = cacheable ? 'miss' : 'bypass';
@@ -56,12 +55,16 @@ export function readCachePlugin(cache: ReadCache, metrics: AppMetrics): ApolloSe
 }
 
 function lookup(cache: ReadCache, req: Request, res: Response) {
-  if (req.method !== 'POST' || !cache.active || !acceptsPlainJson(req.headers.accept)) return undefined;
+  if (req.method !== 'POST' || !cache.active) return undefined;
   const auth = requestAuth(res);
   const body = req.body as { query?: unknown; operationName?: unknown; variables?: unknown } | undefined;
   if (!auth || !body || typeof body.query !== 'string' || Array.isArray(body)) return undefined;
   const answer = cache.get(cacheKey(auth.role, body.query, body.operationName, body.variables));
-  return answer && { answer, auth, operationName: typeof body.operationName === 'string' ? body.operationName.slice(0, MAX_OPERATION_NAME) : null };
+  if (!answer) return undefined;
+  // A type Apollo would refuse (406) is Apollo's to refuse.
+  const contentType = answerContentType(req.headers.accept);
+  if (!contentType) return undefined;
+  return { answer, auth, contentType, operationName: typeof body.operationName === 'string' ? body.operationName.slice(0, MAX_OPERATION_NAME) : null };
 }
 
 /** Express middleware after the guard: answers a request the cache holds, or passes it on to Apollo. */
@@ -70,12 +73,12 @@ export function answerFromReadCache(cache: ReadCache, metrics: AppMetrics): Requ
     const started = performance.now();
     const hit = lookup(cache, req, res);
     if (!hit) return next();
-    const { answer, auth, operationName } = hit;
+    const { answer, auth, contentType, operationName } = hit;
     metrics.readCacheRequest('hit');
     metrics.graphqlOperation(answer.operation, 'query', [], (performance.now() - started) / 1000);
     const record = requestRecordOf(res);
     if (record) record.graphql = { operation: answer.operation, operationName, type: 'query', errorCodes: [], auth, readCache: 'hit' };
-    res.status(200).setHeader('content-type', 'application/json; charset=utf-8');
+    res.status(200).setHeader('content-type', contentType);
     res.send(answer.body);
   };
 }

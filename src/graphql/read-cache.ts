@@ -3,6 +3,7 @@
 // while it was computed, and all answers are dropped when one happens, so a cached answer is never
 // older than the last change this process knows of. Bounded in bytes, least recently used out first.
 import { Kind, type OperationDefinitionNode } from 'graphql';
+import Negotiator from 'negotiator';
 import type { ChangeClock } from '../database/change-clock.js';
 
 /**
@@ -34,12 +35,18 @@ export function cacheKey(role: string, query: string, operationName: unknown, va
   return `${role}\n${typeof operationName === 'string' ? operationName : ''}\n${JSON.stringify(variables ?? {})}\n${query}`;
 }
 
+// Apollo's media types for a single result, in its order of preference (ApolloServer.ts).
+const JSON_TYPE = 'application/json; charset=utf-8';
+const ANSWER_TYPES = [JSON_TYPE, 'application/graphql-response+json; charset=utf-8', 'application/json; callbackSpec=1.0; charset=utf-8'];
+
 /**
- * Requests whose answer Apollo sends as `application/json; charset=utf-8`: no Accept header, any
- * type, or JSON. Others (application/graphql-response+json...) are served by Apollo every time.
+ * The Content-Type Apollo answers a request with this Accept header, chosen the way Apollo does
+ * (the same negotiator package); null when it would refuse with 406. The body of a successful
+ * answer is the same whichever type is chosen, so one cached answer serves every client.
  */
-export function acceptsPlainJson(accept: string | null | undefined): boolean {
-  return !accept || accept === '*/*' || accept === 'application/json';
+export function answerContentType(accept: string | null | undefined): string | null {
+  if (!accept) return JSON_TYPE;
+  return new Negotiator({ headers: { accept } }).mediaType(ANSWER_TYPES) ?? null;
 }
 
 /** The HTTP body of a successful answer, byte for byte as Apollo writes it. */
@@ -61,11 +68,11 @@ interface Entry extends CachedAnswer {
 export type CacheOutcome = 'hit' | 'miss' | 'bypass';
 
 export interface ReadCacheStats {
-  /** READ_CACHE_MAX_BYTES > 0 */
-  enabled: boolean;
+  /** READ_CACHE_MAX_BYTES (0 = off) */
+  maxBytes: number;
   entries: number;
   bytes: number;
-  /** whether every change reaches the clock (the change feed listens) */
+  /** whether the cache may answer: it is on and every change reaches the clock (the change feed listens) */
   fresh: boolean;
 }
 
@@ -126,6 +133,6 @@ export class ReadCache {
   }
 
   stats(): ReadCacheStats {
-    return { enabled: this.maxBytes > 0, entries: this.entries.size, bytes: this.bytes, fresh: this.clock.fresh };
+    return { maxBytes: this.maxBytes, entries: this.entries.size, bytes: this.bytes, fresh: this.active };
   }
 }

@@ -214,12 +214,18 @@ export class AppMetrics {
     });
     new Gauge({
       name: `${PREFIX}read_cache_fresh`,
-      help: '1 while every committed change reaches this replica (its change feed listens), so the read cache may answer; 0 while it stands aside; absent when READ_CACHE_MAX_BYTES=0.',
+      help: '1 while every committed change reaches this replica (its change feed listens), so the read cache may answer; 0 while it stands aside (and always when it is off).',
       registers: [registry],
       collect() {
-        this.reset();
-        const s = cache();
-        if (s?.enabled) this.set(s.fresh ? 1 : 0);
+        this.set(cache()?.fresh ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: `${PREFIX}read_cache_max_bytes`,
+      help: 'READ_CACHE_MAX_BYTES: the read cache bound (0 = off), so the rules can tell standing aside from off.',
+      registers: [registry],
+      collect() {
+        this.set(cache()?.maxBytes ?? 0);
       },
     });
 

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { parse, type OperationDefinitionNode } from 'graphql';
 import { ChangeClock, changesData } from '../../src/database/change-clock.js';
-import { acceptsPlainJson, answerBody, cacheKey, isCacheable, ReadCache } from '../../src/graphql/read-cache.js';
+import { answerBody, answerContentType, cacheKey, isCacheable, ReadCache } from '../../src/graphql/read-cache.js';
 
 const op = (source: string) => parse(source).definitions[0] as OperationDefinitionNode;
 const answer = (body: string) => ({ body, operation: 'vms' });
@@ -40,11 +40,12 @@ describe('which operations the read cache takes', () => {
     assert.equal(cacheKey('VIEWER', q, undefined, undefined), cacheKey('VIEWER', q, null, {}));
   });
 
-  test('only requests Apollo answers as application/json are answered from the cache', () => {
-    assert.equal(acceptsPlainJson(undefined), true);
-    assert.equal(acceptsPlainJson('*/*'), true);
-    assert.equal(acceptsPlainJson('application/json'), true);
-    assert.equal(acceptsPlainJson('application/graphql-response+json'), false);
+  test('the content type is chosen from Accept as Apollo chooses it', () => {
+    assert.equal(answerContentType(undefined), 'application/json; charset=utf-8');
+    assert.equal(answerContentType('*/*'), 'application/json; charset=utf-8');
+    assert.equal(answerContentType('application/graphql-response+json,application/json;q=0.9'), 'application/graphql-response+json; charset=utf-8');
+    assert.equal(answerContentType('application/json, text/plain, */*'), 'application/json; charset=utf-8');
+    assert.equal(answerContentType('text/html'), null, 'Apollo answers 406');
   });
 
   test('the body is what Apollo writes for data without errors', () => {
@@ -70,7 +71,7 @@ describe('ReadCache', () => {
     assert.equal(cache.get('k')?.body, '{"data":1}\n');
     clock.tick();
     assert.equal(cache.get('k'), undefined);
-    assert.deepEqual(cache.stats(), { enabled: true, entries: 0, bytes: 0, fresh: true });
+    assert.deepEqual(cache.stats(), { maxBytes: 1000, entries: 0, bytes: 0, fresh: true });
   });
 
   test('an answer computed while a change happened is not kept', () => {

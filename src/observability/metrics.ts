@@ -196,38 +196,26 @@ export class AppMetrics {
     for (const outcome of ['hit', 'miss', 'bypass']) this.readCacheRequests.labels(outcome).inc(0);
     const { registry } = this;
     const cache = () => sources.readCache?.();
-    new Gauge({
-      name: `${PREFIX}read_cache_bytes`,
-      help: 'Size of the answers held by the read cache (their JSON length; READ_CACHE_MAX_BYTES bounds it).',
-      registers: [registry],
-      collect() {
-        this.set(cache()?.bytes ?? 0);
-      },
-    });
-    new Gauge({
-      name: `${PREFIX}read_cache_entries`,
-      help: 'Answers held by the read cache.',
-      registers: [registry],
-      collect() {
-        this.set(cache()?.entries ?? 0);
-      },
-    });
-    new Gauge({
-      name: `${PREFIX}read_cache_fresh`,
-      help: '1 while every committed change reaches this replica (its change feed listens), so the read cache may answer; 0 while it stands aside (and always when it is off).',
-      registers: [registry],
-      collect() {
-        this.set(cache()?.fresh ? 1 : 0);
-      },
-    });
-    new Gauge({
-      name: `${PREFIX}read_cache_max_bytes`,
-      help: 'READ_CACHE_MAX_BYTES: the read cache bound (0 = off), so the rules can tell standing aside from off.',
-      registers: [registry],
-      collect() {
-        this.set(cache()?.maxBytes ?? 0);
-      },
-    });
+    const cacheGauges: [string, string, (c: ReadCacheStats | undefined) => number][] = [
+      ['read_cache_bytes', 'Size of the answers held by the read cache (their JSON length; READ_CACHE_MAX_BYTES bounds it).', (c) => c?.bytes ?? 0],
+      ['read_cache_entries', 'Answers held by the read cache.', (c) => c?.entries ?? 0],
+      [
+        'read_cache_fresh',
+        '1 while every committed change reaches this replica (its change feed listens), so the read cache may answer; 0 while it stands aside (and always when it is off).',
+        (c) => (c?.fresh ? 1 : 0),
+      ],
+      ['read_cache_max_bytes', 'READ_CACHE_MAX_BYTES: the read cache bound (0 = off), so the rules can tell standing aside from off.', (c) => c?.maxBytes ?? 0],
+    ];
+    for (const [name, help, read] of cacheGauges) {
+      new Gauge({
+        name: `${PREFIX}${name}`,
+        help,
+        registers: [registry],
+        collect() {
+          this.set(read(cache()));
+        },
+      });
+    }
 
     const pool = () => {
       try {

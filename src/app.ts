@@ -44,6 +44,8 @@ export interface RunningApp {
   recovery: Promise<Settled[]>;
   /** answers to repeated reads (docs/read-cache.md) */
   readCache: ReadCache;
+  /** what keeps the read cache told of other processes' commits (null: embedded database, or cache off) */
+  changeFeed: ChangeFeed | null;
   /** the built-in simulator, when no VYOS_URL was given */
   simulator: Simulator | null;
   embedded: EmbeddedDatabase | null;
@@ -161,6 +163,7 @@ export async function startApp(config: Config, logger: Logger = createLogger(con
     syncJob,
     recovery,
     readCache,
+    changeFeed: feed,
     simulator,
     embedded,
     async stop() {

@@ -45,6 +45,11 @@ export class ChangeFeed {
     return feed;
   }
 
+  /** The PostgreSQL backend serving the LISTEN (pg_stat_activity.pid), while connected. */
+  get backendPid(): number | null {
+    return (this.client as (pg.Client & { processID?: number }) | null)?.processID ?? null;
+  }
+
   /** Whether changes are reaching the clock right now. */
   get listening(): boolean {
     return this.client !== null && this.clock.fresh;

@@ -10,7 +10,7 @@ import { requestRecordOf } from '../observability/http.js';
 import type { AppMetrics } from '../observability/metrics.js';
 import type { GraphQLContext } from './context.js';
 import { requestAuth } from '../security/http-guard.js';
-import { answerBody, answerContentType, cacheKey, isCacheable, type ReadCache } from './read-cache.js';
+import { answerBody, answerContentType, cacheKey, isCacheable, wantsFreshAnswer, type ReadCache } from './read-cache.js';
 
 const MAX_OPERATION_NAME = 100;
 
@@ -55,7 +55,7 @@ export function readCachePlugin(cache: ReadCache, metrics: AppMetrics): ApolloSe
 }
 
 function lookup(cache: ReadCache, req: Request, res: Response) {
-  if (req.method !== 'POST' || !cache.active) return undefined;
+  if (req.method !== 'POST' || !cache.active || wantsFreshAnswer(req.headers['cache-control'])) return undefined;
   const auth = requestAuth(res);
   const body = req.body as { query?: unknown; operationName?: unknown; variables?: unknown } | undefined;
   if (!auth || !body || typeof body.query !== 'string' || Array.isArray(body)) return undefined;

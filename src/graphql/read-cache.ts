@@ -49,6 +49,14 @@ export function answerContentType(accept: string | null | undefined): string | n
   return new Negotiator({ headers: { accept } }).mediaType(ANSWER_TYPES) ?? null;
 }
 
+/**
+ * `Cache-Control: no-cache` (or `no-store`, `max-age=0`) on a request asks for an answer computed
+ * now, as HTTP caches understand it: for a client that wrote through another replica a moment ago.
+ */
+export function wantsFreshAnswer(cacheControl: string | null | undefined): boolean {
+  return !!cacheControl && /(^|[\s,])(no-cache|no-store|max-age\s*=\s*0)\b/i.test(cacheControl);
+}
+
 /** The HTTP body of a successful answer, byte for byte as Apollo writes it. */
 export function answerBody(data: Record<string, unknown>): string {
   return `${JSON.stringify({ data })}\n`;

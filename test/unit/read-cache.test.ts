@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { parse, type OperationDefinitionNode } from 'graphql';
 import { ChangeClock, changesData } from '../../src/database/change-clock.js';
-import { answerBody, answerContentType, cacheKey, isCacheable, ReadCache } from '../../src/graphql/read-cache.js';
+import { answerBody, answerContentType, cacheKey, isCacheable, ReadCache, wantsFreshAnswer } from '../../src/graphql/read-cache.js';
 
 const op = (source: string) => parse(source).definitions[0] as OperationDefinitionNode;
 const answer = (body: string) => ({ body, operation: 'vms' });
@@ -46,6 +46,11 @@ describe('which operations the read cache takes', () => {
     assert.equal(answerContentType('application/graphql-response+json,application/json;q=0.9'), 'application/graphql-response+json; charset=utf-8');
     assert.equal(answerContentType('application/json, text/plain, */*'), 'application/json; charset=utf-8');
     assert.equal(answerContentType('text/html'), null, 'Apollo answers 406');
+  });
+
+  test('Cache-Control no-cache, no-store or max-age=0 asks for an answer computed now', () => {
+    for (const v of ['no-cache', 'no-store', 'max-age=0', 'private, no-cache', 'max-age = 0', 'No-Cache']) assert.equal(wantsFreshAnswer(v), true, v);
+    for (const v of [undefined, '', 'max-age=60', 'max-age=00x', 'private']) assert.equal(wantsFreshAnswer(v), false, String(v));
   });
 
   test('the body is what Apollo writes for data without errors', () => {

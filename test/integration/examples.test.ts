@@ -155,6 +155,13 @@ describe('docs/EXAMPLES.md runs against a live server', () => {
     assert.equal(t.routerRules().find((r) => r.ruleNumber === ruleNumber)?.disabled, true);
   });
 
+  test('curl: read a VM and its rules, computed now', async () => {
+    const { vm } = await sh('read-vm', { VM_ID: vmId });
+    assert.equal(vm.name, 'web-1');
+    const rule = vm.portRules.find((r: { ruleNumber: number }) => r.ruleNumber === ruleNumber);
+    assert.deepEqual(rule, { ruleNumber, externalPort: 32023, enabled: false }, 'the two changes above are in it');
+  });
+
   test('curl: decommission a VM', async () => {
     const { decommissionVm } = await sh('decommission', { VM_ID: vmId });
     assert.equal(decommissionVm, vmId);

@@ -1,5 +1,5 @@
 // Other processes' commits, as PostgreSQL announces them: statement triggers on the tables cached
-// reads show (migration Migration20261125000000) NOTIFY this channel, delivered when the writing
+// reads show (migrations/Migration20261125190000_change_notifications.ts) NOTIFY this channel, delivered when the writing
 // transaction commits. A NOTIFY can't be lost while the listening connection lives, so the risk
 // is a connection that dies silently: the feed NOTIFYs itself every second over the same
 // connection, and when its own beat stops coming back it stops vouching for the clock (the
@@ -48,11 +48,6 @@ export class ChangeFeed {
   /** The PostgreSQL backend serving the LISTEN (pg_stat_activity.pid), while connected. */
   get backendPid(): number | null {
     return (this.client as (pg.Client & { processID?: number }) | null)?.processID ?? null;
-  }
-
-  /** Whether changes are reaching the clock right now. */
-  get listening(): boolean {
-    return this.client !== null && this.clock.fresh;
   }
 
   private async connect(): Promise<void> {

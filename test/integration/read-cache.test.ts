@@ -153,6 +153,22 @@ describe('the read cache', () => {
     await until('the change is read', async () => ok(await read()).vm.name === 'renamed-by-hand');
   });
 
+  test('a key revoked here is refused on its next request, and an expired one when it expires, though key rows are cached', async () => {
+    const q = `{ vms(first: 1) { totalCount } }`;
+    const made = ok(await t.gql(`mutation($at: DateTime) { createApiKey(name: "brief", role: VIEWER, expiresAt: $at) { apiKey { id } secret } }`, { at: new Date(Date.now() + 1500).toISOString() }));
+    const { secret } = made.createApiKey;
+    ok(await t.gql(q, {}, { key: secret })); // the row is cached now
+    await new Promise((r) => setTimeout(r, 1600));
+    assert.equal(errorCode(await t.gql(q, {}, { key: secret })), 'UNAUTHENTICATED', 'expired, with no change to the row');
+
+    const other = ok(await t.gql(`mutation { createApiKey(name: "revoked soon", role: VIEWER) { apiKey { id } secret } }`)).createApiKey;
+    ok(await t.gql(q, {}, { key: other.secret }));
+    await withFeedFrozen(t, async () => {
+      ok(await t.gql(`mutation($id: ID!) { revokeApiKey(id: $id) { id } }`, { id: other.apiKey.id }));
+      assert.equal(errorCode(await t.gql(q, {}, { key: other.secret })), 'UNAUTHENTICATED');
+    });
+  });
+
   test('answers with errors and reads of the router are never kept', async () => {
     const bad = await moved(t, async () => {
       for (let i = 0; i < 2; i++) assert.equal(errorCode(await t.gql(`{ vms(first: -1) { totalCount } }`, {}, { key: viewer })), 'BAD_USER_INPUT');

@@ -2,7 +2,7 @@
 // committed, and every replica (this one included) LISTENs and publishes locally, so a client
 // subscribed to any replica sees every event once. No extra infrastructure.
 import type { MikroORM } from '@mikro-orm/postgresql';
-import pg from 'pg';
+import { Listener } from '../database/listener.js';
 import { RollbackEvent } from '../domain/entities/index.js';
 import type { Logger } from '../observability/logger.js';
 import { Topic, type AppPubSub, type RollbackEventPayload } from './events.js';
@@ -33,47 +33,21 @@ export class LocalEventBus implements EventBus {
 }
 
 export class PostgresEventBus implements EventBus {
-  private client: pg.Client | null = null;
-  private closed = false;
-  private retry: NodeJS.Timeout | undefined;
+  private readonly listener: Listener;
 
   private constructor(
-    private readonly url: string,
+    url: string,
     private readonly orm: MikroORM,
     private readonly pubsub: AppPubSub,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.listener = new Listener({ url, channel: CHANNEL, logger, name: 'event bus', onNotification: (payload) => void this.receive(payload) });
+  }
 
   static async start(url: string, orm: MikroORM, pubsub: AppPubSub, logger: Logger): Promise<PostgresEventBus> {
     const bus = new PostgresEventBus(url, orm, pubsub, logger);
-    await bus.connect();
+    await bus.listener.connect();
     return bus;
-  }
-
-  private async connect(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.url });
-    client.on('notification', (n) => void this.receive(n.payload));
-    client.on('error', (err) => {
-      this.logger.warn({ err }, 'event bus connection lost; reconnecting');
-      this.reconnectSoon();
-    });
-    await client.connect();
-    await client.query(`listen ${CHANNEL}`);
-    this.client = client;
-  }
-
-  private reconnectSoon(delay = 1000): void {
-    if (this.closed || this.retry) return;
-    this.client?.end().catch(() => {});
-    this.client = null;
-    this.retry = setTimeout(() => {
-      this.retry = undefined;
-      this.connect().catch((err: unknown) => {
-        this.logger.warn({ err }, 'event bus reconnect failed');
-        this.reconnectSoon(Math.min(delay * 2, 30_000));
-      });
-    }, delay);
-    this.retry.unref();
   }
 
   private async receive(text: string | undefined): Promise<void> {
@@ -117,8 +91,6 @@ export class PostgresEventBus implements EventBus {
   }
 
   async close(): Promise<void> {
-    this.closed = true;
-    clearTimeout(this.retry);
-    await this.client?.end().catch(() => {});
+    await this.listener.close();
   }
 }

@@ -5,8 +5,7 @@ import type { Config } from './config.js';
 import { Coordinator } from './changes/coordinator.js';
 import { LocalEventBus, PostgresEventBus, type EventBus } from './changes/event-bus.js';
 import { createAppPubSub, type AppPubSub } from './changes/events.js';
-import { DatabaseJournal, NoJournal } from './changes/journal.js';
-import { recoverUnfinished, type Settled } from './changes/recovery.js';
+import { DatabaseChangeStore, type JournalRow } from './changes/change-store.js';
 import { startEmbeddedDatabase, type EmbeddedDatabase } from './database/embedded.js';
 import { migrateUp } from './database/migrate-lock.js';
 import { isSingleSessionDatabase, openOrm } from './database/orm.js';
@@ -41,7 +40,7 @@ export interface RunningApp {
   /** the background drift sync (idle when SYNC_INTERVAL_SECONDS=0) */
   syncJob: SyncJob;
   /** start-up recovery of operations a dead process left unfinished */
-  recovery: Promise<Settled[]>;
+  recovery: Promise<JournalRow[]>;
   /** answers to repeated reads (docs/read-cache.md) */
   readCache: ReadCache;
   /** what keeps the read cache told of other processes' commits (null: embedded database, or cache off) */
@@ -116,22 +115,13 @@ export async function startApp(config: Config, logger: Logger = createLogger(con
 
   const pubsub = createAppPubSub();
   const events: EventBus = singleSession ? new LocalEventBus(pubsub) : await PostgresEventBus.start(databaseUrl, orm, pubsub, logger);
-  const coordinator = new Coordinator({
-    orm,
-    router,
-    config,
-    logger,
-    events,
-    journal: singleSession ? new NoJournal() : new DatabaseJournal(orm),
-    hooks: metrics.coordinatorHooks,
+  const store = new DatabaseChangeStore(orm, { routerName: config.routerName, wanInterface: config.wanInterface, singleSession });
+  const coordinator = new Coordinator({ router, store, config, logger, events, hooks: metrics.coordinatorHooks });
+  // Settle what a dead process left half-done; it goes through the runner like any change.
+  const recovery: Promise<JournalRow[]> = coordinator.resumeUnsettled().catch((e: unknown) => {
+    logger.error({ err: e }, 'start-up recovery failed; unfinished operations stay in the journal');
+    return [];
   });
-  // Settle what a dead process left half-done; batches wait for it behind the router lock.
-  const recovery: Promise<Settled[]> = singleSession
-    ? Promise.resolve([])
-    : recoverUnfinished({ orm, router, config, logger, coordinator }).catch((e: unknown) => {
-        logger.error({ err: e }, 'start-up recovery failed; unfinished operations stay in the journal');
-        return [];
-      });
   const drift = { config, coordinator, router };
   const syncJob = new SyncJob({
     config,
@@ -173,7 +163,7 @@ export async function startApp(config: Config, logger: Logger = createLogger(con
       logger.debug('shutdown: HTTP and WebSockets closed');
       await recovery;
       await syncJob.stop();
-      await coordinator.drained();
+      await coordinator.stop();
       await events.close();
       await feed?.close();
       await orm.close(true);

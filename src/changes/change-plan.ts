@@ -1,5 +1,6 @@
 // Pure planning: what the router must receive so the touched rules end up as intended.
-import { diffRule, renderDelete, renderRule } from '../vyos/nat-rule.js';
+import { commandsToConfigJson } from '../vyos/config-json.js';
+import { NAT_DESTINATION_PATH, diffRule, parseNatDestination, renderDelete, renderRule } from '../vyos/nat-rule.js';
 import type { NatSyntax, RouterCommand, RouterRule } from '../vyos/types.js';
 
 /** What one rule number must look like after the change: a rule, or absent (null). */
@@ -65,4 +66,9 @@ export function unchangedSince(intents: readonly RuleIntent[], before: ReadonlyM
 
 export function byRuleNumber(rules: readonly RouterRule[]): Map<number, RouterRule> {
   return new Map(rules.map((r) => [r.ruleNumber, r]));
+}
+
+/** The rules a batch set, as they would be on the router had it applied (pure). */
+export function stateAfter(commands: readonly RouterCommand[]): Map<number, RouterRule> {
+  return byRuleNumber(parseNatDestination(commandsToConfigJson([...commands], NAT_DESTINATION_PATH)));
 }

@@ -1,32 +1,41 @@
 // Router configuration snapshots: `/config-file save` into one of SNAPSHOT_KEEP rotating files on
-// the router (so the router's disk use is bounded), recorded in the database.
-import type { EntityManager } from '@mikro-orm/postgresql';
-import type { Config } from '../config.js';
+// the router (so the router's disk use is bounded), recorded in the database. Taking and
+// restoring one are change sets: the runner's snapshot and router-commit stages do the I/O.
 import { Snapshot } from '../domain/entities/index.js';
-import type { RouterApi } from '../vyos/types.js';
+import { notFound } from '../domain/errors.js';
+import type { ChangeSet } from './change-set.js';
+import { isUuid } from './vm-changes.js';
 
 export const SNAPSHOT_DIR = '/config';
-
-/** The next slot: one past the newest, wrapping at `keep` (pure). */
-export function nextSlot(newestSlot: number | null, keep: number): number {
-  return newestSlot === null ? 0 : (newestSlot + 1) % keep;
-}
 
 export function snapshotFile(slot: number): string {
   return `${SNAPSHOT_DIR}/vyos-vm-api-snapshot-${slot}.config`;
 }
 
+/** Saves the whole router configuration now; the snapshot row commits with the batch. */
+export function takeSnapshot(reason: string): ChangeSet<Snapshot> {
+  return {
+    operation: 'takeSnapshot',
+    snapshotReason: reason,
+    async prepare() {
+      return { intents: [], result: null as unknown as Snapshot };
+    },
+    complete: (_result, batch) => batch.snapshot!,
+  };
+}
+
 /**
- * Saves the running config to the next slot and records it in `em` (the caller's transaction, so
- * a batch's snapshot row commits with the batch). The oldest record in that slot is replaced.
+ * Loads a snapshot back into the router (`/config-file load`, commit-confirmed where the router
+ * has it). The database is not changed: syncReport shows what differs afterwards.
  */
-export async function takeSnapshot(em: EntityManager, router: RouterApi, config: Config, reason: string, operation: string | null): Promise<Snapshot> {
-  const [newest] = await em.find(Snapshot, {}, { orderBy: { createdAt: 'desc' }, limit: 1 });
-  const slot = nextSlot(newest ? newest.slot % config.snapshotKeep : null, config.snapshotKeep);
-  const file = snapshotFile(slot);
-  await router.saveConfigFile(file);
-  await em.nativeDelete(Snapshot, { $or: [{ slot }, { slot: { $gte: config.snapshotKeep } }] });
-  const snapshot = em.create(Snapshot, { slot, file, reason, operation });
-  await em.flush();
-  return snapshot;
+export function restoreSnapshot(id: string): ChangeSet<Snapshot> {
+  return {
+    operation: 'restoreSnapshot',
+    isolated: true,
+    async prepare({ em }) {
+      const snapshot = isUuid(id) ? await em.findOne(Snapshot, { id }) : null;
+      if (!snapshot) throw notFound('snapshot', id);
+      return { intents: [], result: snapshot, loadFile: snapshot.file };
+    },
+  };
 }

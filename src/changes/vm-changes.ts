@@ -9,7 +9,7 @@ import { expectedRouterRule } from '../domain/rule-mapping.js';
 import * as check from '../domain/validation.js';
 import type { RouterRule } from '../vyos/types.js';
 import type { RuleIntent } from './change-plan.js';
-import type { ChangeContext, ChangeSet } from './coordinator.js';
+import type { ChangeContext, ChangeSet } from './change-set.js';
 
 export interface PortRuleSpec {
   internalPort: number;

@@ -1,10 +1,12 @@
-// reconcile(mode, dryRun): repair drift through the coordinator, or show exactly what it would send.
-import { planCommands, byRuleNumber } from '../changes/change-plan.js';
-import type { ChangeContext } from '../changes/coordinator.js';
-import type { NatSyntax, RouterCommand } from '../vyos/types.js';
+// reconcile(mode, dryRun): repair drift through the coordinator. A dry run goes through the same
+// change set and the same runner, which stops after planning: its commands are the plan, verbatim.
+import { byRuleNumber } from '../changes/change-plan.js';
+import type { ChangeContext, ChangeSet } from '../changes/change-set.js';
+import { expectedRules, settleNeedsRepair } from '../changes/change-store.js';
+import type { RouterCommand } from '../vyos/types.js';
 import { DriftKind, type SyncReportData } from './drift-diff.js';
 import { planReconcile, ReconcileMode } from './reconcile-plan.js';
-import { compare, consistentSnapshot, loadExpectedRules, routerSyntax, takeSyncReport, type DriftDeps } from './sync-report.js';
+import { compare, takeSyncReport, type DriftDeps } from './sync-report.js';
 
 export interface ReconcileOutcome {
   mode: ReconcileMode;
@@ -17,35 +19,42 @@ export interface ReconcileOutcome {
   report: SyncReportData;
 }
 
+interface Planned {
+  report: SyncReportData;
+  commands: RouterCommand[];
+}
+
+/** The repair as a change set; isolated, so the batch's commands are this repair's alone. */
+export function reconcileChange(mode: ReconcileMode, dryRun: boolean): ChangeSet<Planned> {
+  return {
+    operation: 'reconcile',
+    isolated: true,
+    dryRun,
+    // OVERRIDDEN deletes rules: it does not go ahead without a snapshot (docs/operations.md).
+    critical: mode === ReconcileMode.OVERRIDDEN,
+    prepare: (ctx) => prepareReconcile(ctx, mode),
+    complete: (planned, batch) => ({ ...planned, commands: batch.commands }),
+  };
+}
+
 export async function reconcile(deps: DriftDeps, mode: ReconcileMode, dryRun: boolean): Promise<ReconcileOutcome> {
-  const syntax = await routerSyntax(deps);
-  if (dryRun) {
-    const snap = await consistentSnapshot(deps);
-    const intents = planReconcile(snap.report.items, byRuleNumber(snap.expected.map((e) => e.expected)), mode, deps.config.natRuleRange);
-    return { mode, dryRun, commands: planCommands(intents, byRuleNumber(snap.routerRules), syntax), applied: false, report: snap.report };
-  }
-  // OVERRIDDEN deletes rules: it does not go ahead without a snapshot (docs/operations.md).
-  const commands = await deps.coordinator.submit({ operation: 'reconcile', critical: mode === ReconcileMode.OVERRIDDEN, prepare: (ctx) => prepareReconcile(ctx, mode, syntax) });
-  return { mode, dryRun, commands, applied: commands.length > 0, report: await takeSyncReport(deps) };
+  const planned = await deps.coordinator.submit(reconcileChange(mode, dryRun));
+  const report = dryRun ? planned.report : await takeSyncReport(deps);
+  return { mode, dryRun, commands: planned.commands, applied: !dryRun && planned.commands.length > 0, report };
 }
 
 /**
- * The change set's work, under the router lock with the router's rules read at the start of the
- * batch: diff, plan, and clear `needsRepair` on every rule that will match the router afterwards.
+ * Under the router lock with the router's rules read at the start of the batch: diff, plan, and
+ * clear `needsRepair` on every rule that will match the router afterwards.
  */
-async function prepareReconcile(ctx: ChangeContext, mode: ReconcileMode, syntax: NatSyntax) {
-  const expected = await loadExpectedRules(ctx.em, ctx.config);
+async function prepareReconcile(ctx: ChangeContext, mode: ReconcileMode) {
+  const expected = await expectedRules(ctx.em, ctx.config.wanInterface);
   const report = compare(expected, [...ctx.routerRules.values()], ctx.config);
   const intents = planReconcile(report.items, byRuleNumber(expected.map((e) => e.expected)), mode, ctx.config.natRuleRange);
   const repaired = new Set(intents.map((i) => i.ruleNumber));
-  const stillWrong = report.items
-    .filter((i) => (i.kind === DriftKind.MISSING_ON_ROUTER || i.kind === DriftKind.DRIFTED) && !repaired.has(i.ruleNumber))
-    .map((i) => i.ruleNumber);
-  await ctx.em.execute(
-    `update port_rule set needs_repair = false where needs_repair${stillWrong.length > 0 ? ' and rule_number not in (?)' : ''}`,
-    stillWrong.length > 0 ? [stillWrong] : [],
-  );
-  return { intents, result: planCommands(intents, ctx.routerRules, syntax) };
+  const stillWrong = report.items.filter((i) => (i.kind === DriftKind.MISSING_ON_ROUTER || i.kind === DriftKind.DRIFTED) && !repaired.has(i.ruleNumber)).map((i) => i.ruleNumber);
+  await settleNeedsRepair(ctx.em, stillWrong);
+  return { intents, result: { report, commands: [] } };
 }
 
 export { ReconcileMode };

@@ -10,7 +10,8 @@ import { expectedRouterRule } from '../domain/rule-mapping.js';
 import type { NatSyntax, RouterCommand, RouterRule } from '../vyos/types.js';
 import { DriftKind, type SyncReportData } from './drift-diff.js';
 import { planImport, type Adoption, type ImportFacts, type KnownVm } from './import-plan.js';
-import { compare, loadExpectedRules, snapshot, routerSyntax, takeSyncReport, underLock, type DriftDeps } from './sync-report.js';
+import { expectedRules, portClaims, vmAddresses } from '../changes/change-store.js';
+import { compare, snapshot, routerSyntax, takeSyncReport, underLock, type DriftDeps } from './sync-report.js';
 
 export interface ImportedRule {
   ruleNumber: number;
@@ -67,10 +68,8 @@ export async function importRouterRules(deps: DriftDeps, opts: { dryRun: boolean
 }
 
 async function loadFacts(em: EntityManager, config: Config, createVms: boolean): Promise<ImportFacts> {
-  const vms: { id: string; name: string; internal_ip: string }[] = await em.execute('select id, name, internal_ip from vm');
-  const ports: { rule_number: number; tcp_port: number | null; udp_port: number | null }[] = await em.execute(
-    'select rule_number, tcp_port, udp_port from port_rule where tcp_port is not null or udp_port is not null',
-  );
+  const vms = await vmAddresses(em);
+  const ports = await portClaims(em);
   const tcp = new Map<number, number>();
   const udp = new Map<number, number>();
   for (const p of ports) {
@@ -89,7 +88,7 @@ async function loadFacts(em: EntityManager, config: Config, createVms: boolean):
 
 /** Decides, and when `write` creates the VMs and rows; returns the intents that normalise adopted rules. */
 async function prepareImport(em: EntityManager, config: Config, routerRules: RouterRule[], createVms: boolean, syntax: NatSyntax, write: boolean): Promise<Prepared> {
-  const expected = await loadExpectedRules(em, config);
+  const expected = await expectedRules(em, config.wanInterface);
   const candidates = compare(expected, routerRules, config)
     .items.filter((i) => i.kind === DriftKind.UNMANAGED_ON_ROUTER && i.routerRule)
     .map((i) => i.routerRule as RouterRule);

@@ -10,6 +10,8 @@ export enum OperationState {
   DONE = 'DONE',
   ROLLED_BACK = 'ROLLED_BACK',
   ROLLBACK_FAILED = 'ROLLBACK_FAILED',
+  /** the change failed and the router is not yet back as the database says: resumed until it is */
+  UNDO_PENDING = 'UNDO_PENDING',
 }
 
 export const FINISHED_STATES = [OperationState.DONE, OperationState.ROLLED_BACK, OperationState.ROLLBACK_FAILED];

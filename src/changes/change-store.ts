@@ -1,0 +1,300 @@
+// The database side of the router transaction (the router side is RouterApi): the router lock,
+// the batch transaction, the journal, rollback events, snapshot rows and `needs_repair`. The
+// runner (transaction.ts) is the only code that holds both this and the router.
+import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
+import { FINISHED_STATES, Operation, OperationState, PortRule, RollbackEvent, Snapshot, type RollbackOutcome, type RollbackStage } from '../domain/entities/index.js';
+import type { Protocol } from '../domain/entities/protocol.js';
+import { expectedRouterRule } from '../domain/rule-mapping.js';
+import type { ExpectedRule } from '../drift/drift-diff.js';
+import type { RouterCommand } from '../vyos/types.js';
+import type { RuleIntent } from './change-plan.js';
+import { Mutex } from './mutex.js';
+
+/** One journal row (design.md "Crash safety"), as the runner and recovery see it. */
+export interface JournalRow {
+  id: string;
+  operation: string;
+  state: OperationState;
+  commands: RouterCommand[];
+  confirmDeadline: Date | null;
+  createdAt: Date;
+}
+
+export interface RollbackRecord {
+  operation: string;
+  stage: RollbackStage;
+  reason: string;
+  outcome: RollbackOutcome;
+  commands: RouterCommand[];
+}
+
+export interface SnapshotRecord {
+  slot: number;
+  file: string;
+  reason: string;
+  operation: string | null;
+}
+
+/** The batch's database transaction; every change set works in a savepoint of it. */
+export interface BatchTx {
+  readonly em: EntityManager;
+  /** one change set's work: a failure rolls back that change set alone */
+  savepoint<T>(fn: (em: EntityManager) => Promise<T>): Promise<T>;
+  /** the current database state of these rule numbers, as the router should hold them */
+  intentsFor(ruleNumbers: readonly number[]): Promise<RuleIntent[]>;
+  /** a journal row as it is now (under the lock: nobody else is moving it) */
+  journalRow(id: string): Promise<JournalRow | null>;
+  /** journal states that must commit with the batch's data (DONE, a settled entry) */
+  markJournal(id: string, state: OperationState, error?: string | null): Promise<void>;
+  clearNeedsRepair(ruleNumbers: readonly number[]): Promise<void>;
+  /** the slot the next snapshot goes to (one past the newest, wrapping at `keep`) */
+  nextSnapshotSlot(keep: number): Promise<number>;
+  recordSnapshot(s: SnapshotRecord, keep: number): Promise<Snapshot>;
+  commit(): Promise<void>;
+  rollback(): Promise<void>;
+}
+
+export interface ChangeStore {
+  /** whether journal rows are kept (the embedded database keeps none: it lives and dies with us) */
+  readonly journalled: boolean;
+  /** the router lock for a whole batch, across replicas; resolves to its release */
+  lockRouter(): Promise<() => Promise<void>>;
+  begin(): Promise<BatchTx>;
+  /** `fn` in a read-only transaction under the router lock: no batch is in flight meanwhile */
+  consistentRead<T>(fn: (em: EntityManager) => Promise<T>): Promise<T>;
+  /** writes a PENDING journal row in its own short transaction; null when not journalled */
+  startJournal(operation: string, commands: RouterCommand[], inverse: RouterCommand[], confirmDeadline: Date | null): Promise<string | null>;
+  /** a journal state in its own short transaction, so a restarted process finds it */
+  markJournal(id: string, state: OperationState, error?: string | null): Promise<void>;
+  /** entries whose outcome is not settled: unfinished by a dead process, or an undo still owed */
+  unsettled(): Promise<JournalRow[]>;
+  markNeedsRepair(ruleNumbers: readonly number[]): Promise<void>;
+  saveRollback(r: RollbackRecord): Promise<{ id: string; at: Date }>;
+}
+
+export const UNSETTLED_STATES = Object.values(OperationState).filter((s) => !FINISHED_STATES.includes(s));
+
+const intArray = (numbers: readonly number[]) => `{${numbers.join(',')}}`;
+
+function toJournalRow(o: Operation): JournalRow {
+  return { id: o.id, operation: o.operation, state: o.state, commands: o.commands, confirmDeadline: o.confirmDeadline ?? null, createdAt: o.createdAt };
+}
+
+/** The database state of `ruleNumbers` as router rules (absent rows -> null, i.e. "no rule"). */
+export async function intentsFor(em: EntityManager, wanInterface: string, ruleNumbers: readonly number[]): Promise<RuleIntent[]> {
+  const rows = ruleNumbers.length ? await em.find(PortRule, { ruleNumber: { $in: [...ruleNumbers] } }, { populate: ['vm'] }) : [];
+  const byNumber = new Map(rows.map((r) => [r.ruleNumber, r]));
+  return ruleNumbers.map((n) => {
+    const row = byNumber.get(n);
+    return { ruleNumber: n, desired: row ? expectedRouterRule(row, row.vm.getEntity(), wanInterface) : null };
+  });
+}
+
+// ---- bulk reads and writes change sets and drift make on the batch's (or a read's) connection ----
+
+/** Every port rule of the database as the router should hold it (one query, no entities). */
+export async function expectedRules(em: EntityManager, wanInterface: string): Promise<ExpectedRule[]> {
+  const rows: {
+    id: string;
+    rule_number: number;
+    protocol: Protocol;
+    external_port: number;
+    internal_port: number;
+    source_address: string | null;
+    description: string | null;
+    enabled: boolean;
+    vm_name: string;
+    internal_ip: string;
+  }[] = await em.execute(
+    `select pr.id, pr.rule_number, pr.protocol, pr.external_port, pr.internal_port, pr.source_address,
+            pr.description, pr.enabled, v.name as vm_name, v.internal_ip
+       from port_rule pr join vm v on v.id = pr.vm_id
+      order by pr.rule_number`,
+  );
+  return rows.map((r) => ({
+    portRuleId: r.id,
+    expected: expectedRouterRule(
+      {
+        ruleNumber: r.rule_number,
+        protocol: r.protocol,
+        externalPort: r.external_port,
+        internalPort: r.internal_port,
+        sourceAddress: r.source_address,
+        description: r.description,
+        enabled: r.enabled,
+      },
+      { name: r.vm_name, internalIp: r.internal_ip },
+      wanInterface,
+    ),
+  }));
+}
+
+/** Rule numbers and the external ports each rule claims per transport. */
+export function portClaims(em: EntityManager): Promise<{ rule_number: number; tcp_port: number | null; udp_port: number | null }[]> {
+  return em.execute('select rule_number, tcp_port, udp_port from port_rule');
+}
+
+/** Every VM's id, name and internal address. */
+export function vmAddresses(em: EntityManager): Promise<{ id: string; name: string; internal_ip: string }[]> {
+  return em.execute('select id, name, internal_ip from vm');
+}
+
+/** After a repair: every flagged rule is clear except those that will still differ. */
+export async function settleNeedsRepair(em: EntityManager, stillWrong: readonly number[]): Promise<void> {
+  await em.execute(
+    `update port_rule set needs_repair = false where needs_repair${stillWrong.length > 0 ? ' and rule_number not in (?)' : ''}`,
+    stillWrong.length > 0 ? [[...stillWrong]] : [],
+  );
+}
+
+class DatabaseBatchTx implements BatchTx {
+  private open = true;
+  constructor(
+    readonly em: EntityManager,
+    private readonly wanInterface: string,
+    private readonly journalled: boolean,
+  ) {}
+
+  savepoint<T>(fn: (em: EntityManager) => Promise<T>): Promise<T> {
+    return this.em.transactional(fn);
+  }
+
+  intentsFor(ruleNumbers: readonly number[]): Promise<RuleIntent[]> {
+    return intentsFor(this.em, this.wanInterface, ruleNumbers);
+  }
+
+  async journalRow(id: string): Promise<JournalRow | null> {
+    if (!this.journalled) return null;
+    const row = await this.em.findOne(Operation, { id }, { refresh: true });
+    return row ? toJournalRow(row) : null;
+  }
+
+  async markJournal(id: string, state: OperationState, error: string | null = null): Promise<void> {
+    if (!this.journalled) return;
+    await this.em.nativeUpdate(Operation, { id }, { state, error, updatedAt: new Date() });
+  }
+
+  async clearNeedsRepair(ruleNumbers: readonly number[]): Promise<void> {
+    if (ruleNumbers.length === 0) return;
+    await this.em.execute('update port_rule set needs_repair = false where needs_repair and rule_number = any(?::int[])', [intArray(ruleNumbers)]);
+  }
+
+  async nextSnapshotSlot(keep: number): Promise<number> {
+    const [newest] = await this.em.find(Snapshot, {}, { orderBy: { createdAt: 'desc' }, limit: 1 });
+    return newest ? ((newest.slot % keep) + 1) % keep : 0;
+  }
+
+  async recordSnapshot(s: SnapshotRecord, keep: number): Promise<Snapshot> {
+    // The oldest record in that slot is replaced; slots left over from a larger SNAPSHOT_KEEP go too.
+    await this.em.nativeDelete(Snapshot, { $or: [{ slot: s.slot }, { slot: { $gte: keep } }] });
+    const snapshot = this.em.create(Snapshot, s);
+    await this.em.flush();
+    return snapshot;
+  }
+
+  async commit(): Promise<void> {
+    this.open = false;
+    await this.em.commit();
+  }
+
+  async rollback(): Promise<void> {
+    if (!this.open) return;
+    this.open = false;
+    await this.em.rollback();
+  }
+}
+
+export class DatabaseChangeStore implements ChangeStore {
+  /** batches and consistent reads of this process, in turn */
+  private readonly local = new Mutex();
+  private readonly lockKey: string;
+
+  constructor(
+    private readonly orm: MikroORM,
+    private readonly opts: { routerName: string; wanInterface: string; /** a single-session database: one process, no journal */ singleSession: boolean },
+  ) {
+    this.lockKey = `vyos-vm-api:router:${opts.routerName}`;
+  }
+
+  get journalled(): boolean {
+    return !this.opts.singleSession;
+  }
+
+  async lockRouter(): Promise<() => Promise<void>> {
+    const releaseLocal = await this.local.acquire();
+    if (this.opts.singleSession) return async () => releaseLocal();
+    try {
+      // A session lock on a connection of its own: it stays held while the batch transaction
+      // commits or rolls back, until the router is known to agree with the database.
+      const knex = this.orm.em.getConnection().getKnex();
+      const conn = await knex.client.acquireConnection();
+      try {
+        await conn.query('select pg_advisory_lock(hashtext($1))', [this.lockKey]);
+      } catch (e) {
+        await knex.client.releaseConnection(conn);
+        throw e;
+      }
+      return async () => {
+        try {
+          await conn.query('select pg_advisory_unlock(hashtext($1))', [this.lockKey]);
+        } finally {
+          await knex.client.releaseConnection(conn);
+          releaseLocal();
+        }
+      };
+    } catch (e) {
+      releaseLocal();
+      throw e;
+    }
+  }
+
+  async begin(): Promise<BatchTx> {
+    const em = this.orm.em.fork();
+    await em.begin();
+    return new DatabaseBatchTx(em, this.opts.wanInterface, this.journalled);
+  }
+
+  async consistentRead<T>(fn: (em: EntityManager) => Promise<T>): Promise<T> {
+    const releaseLocal = await this.local.acquire();
+    try {
+      return await this.orm.em.fork().transactional(async (em) => {
+        // Conflicts with the session lock a batch of any replica holds.
+        if (!this.opts.singleSession) await em.execute('select pg_advisory_xact_lock(hashtext(?))', [this.lockKey]);
+        return fn(em);
+      });
+    } finally {
+      releaseLocal();
+    }
+  }
+
+  async startJournal(operation: string, commands: RouterCommand[], inverse: RouterCommand[], confirmDeadline: Date | null): Promise<string | null> {
+    if (!this.journalled) return null;
+    const em = this.orm.em.fork();
+    const row = em.create(Operation, { operation, state: OperationState.PENDING, commands, inverse, confirmDeadline });
+    await em.flush();
+    return row.id;
+  }
+
+  async markJournal(id: string, state: OperationState, error: string | null = null): Promise<void> {
+    if (!this.journalled) return;
+    await this.orm.em.fork().nativeUpdate(Operation, { id }, { state, error, updatedAt: new Date() });
+  }
+
+  async unsettled(): Promise<JournalRow[]> {
+    if (!this.journalled) return [];
+    const rows = await this.orm.em.fork().find(Operation, { state: { $in: UNSETTLED_STATES } }, { orderBy: { createdAt: 'asc' } });
+    return rows.map(toJournalRow);
+  }
+
+  async markNeedsRepair(ruleNumbers: readonly number[]): Promise<void> {
+    if (ruleNumbers.length === 0) return;
+    await this.orm.em.fork().execute('update port_rule set needs_repair = true where rule_number = any(?::int[])', [intArray(ruleNumbers)]);
+  }
+
+  async saveRollback(r: RollbackRecord): Promise<{ id: string; at: Date }> {
+    const em = this.orm.em.fork();
+    const event = em.create(RollbackEvent, r);
+    await em.flush();
+    return { id: event.id, at: event.at };
+  }
+}

@@ -1,0 +1,584 @@
+// The router transaction as one stage table (design.md "The heart"; docs/operations.md is
+// checked against it). Each row says what it does, the journal state it leaves, the stage a
+// rollback event names, and how a failure there is undone. `RouterTransaction.run` walks the rows
+// top to bottom; a row answers with a Step, never an exception as control flow. The router lock
+// is held from the first row until the router is known to agree with the database again.
+import type { Config } from '../config.js';
+import { OperationState, RollbackOutcome, RollbackStage, type Snapshot } from '../domain/entities/index.js';
+import { rollbackFailed, routerRejected, routerUnavailable } from '../domain/errors.js';
+import { toClientError } from './client-error.js';
+import type { Logger } from '../observability/logger.js';
+import { readNatRules } from '../vyos/nat-read.js';
+import { inverse, touchedRuleNumbers } from '../vyos/nat-rule.js';
+import { assertSafeCommands } from '../vyos/path-guard.js';
+import { RouterError, RouterErrorKind, type RouterApi, type RouterCapabilities, type RouterCommand, type RouterRule } from '../vyos/types.js';
+import { planCommands, stateAfter, unchangedSince, verifyIntents, type RuleIntent } from './change-plan.js';
+import type { ChangeSet, Prepared } from './change-set.js';
+import type { BatchTx, ChangeStore, JournalRow } from './change-store.js';
+import { UNSETTLED_STATES } from './change-store.js';
+import type { RollbackRecorder } from './rollback-recorder.js';
+import { snapshotFile } from './snapshots.js';
+
+export enum StageName {
+  LOCK = 'lock',
+  READ_ROUTER = 'read router',
+  AWAIT_OWN_TIMER = 'await own timer',
+  PREPARE = 'prepare',
+  PLAN = 'plan + guard',
+  SNAPSHOT = 'snapshot',
+  JOURNAL = 'journal',
+  ROUTER_COMMIT = 'router commit',
+  VERIFY = 'verify',
+  CONFIRM = 'confirm',
+  DATABASE_COMMIT = 'database commit',
+}
+
+/** How a failure is undone. */
+export enum UndoPath {
+  /** nothing reached the router: roll the database back, answer the client */
+  RELEASE = 'release',
+  /** the router refused and discarded the batch itself: roll back, record ROLLED_BACK */
+  DISCARDED = 'discarded',
+  /** the router has, or may have, the change: put it back under the lock, roll back, record the outcome */
+  REVERT = 'revert',
+}
+
+export interface Member {
+  set: ChangeSet<unknown>;
+  resolve(value: unknown): void;
+  reject(error: unknown): void;
+}
+
+export type BatchOutcome = 'committed' | 'failed' | 'noop' | 'split';
+
+export interface TransactionDeps {
+  router: RouterApi;
+  store: ChangeStore;
+  recorder: RollbackRecorder;
+  config: Config;
+  logger: Logger;
+  /** the first pause between re-reads of the router (doubles each time) */
+  rereadMs?: number;
+  /** how long past an armed timer's deadline to wait for the router's own revert */
+  revertGraceMs?: number;
+}
+
+/** What one batch carries from row to row. */
+interface Batch {
+  members: Member[];
+  accepted: { member: Member; prepared: Prepared<unknown> }[];
+  release: (() => Promise<void>) | null;
+  tx: BatchTx | null;
+  caps: RouterCapabilities;
+  before: Map<number, RouterRule>;
+  intents: RuleIntent[];
+  commands: RouterCommand[];
+  operation: string;
+  loadFile: string | null;
+  confirmMinutes: number | undefined;
+  deadline: Date | null;
+  entry: string | null;
+  /** a commit-confirm timer of ours may be running on the router */
+  timerArmed: boolean;
+  /** a commit with confirm_time reached (or may have reached) the router */
+  sentWithTimer: boolean;
+  snapshot: Snapshot | null;
+  /** resumed journal entries whose change the router showed when the batch began */
+  resumeSeen: Set<string>;
+  /** what the resumed entries settled as, decided in the batch transaction */
+  settlements: Settlement[];
+}
+
+type Step =
+  | { kind: 'next' }
+  | { kind: 'finish'; outcome: 'noop' | 'dry-run' }
+  | { kind: 'split' }
+  | { kind: 'fail'; undo: UndoPath; reason: string; error: Error | null };
+
+const NEXT: Step = { kind: 'next' };
+const fail = (undo: UndoPath, reason: string, error: Error | null): Step => ({ kind: 'fail', undo, reason, error });
+
+export interface StageRow {
+  name: StageName;
+  /** one line: what the stage does (docs/operations.md lists these) */
+  does: string;
+  /** the journal state the stage leaves: written by the stage itself, or after it in its own short transaction */
+  journal?: { state: OperationState; by: 'stage' | 'runner' };
+  /** the stage a rollback event names when the change fails here */
+  rollbackStage?: RollbackStage;
+  /** how a failure here (an exception, or the stage's own verdict) is undone */
+  onFailure: UndoPath;
+  /** the branches the stage can take, for the docs */
+  branches?: string;
+  when?(b: Batch): boolean;
+  run(b: Batch, d: TransactionDeps): Promise<Step>;
+}
+
+export const STAGES: readonly StageRow[] = [
+  {
+    name: StageName.LOCK,
+    does: 'take the router lock (an in-process mutex and a PostgreSQL session advisory lock) and open the batch transaction',
+    onFailure: UndoPath.RELEASE,
+    async run(b, d) {
+      b.release = await d.store.lockRouter();
+      b.tx = await d.store.begin();
+      return NEXT;
+    },
+  },
+  {
+    name: StageName.READ_ROUTER,
+    does: "read the router's capabilities and its `nat destination` rules",
+    onFailure: UndoPath.RELEASE,
+    async run(b, d) {
+      b.caps = await d.router.capabilities();
+      b.before = await readNatRules(d.router);
+      return NEXT;
+    },
+  },
+  {
+    name: StageName.AWAIT_OWN_TIMER,
+    does: "for a resumed journal entry whose commit-confirm timer is still running: wait for the router's own revert",
+    onFailure: UndoPath.RELEASE,
+    when: (b) => b.members.some((m) => m.set.resumes),
+    async run(b, d) {
+      for (const m of b.members) {
+        const row = m.set.resumes;
+        if (!row) continue;
+        const goal = await b.tx!.intentsFor(touchedRuleNumbers(row.commands));
+        if (verifyIntents(goal, b.before).length > 0) b.resumeSeen.add(row.id);
+        const until = (row.confirmDeadline?.getTime() ?? 0) + (d.revertGraceMs ?? 10_000);
+        while (verifyIntents(goal, b.before).length > 0 && Date.now() < until) {
+          await sleep(Math.min(d.rereadMs ?? 1000, 1000));
+          b.before = await readNatRules(d.router);
+        }
+      }
+      return NEXT;
+    },
+  },
+  {
+    name: StageName.PREPARE,
+    does: 'run each change set in its own savepoint (domain edits, allocation, flush): one bad request fails alone',
+    onFailure: UndoPath.RELEASE,
+    async run(b, d) {
+      for (const member of b.members) {
+        const resumed = member.set.resumes;
+        if (resumed && !UNSETTLED_STATES.includes((await b.tx!.journalRow(resumed.id))?.state ?? OperationState.DONE)) {
+          member.resolve(null); // another replica settled it meanwhile
+          continue;
+        }
+        try {
+          const ctx = { config: d.config, routerRules: b.before, syntax: b.caps.syntax };
+          const prepared = await b.tx!.savepoint((em) => member.set.prepare({ ...ctx, em }));
+          b.accepted.push({ member, prepared });
+        } catch (e) {
+          member.reject(toClientError(e));
+        }
+      }
+      return b.accepted.length > 0 ? NEXT : fail(UndoPath.RELEASE, 'every change set failed', null);
+    },
+  },
+  {
+    name: StageName.PLAN,
+    does: 'plan the commands from the intents and the router state, and pass them through the allow-list guard',
+    onFailure: UndoPath.RELEASE,
+    branches: 'a dry run stops here (the plan is its answer, the database is rolled back); nothing to send and no snapshot: commit the database and finish',
+    async run(b) {
+      const sets = b.accepted.map((a) => a.member.set);
+      b.intents = b.accepted.flatMap((a) => a.prepared.intents);
+      b.operation = [...new Set(sets.map((s) => s.operation))].join(',');
+      b.loadFile = b.accepted.map((a) => a.prepared.loadFile).find((f) => f) ?? null;
+      b.commands = b.loadFile ? [] : planCommands(b.intents, b.before, b.caps.syntax);
+      // The last allow-list check: nothing that is not a value we render reaches the router.
+      assertSafeCommands(b.commands);
+      if (sets.some((s) => s.dryRun)) return { kind: 'finish', outcome: 'dry-run' };
+      if (!sends(b) && !wantsSnapshot(b)) return { kind: 'finish', outcome: 'noop' };
+      return NEXT;
+    },
+  },
+  {
+    name: StageName.SNAPSHOT,
+    does: 'save the running config to a rotating file on the router (`/config-file save`) and record it in the batch transaction',
+    onFailure: UndoPath.RELEASE,
+    branches: 'a critical change does not go ahead without its way back; a snapshot with nothing to send finishes here',
+    when: wantsSnapshot,
+    async run(b, d) {
+      const keep = d.config.snapshotKeep;
+      const slot = await b.tx!.nextSnapshotSlot(keep);
+      const file = snapshotFile(slot);
+      await d.router.saveConfigFile(file);
+      const reason = b.accepted.map((a) => a.member.set.snapshotReason).find((r) => r) ?? `before ${b.operation}`;
+      b.snapshot = await b.tx!.recordSnapshot({ slot, file, reason, operation: sends(b) ? b.operation : null }, keep);
+      return sends(b) ? NEXT : { kind: 'finish', outcome: 'noop' };
+    },
+  },
+  {
+    name: StageName.JOURNAL,
+    does: 'write the journal row (commands, inverse, confirm deadline) before the router is touched',
+    journal: { state: OperationState.PENDING, by: 'stage' },
+    onFailure: UndoPath.RELEASE,
+    async run(b, d) {
+      b.confirmMinutes = b.caps.commitConfirm ? d.config.confirmMinutes : undefined;
+      b.deadline = b.confirmMinutes ? new Date(Date.now() + b.confirmMinutes * 60_000) : null;
+      const undo = inverse(b.commands, [...b.before.values()], { syntax: b.caps.syntax });
+      b.entry = await d.store.startJournal(b.operation, b.commands, undo, b.deadline);
+      return NEXT;
+    },
+  },
+  {
+    name: StageName.ROUTER_COMMIT,
+    does: 'send the batch as one `/configure` commit, with `confirm_time` where the router has commit-confirm (or `/config-file load`)',
+    journal: { state: OperationState.ROUTER_COMMITTED, by: 'runner' },
+    rollbackStage: RollbackStage.ROUTER_COMMIT,
+    onFailure: UndoPath.REVERT,
+    branches:
+      'refused (400) -> the router discarded it: DISCARDED, or split a batch of several change sets; never reached (unreachable, 401) -> RELEASE; lost reply or 5xx -> re-read: applied -> go on, unchanged -> DISCARDED, uncertain -> REVERT',
+    async run(b, d) {
+      const options = b.confirmMinutes ? { confirmMinutes: b.confirmMinutes } : {};
+      try {
+        if (b.loadFile) await d.router.loadConfigFile(b.loadFile, options);
+        else await d.router.configure(b.commands, options);
+        b.timerArmed = b.sentWithTimer = b.confirmMinutes !== undefined;
+        return NEXT;
+      } catch (e) {
+        const kind = e instanceof RouterError ? e.kind : null;
+        if (kind === RouterErrorKind.REJECTED) {
+          // VyOS arms the revert timer before it commits, and a failed commit leaves it armed
+          // (vyos-api.md §4): the undo stops it, or every later commit-confirm is refused.
+          b.timerArmed = b.confirmMinutes !== undefined && !/another confirm is pending/i.test(describe(e));
+          return b.accepted.length > 1 ? { kind: 'split' } : fail(UndoPath.DISCARDED, describe(e), toClientError(e));
+        }
+        if (kind !== RouterErrorKind.OUTCOME_UNKNOWN && kind !== RouterErrorKind.SERVER_ERROR) {
+          return fail(UndoPath.RELEASE, describe(e), toClientError(e));
+        }
+        // A lost reply or a 5xx is not a failure yet: the commit may have happened (vyos-api.md §1, §6).
+        d.logger.warn({ operation: b.operation, err: e }, 'no usable reply to the commit; re-reading the router to learn the outcome');
+        const settled = await settle(b, d);
+        b.timerArmed = b.sentWithTimer = settled !== 'not-applied' && b.confirmMinutes !== undefined;
+        if (settled === 'applied') {
+          d.logger.info({ operation: b.operation }, 'the lost commit did apply; continuing');
+          return NEXT;
+        }
+        if (settled === 'not-applied') return fail(UndoPath.DISCARDED, `${describe(e)}; the router did not apply it`, routerUnavailable(describe(e)));
+        return fail(UndoPath.REVERT, `${describe(e)}; the router state is uncertain`, routerUnavailable(describe(e)));
+      }
+    },
+  },
+  {
+    name: StageName.VERIFY,
+    does: 'read the touched rules back and compare them with the intent (a read that fails is retried before deciding)',
+    rollbackStage: RollbackStage.ROUTER_VERIFY,
+    onFailure: UndoPath.REVERT,
+    when: (b) => b.loadFile === null,
+    async run(b, d) {
+      const after = await reread(d);
+      if (!after) return fail(UndoPath.REVERT, 'read-back failed: the router did not answer', routerUnavailable('the router did not answer the read-back'));
+      const problems = verifyIntents(b.intents, after);
+      if (problems.length === 0) return NEXT;
+      const reason = `router state after commit differs from the intent: ${problems.join('; ')}`;
+      return fail(UndoPath.REVERT, reason, routerRejected(reason));
+    },
+  },
+  {
+    name: StageName.CONFIRM,
+    does: 'confirm the commit-confirm timer this batch armed, and check the reply',
+    journal: { state: OperationState.CONFIRMED, by: 'runner' },
+    rollbackStage: RollbackStage.ROUTER_CONFIRM,
+    onFailure: UndoPath.REVERT,
+    branches:
+      '"No confirm pending" -> the window ended and the router reverted by itself: REVERT (records AUTO_REVERTED); a lost reply is retried once ("No confirm pending" before the deadline then means it took)',
+    when: (b) => b.timerArmed,
+    async run(b, d) {
+      const verdict = await confirmTimer(d, b.deadline);
+      if (verdict === 'confirmed') {
+        b.timerArmed = false;
+        return NEXT;
+      }
+      if (verdict === 'expired') {
+        b.timerArmed = false;
+        const reason = `the router answered "No confirm pending": its ${b.confirmMinutes}-minute commit-confirm window ended before the confirm and it reverted the change by itself`;
+        return fail(UndoPath.REVERT, reason, routerUnavailable(reason));
+      }
+      return fail(UndoPath.REVERT, `confirm failed: ${describe(verdict)}`, toClientError(verdict));
+    },
+  },
+  {
+    name: StageName.DATABASE_COMMIT,
+    does: 'commit the database transaction, with the journal row marked DONE in it',
+    journal: { state: OperationState.DONE, by: 'stage' },
+    rollbackStage: RollbackStage.DATABASE_COMMIT,
+    onFailure: UndoPath.REVERT,
+    async run(b, d) {
+      await commitBatch(b, d);
+      return NEXT;
+    },
+  },
+];
+
+/** What the REVERT path does, in order (docs/operations.md lists these). */
+export const REVERT_STEPS: readonly string[] = [
+  'read the touched rules (retried); if they already are as before the batch, send nothing',
+  'otherwise send the commands that put them back as before, as a plain commit',
+  'read again; once they are as before, stop our own commit-confirm timer (confirm, retried)',
+  'back as before and no timer of ours left -> ROLLED_BACK (AUTO_REVERTED when the router had reverted by itself); a timer of ours still running -> AUTO_REVERTED; otherwise ROLLBACK_FAILED and `needs_repair`',
+  'an outcome the router has not reached yet (our timer still running, or a failed undo) leaves the journal row UNDO_PENDING: it is resumed, with back-off, until router and database agree',
+];
+
+const sends = (b: Batch) => b.commands.length > 0 || b.loadFile !== null;
+function wantsSnapshot(b: Batch): boolean {
+  return b.accepted.some((a) => a.member.set.snapshotReason) || (sends(b) && b.accepted.some((a) => a.member.set.critical));
+}
+
+export class RouterTransaction {
+  constructor(private readonly d: TransactionDeps) {}
+
+  /** Runs one batch through the stage table; every member is resolved or rejected. */
+  async run(members: Member[]): Promise<{ outcome: BatchOutcome; commands: number; unsettled: boolean }> {
+    const b: Batch = {
+      members,
+      accepted: [],
+      release: null,
+      tx: null,
+      caps: { version: 'unknown', commitConfirm: false, syntax: '1.4' },
+      before: new Map(),
+      intents: [],
+      commands: [],
+      operation: members.map((m) => m.set.operation).join(','),
+      loadFile: null,
+      confirmMinutes: undefined,
+      deadline: null,
+      entry: null,
+      timerArmed: false,
+      sentWithTimer: false,
+      snapshot: null,
+      resumeSeen: new Set(),
+      settlements: [],
+    };
+    try {
+      for (const row of STAGES) {
+        if (row.when && !row.when(b)) continue;
+        const step = await row.run(b, this.d).catch((e: unknown): Step => fail(row.onFailure, describe(e), toClientError(e)));
+        if (step.kind === 'next') {
+          if (row.journal?.by === 'runner' && b.entry) await this.d.store.markJournal(b.entry, row.journal.state);
+          continue;
+        }
+        return { ...(await this.end(b, row, step)), commands: b.commands.length };
+      }
+      await this.complete(b);
+      return { outcome: 'committed', commands: b.commands.length, unsettled: false };
+    } catch (e) {
+      // A fault in the bookkeeping itself (the database went away mid-batch): nobody is left waiting.
+      this.d.logger.error({ err: e, operation: b.operation }, 'batch failed unexpectedly');
+      await b.tx?.rollback().catch(() => undefined);
+      for (const m of members) m.reject(e);
+      return { outcome: 'failed', commands: b.commands.length, unsettled: true };
+    } finally {
+      await b.release?.().catch((e: unknown) => this.d.logger.error({ err: e }, 'could not release the router lock'));
+    }
+  }
+
+  /** A row ended the batch early: finish it, or undo it by its path. */
+  private async end(b: Batch, row: StageRow, step: Exclude<Step, { kind: 'next' }>): Promise<{ outcome: BatchOutcome; unsettled: boolean }> {
+    const { store, recorder } = this.d;
+    if (step.kind === 'finish') {
+      if (step.outcome === 'dry-run') await b.tx!.rollback();
+      else await commitBatch(b, this.d);
+      await this.complete(b);
+      return { outcome: 'noop', unsettled: false };
+    }
+    if (step.kind === 'split') {
+      await this.stopTimer(b);
+      await b.tx!.rollback();
+      if (b.entry) await store.markJournal(b.entry, OperationState.ROLLED_BACK, 'router refused the batch; its change sets are retried one by one');
+      this.d.logger.warn({ changeSets: b.accepted.length }, 'router rejected a batch; retrying its change sets one by one');
+      return { outcome: 'split', unsettled: false };
+    }
+    // Before the prepare stage every member is still waiting; after it, only the accepted ones.
+    const failed = STAGES.indexOf(row) < STAGES.findIndex((r) => r.name === StageName.PREPARE) ? b.members : b.accepted.map((a) => a.member);
+    const stage = row.rollbackStage ?? RollbackStage.ROUTER_COMMIT;
+    let error = step.error;
+    let unsettled = false;
+    if (step.undo === UndoPath.RELEASE) {
+      await b.tx?.rollback();
+      if (b.entry) await store.markJournal(b.entry, OperationState.ROLLED_BACK, step.reason);
+    } else if (step.undo === UndoPath.DISCARDED) {
+      await this.stopTimer(b);
+      await b.tx!.rollback();
+      if (b.entry) await store.markJournal(b.entry, OperationState.ROLLED_BACK, step.reason);
+      await recorder.record({ operation: b.operation, stage, reason: step.reason, outcome: RollbackOutcome.ROLLED_BACK, commands: b.commands });
+    } else {
+      // The database rolls back first (it releases row locks); the router lock stays held.
+      await b.tx!.rollback();
+      const undo = await this.revert(b);
+      unsettled = !undo.settled;
+      if (b.entry) await store.markJournal(b.entry, undo.settled ? OperationState.ROLLED_BACK : OperationState.UNDO_PENDING, step.reason);
+      if (undo.outcome === RollbackOutcome.ROLLBACK_FAILED) {
+        await store.markNeedsRepair(touchedRuleNumbers(b.commands)).catch((e: unknown) => this.d.logger.error({ err: e }, 'could not mark rules as needing repair'));
+        error = rollbackFailed(`${error?.message ?? step.reason}; undoing it on the router also failed, the affected rules need repair (see syncReport; the undo is retried)`);
+      }
+      await recorder.record({ operation: b.operation, stage, reason: step.reason, outcome: undo.outcome, commands: b.commands });
+    }
+    if (error) for (const m of failed) m.reject(error);
+    return { outcome: 'failed', unsettled };
+  }
+
+  /** The batch's data is committed: answer the clients, then record what resumed entries settled as. */
+  private async complete(b: Batch): Promise<void> {
+    for (const { member, prepared } of b.accepted) {
+      member.resolve(member.set.complete ? member.set.complete(prepared.result, { snapshot: b.snapshot, commands: b.commands }) : prepared.result);
+    }
+    for (const s of b.settlements) {
+      if (s.event) await this.d.recorder.record(s.event);
+      this.d.logger.warn({ operationId: s.row.id, operation: s.row.operation, state: s.row.state, settlement: s.state }, 'settled an unfinished operation');
+    }
+  }
+
+  /** The REVERT path (REVERT_STEPS): put the touched rules back as before, holding the router lock. */
+  private async revert(b: Batch): Promise<{ outcome: RollbackOutcome; settled: boolean }> {
+    const { router, logger } = this.d;
+    if (b.loadFile) {
+      // A whole-config load has no inverse of ours: the router's own revert is the way back.
+      return { outcome: b.timerArmed ? RollbackOutcome.AUTO_REVERTED : RollbackOutcome.ROLLBACK_FAILED, settled: true };
+    }
+    const touched = touchedRuleNumbers(b.commands);
+    const goal: RuleIntent[] = touched.map((n) => ({ ruleNumber: n, desired: b.before.get(n) ?? null }));
+    let now = await reread(this.d);
+    let sent = false;
+    if (now && !unchangedSince(goal, b.before, now)) {
+      try {
+        await router.configure(planCommands(goal, now, b.caps.syntax));
+        sent = true;
+      } catch (e) {
+        logger.error({ err: e, operation: b.operation }, 'undo on the router failed');
+      }
+      now = await reread(this.d);
+    }
+    if (now && unchangedSince(goal, b.before, now)) {
+      if (!(await this.stopTimer(b))) return { outcome: RollbackOutcome.AUTO_REVERTED, settled: false };
+      return { outcome: !sent && b.sentWithTimer ? RollbackOutcome.AUTO_REVERTED : RollbackOutcome.ROLLED_BACK, settled: true };
+    }
+    // Under commit-confirm the router reverts by itself when the confirm never comes.
+    return { outcome: b.timerArmed ? RollbackOutcome.AUTO_REVERTED : RollbackOutcome.ROLLBACK_FAILED, settled: false };
+  }
+
+  /** Stops a timer of ours (confirm, retried); true when none of ours is left running. */
+  private async stopTimer(b: Batch): Promise<boolean> {
+    if (!b.timerArmed) return true;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      if (attempt > 0) await sleep((this.d.rereadMs ?? 200) * 2 ** attempt);
+      try {
+        await this.d.router.confirm();
+        b.timerArmed = false;
+        return true;
+      } catch (e) {
+        this.d.logger.warn({ err: e, operation: b.operation }, 'could not stop our commit-confirm timer');
+      }
+    }
+    return false;
+  }
+}
+
+/** A resumed journal entry's outcome, decided in the batch transaction and recorded after it. */
+interface Settlement {
+  row: JournalRow;
+  state: 'completed' | 'reverted' | 'auto-reverted' | 'not-applied' | 'repaired' | 'agreed';
+  event: Parameters<RollbackRecorder['record']>[0] | null;
+}
+
+/** Commits the batch: the journal row and the resumed entries' states commit with its data. */
+async function commitBatch(b: Batch, d: TransactionDeps): Promise<void> {
+  const tx = b.tx!;
+  b.settlements = [];
+  for (const { member, prepared } of b.accepted) {
+    const row = member.set.resumes;
+    if (!row) continue;
+    const s = settlementOf(row, prepared.intents, b);
+    b.settlements.push(s);
+    await tx.markJournal(row.id, s.state === 'completed' ? OperationState.DONE : OperationState.ROLLED_BACK, s.state === 'completed' ? null : s.event?.reason ?? 'the router agrees with the database');
+    await tx.clearNeedsRepair(prepared.intents.map((i) => i.ruleNumber));
+  }
+  if (b.entry) await tx.markJournal(b.entry, OperationState.DONE);
+  await tx.commit();
+}
+
+function settlementOf(row: JournalRow, goal: RuleIntent[], b: Batch): Settlement {
+  const rules = new Set(goal.map((g) => g.ruleNumber));
+  const sent = b.commands.some((c) => rules.has(Number(c.path[3])));
+  const event = (outcome: RollbackOutcome, reason: string) => ({ operation: row.operation, stage: stageOf(row.state), reason, outcome, commands: row.commands });
+  if (row.state === OperationState.UNDO_PENDING) {
+    // Its failure was recorded when it happened; a completed undo is news, the router's own revert is not.
+    return sent ? { row, state: 'repaired', event: event(RollbackOutcome.ROLLED_BACK, 'the undo owed since the change failed was completed on the router') } : { row, state: 'agreed', event: null };
+  }
+  // The database is the truth: its transaction either committed or not.
+  if (verifyIntents(goal, stateAfter(row.commands)).length === 0) return { row, state: 'completed', event: null };
+  if (sent) return { row, state: 'reverted', event: event(RollbackOutcome.ROLLED_BACK, 'the process died during the change; undone on the router') };
+  if (row.confirmDeadline) {
+    const seen = b.resumeSeen.has(row.id) || row.state !== OperationState.PENDING;
+    const how = seen ? 'the router reverted the unconfirmed commit by itself' : 'the router does not have it: it reverted the unconfirmed commit by itself, or the commit never reached it';
+    return { row, state: 'auto-reverted', event: event(RollbackOutcome.AUTO_REVERTED, `the process died during the change; ${how}`) };
+  }
+  return { row, state: 'not-applied', event: event(RollbackOutcome.ROLLED_BACK, 'the process died during the change; the change never reached the router') };
+}
+
+function stageOf(state: OperationState): RollbackStage {
+  if (state === OperationState.CONFIRMED) return RollbackStage.DATABASE_COMMIT;
+  if (state === OperationState.ROUTER_COMMITTED) return RollbackStage.ROUTER_CONFIRM;
+  return RollbackStage.ROUTER_COMMIT;
+}
+
+/** The NAT rules, re-read a few times with back-off; null when the router never answered. */
+async function reread(d: TransactionDeps): Promise<Map<number, RouterRule> | null> {
+  for (let attempt = 0; attempt < 4; attempt++) {
+    if (attempt > 0) await sleep((d.rereadMs ?? 200) * 2 ** attempt);
+    try {
+      return await readNatRules(d.router);
+    } catch (e) {
+      d.logger.warn({ err: e }, 'could not read the router; retrying');
+    }
+  }
+  return null;
+}
+
+/**
+ * After a lost reply: read the router until the touched rules show the intent (applied) or
+ * still show the old state after a few reads (not applied). Anything else is uncertain.
+ */
+async function settle(b: Batch, d: TransactionDeps): Promise<'applied' | 'not-applied' | 'uncertain'> {
+  let unchanged = 0;
+  for (let attempt = 0; attempt < 6; attempt++) {
+    if (attempt > 0) await sleep((d.rereadMs ?? 50) * 2 ** attempt);
+    const now = await readNatRules(d.router).catch(() => null);
+    if (!now) continue;
+    if (verifyIntents(b.intents, now).length === 0) return 'applied';
+    // A commit still running on the router shows the old state: give it a few reads.
+    if (unchangedSince(b.intents, b.before, now) && ++unchanged >= 3) return 'not-applied';
+  }
+  return 'uncertain';
+}
+
+/**
+ * Confirms the timer this batch armed. "No confirm pending" to the first confirm means the window
+ * ended first (vyos-api.md §4); a lost reply is retried once, and "No confirm pending" then means
+ * the first one took, unless the deadline has passed.
+ */
+async function confirmTimer(d: TransactionDeps, deadline: Date | null): Promise<'confirmed' | 'expired' | Error> {
+  const expired = (reply: string) => /no confirm pending/i.test(reply);
+  try {
+    return expired(await d.router.confirm()) ? 'expired' : 'confirmed';
+  } catch (e) {
+    if (!(e instanceof RouterError) || e.kind !== RouterErrorKind.OUTCOME_UNKNOWN) return e instanceof Error ? e : new Error(String(e));
+    try {
+      const reply = await d.router.confirm();
+      return expired(reply) && deadline !== null && Date.now() >= deadline.getTime() ? 'expired' : 'confirmed';
+    } catch (again) {
+      return again instanceof Error ? again : new Error(String(again));
+    }
+  }
+}
+
+export function describe(e: unknown): string {
+  if (e instanceof RouterError) return e.details.routerMessage ? e.details.routerMessage.trim() : e.message;
+  return e instanceof Error ? e.message : String(e);
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+

@@ -1,9 +1,8 @@
 import { Arg, Authorized, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
-import { toClientError } from '../../changes/coordinator.js';
 import { takeSnapshot } from '../../changes/snapshots.js';
 import { isUuid } from '../../changes/vm-changes.js';
 import { Role, Snapshot } from '../../domain/entities/index.js';
-import { notFound } from '../../domain/errors.js';
+import { notFound, toClientError } from '../../domain/errors.js';
 import * as check from '../../domain/validation.js';
 import type { GraphQLContext } from '../context.js';
 

@@ -14,7 +14,7 @@ import { ChangeFeed } from './database/change-feed.js';
 import { ReadCache } from './graphql/read-cache.js';
 import { reconcile } from './drift/reconcile.js';
 import { SyncJob } from './drift/sync-job.js';
-import { takeSyncReport } from './drift/sync-report.js';
+import { takeSyncReport, type DriftDeps } from './drift/sync-report.js';
 import { createFirstRunKey, KeyCache, seedAdminKey } from './graphql/auth.js';
 import type { AppServices } from './graphql/context.js';
 import { createSchema } from './graphql/schema.js';
@@ -122,7 +122,7 @@ export async function startApp(config: Config, logger: Logger = createLogger(con
     logger.error({ err: e }, 'start-up recovery failed; unfinished operations stay in the journal');
     return [];
   });
-  const drift = { config, coordinator, router };
+  const drift: DriftDeps = { config, coordinator, router };
   const syncJob = new SyncJob({
     config,
     logger,
@@ -132,7 +132,7 @@ export async function startApp(config: Config, logger: Logger = createLogger(con
     publish: (report) => events.drift({ ...report }),
   });
   const health: HealthDeps = { orm, router, simulator: simulator !== null, background: syncJob };
-  const services: AppServices = { config, orm, router, coordinator, pubsub, events, logger, health, syncJob, metrics, readCache, keys };
+  const services: AppServices = { config, orm, router, coordinator, pubsub, events, logger, drift, health, syncJob, metrics, readCache, keys };
   const schema = await createSchema(pubsub);
   const http = await startHttpServer(schema, services);
   logger.info({ url: `${http.url}/graphql` }, 'vyos-vm-api listening');

@@ -17,10 +17,9 @@ import { formatError } from './graphql/errors.js';
 import { createReadLoaders } from './graphql/read-model.js';
 import { answerFromReadCache, readCachePlugin } from './graphql/read-cache-http.js';
 import { graphqlIde } from './graphql/ide.js';
-import { checkHealth, type HealthDeps } from './observability/health.js';
+import { checkHealth } from './observability/health.js';
 import { graphqlObservabilityPlugin } from './observability/graphql-plugin.js';
 import { bindRequestContext, metricsEndpoint, observeRequests, observeSockets } from './observability/http.js';
-import type { AppMetrics } from './observability/metrics.js';
 import { applyHttpHardening, graphqlGuard, httpErrorHandler, requestAuth } from './security/http-guard.js';
 import { RateLimiter } from './security/rate-limit.js';
 import { limitRules, wsGuard, type WsExtra } from './security/ws-guard.js';
@@ -37,7 +36,7 @@ export async function startHttpServer(schema: GraphQLSchema, app: AppServices): 
   const { config, orm, logger } = app;
   const web = express();
   // First, so every request (even a CORS preflight) gets an id, a log line and a metric sample (docs/monitoring.md).
-  const metrics = app.metrics as AppMetrics;
+  const { metrics } = app;
   web.use(observeRequests(metrics, logger));
   // Security headers, CORS allow-list, trusted proxies; limits and key checks (docs/security.md).
   applyHttpHardening(web, config);
@@ -94,9 +93,8 @@ export async function startHttpServer(schema: GraphQLSchema, app: AppServices): 
   });
   await apollo.start();
 
-  const healthDeps = app.health as HealthDeps;
   web.get('/health', async (_req, res) => {
-    const report = await checkHealth(healthDeps);
+    const report = await checkHealth(app.health);
     res.status(report.status === 'down' ? 503 : 200).json(report);
   });
   web.get('/metrics', metricsEndpoint(metrics, config.metricsToken));
@@ -106,7 +104,7 @@ export async function startHttpServer(schema: GraphQLSchema, app: AppServices): 
     res.json({ live: true });
   });
   web.get('/ready', async (_req, res) => {
-    const report = await checkHealth(healthDeps);
+    const report = await checkHealth(app.health);
     const ready = report.database.status !== 'down';
     res.status(ready ? 200 : 503).json({ ready, database: report.database.status });
   });

@@ -5,8 +5,7 @@
 // is held from the first row until the router is known to agree with the database again.
 import type { Config } from '../config.js';
 import { OperationState, RollbackOutcome, RollbackStage, type Snapshot } from '../domain/entities/index.js';
-import { rollbackFailed, routerRejected, routerUnavailable } from '../domain/errors.js';
-import { toClientError } from './client-error.js';
+import { rollbackFailed, routerRejected, routerUnavailable, toClientError } from '../domain/errors.js';
 import type { Logger } from '../observability/logger.js';
 import { readNatRules } from '../vyos/nat-read.js';
 import { inverse, touchedRuleNumbers } from '../vyos/nat-rule.js';

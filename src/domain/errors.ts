@@ -1,4 +1,7 @@
-// The closed error vocabulary (design.md "Errors"). Every error a client can see is made here.
+// The closed error vocabulary (design.md "Errors"): the codes, how loudly each is logged, the
+// factories, and the mapping of anything thrown to it. Every error a client can see is made here.
+import { UniqueConstraintViolationException } from '@mikro-orm/postgresql';
+import { RouterError, RouterErrorKind } from '../vyos/types.js';
 
 export enum ErrorCode {
   BAD_USER_INPUT = 'BAD_USER_INPUT',
@@ -25,6 +28,40 @@ export const ERROR_CODE_DESCRIPTIONS: Readonly<Record<ErrorCode, string>> = {
   [ErrorCode.FORBIDDEN]: "The key's role is too weak for this operation (`extensions.needed` names the role it needs).",
 };
 
+/** The code a masked internal error leaves with: outside the closed set, it tells a client nothing. */
+export const INTERNAL_ERROR_CODE = 'INTERNAL_SERVER_ERROR';
+
+/** The levels errors are logged at (a subset of pino's, so a logger takes them as they are). */
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+/**
+ * How loudly each code is logged: a caller's mistake quietly, a refused key at info (worth an
+ * audit trail), trouble an operator must look at (a full pool, the router) as a warning, and a
+ * router that may be left half-changed as an error.
+ */
+export const ERROR_LOG_LEVELS: Readonly<Record<ErrorCode, LogLevel>> = {
+  [ErrorCode.BAD_USER_INPUT]: 'debug',
+  [ErrorCode.NOT_FOUND]: 'debug',
+  [ErrorCode.CONFLICT]: 'info',
+  [ErrorCode.UNAUTHENTICATED]: 'info',
+  [ErrorCode.FORBIDDEN]: 'info',
+  [ErrorCode.POOL_EXHAUSTED]: 'warn',
+  [ErrorCode.ROUTER_UNAVAILABLE]: 'warn',
+  [ErrorCode.ROUTER_REJECTED]: 'warn',
+  [ErrorCode.ROLLBACK_FAILED]: 'error',
+};
+
+const CLOSED = new Set<string>(Object.values(ErrorCode));
+
+export function isErrorCode(code: unknown): code is ErrorCode {
+  return typeof code === 'string' && CLOSED.has(code);
+}
+
+/** The level an error with this code is logged at; anything outside the closed set is internal: error. */
+export function logLevelOf(code: unknown): LogLevel {
+  return isErrorCode(code) ? ERROR_LOG_LEVELS[code] : 'error';
+}
+
 export class AppError extends Error {
   constructor(
     readonly code: ErrorCode,
@@ -34,6 +71,10 @@ export class AppError extends Error {
   ) {
     super(message);
     this.name = 'AppError';
+  }
+
+  get logLevel(): LogLevel {
+    return ERROR_LOG_LEVELS[this.code];
   }
 }
 
@@ -55,3 +96,27 @@ export const unauthenticated = (message = 'a valid API key is required') =>
   new AppError(ErrorCode.UNAUTHENTICATED, message);
 export const forbidden = (needed: string) =>
   new AppError(ErrorCode.FORBIDDEN, `this operation needs the ${needed} role`, { needed });
+
+// Unique constraints (migrations/) by name: the input field each one guards.
+const CONSTRAINT_MESSAGES: [RegExp, string, string][] = [
+  [/vm_name_unique/, 'name', 'a VM with this name already exists'],
+  [/vm_internal_ip_unique/, 'internalIp', 'this internal IP is already used by another VM'],
+  [/vm_idempotency_key_unique/, 'idempotencyKey', 'this idempotency key was already used'],
+  [/port_rule_(tcp|udp)_port_unique/, 'externalPort', 'this external port is already forwarded for that protocol'],
+  [/port_rule_rule_number_unique/, 'ruleNumber', 'this rule number is already used'],
+];
+
+/** Maps anything thrown to the closed error vocabulary; what it cannot map is returned as an Error, to be masked. */
+export function toClientError(e: unknown): Error {
+  if (e instanceof AppError) return e;
+  if (e instanceof UniqueConstraintViolationException) {
+    const hit = CONSTRAINT_MESSAGES.find(([re]) => re.test(e.message));
+    return hit ? conflict(`${hit[1]}: ${hit[2]}`, { field: hit[1] }) : conflict('a value that must be unique is already taken');
+  }
+  if (e instanceof RouterError) {
+    if (e.kind === RouterErrorKind.REJECTED) return routerRejected(e.details.routerMessage ?? e.message);
+    if (e.kind === RouterErrorKind.UNAUTHORIZED) return routerUnavailable('the router refused our API key (HTTP 401)');
+    return routerUnavailable(e.message);
+  }
+  return e instanceof Error ? e : new Error(String(e));
+}

@@ -2,7 +2,7 @@
 // lock so a change in flight (router committed, database not yet) is never reported as drift.
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Config } from '../config.js';
-import { toClientError } from '../changes/client-error.js';
+import { toClientError } from '../domain/errors.js';
 import { expectedRules } from '../changes/change-store.js';
 import type { Coordinator } from '../changes/coordinator.js';
 import { readNatRules } from '../vyos/nat-read.js';

@@ -4,7 +4,11 @@ import type { Coordinator } from '../changes/coordinator.js';
 import type { EventBus } from '../changes/event-bus.js';
 import type { AppPubSub } from '../changes/events.js';
 import type { Role } from '../domain/entities/index.js';
+import type { SyncJob } from '../drift/sync-job.js';
+import type { DriftDeps } from '../drift/sync-report.js';
+import type { HealthDeps } from '../observability/health.js';
 import type { Logger } from '../observability/logger.js';
+import type { AppMetrics } from '../observability/metrics.js';
 import type { KeyCache } from './auth.js';
 import type { CacheOutcome, ReadCache } from './read-cache.js';
 import type { ReadLoaders } from './read-model.js';
@@ -30,8 +34,14 @@ export interface AppServices {
   readCache: ReadCache;
   /** API key rows, looked up once per change of the api_key table; absent when READ_CACHE_MAX_BYTES=0 */
   keys?: KeyCache;
-  /** extra services registered by feature modules (drift, health, ...) */
-  [name: string]: unknown;
+  /** what syncReport, reconcile and importRouterRules need (the same slice the sync job uses) */
+  drift: DriftDeps;
+  /** what GET /health and the health query check */
+  health: HealthDeps;
+  /** the background drift sync (idle when SYNC_INTERVAL_SECONDS=0) */
+  syncJob: SyncJob;
+  /** this app's Prometheus registry and instruments */
+  metrics: AppMetrics;
 }
 
 export interface GraphQLContext {

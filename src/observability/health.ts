@@ -49,7 +49,7 @@ export interface BackgroundJobStatus {
 
 /**
  * What the background sync job reports about itself: `check()` for /health, `status()` for
- * /metrics. Registered as `services.background` (or `HealthDeps.background`).
+ * /metrics. Registered as `HealthDeps.background`.
  */
 export interface BackgroundStatus {
   check(): ComponentHealth;

@@ -3,7 +3,8 @@
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { AuthInfo } from '../graphql/context.js';
-import type { Logger } from './logger.js';
+import { logLevelOf } from '../domain/errors.js';
+import { mostSevere, type Logger } from './logger.js';
 import { OTHER, operationOutcome, type AppMetrics, type OperationType } from './metrics.js';
 
 /** What the GraphQL layer adds to its request's log line (filled by graphql-plugin.ts). */
@@ -112,7 +113,9 @@ export function observeRequests(metrics: AppMetrics, logger: Logger): RequestHan
         line.credential = gql?.auth ? 'valid' : record.credentialPresented ? (gql ? 'invalid' : 'unchecked') : 'none';
         if (gql?.readCache) line.readCache = gql.readCache;
       }
-      const level = outcome === 'server_error' ? 'warn' : PROBES.has(route) ? 'debug' : 'info';
+      // As loud as its worst error code (domain/errors.ts), never quieter than the request itself.
+      const floor = res.statusCode >= 500 ? 'warn' : PROBES.has(route) ? 'debug' : 'info';
+      const level = mostSevere(floor, ...(gql?.errorCodes ?? []).map(logLevelOf));
       logger[level](line, 'request');
     };
     res.on('finish', finish);

@@ -1,4 +1,5 @@
 import pino, { type Logger } from 'pino';
+import type { LogLevel } from '../domain/errors.js';
 
 // Secrets never reach a log line, whatever object they travel in.
 const REDACT = [
@@ -26,6 +27,13 @@ export function createLogger(level: string, destination?: pino.DestinationStream
 /** Masks credentials in a URL (postgres://user:pass@host -> postgres://user:***@host). */
 export function maskUrl(url: string): string {
   return url.replace(/\/\/([^:/@]+):[^@/]*@/, '//$1:***@');
+}
+
+const SEVERITY: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
+
+/** The loudest of some levels (a line about several errors is logged as its worst one). */
+export function mostSevere(first: LogLevel, ...rest: LogLevel[]): LogLevel {
+  return rest.reduce((a, b) => (SEVERITY.indexOf(b) > SEVERITY.indexOf(a) ? b : a), first);
 }
 
 export type { Logger };

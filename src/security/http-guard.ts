@@ -4,7 +4,7 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import type { ErrorRequestHandler, Express, Request, RequestHandler, Response } from 'express';
 import { parse } from 'graphql';
 import type { Config } from '../config.js';
-import { ErrorCode } from '../domain/errors.js';
+import { ErrorCode, INTERNAL_ERROR_CODE, logLevelOf } from '../domain/errors.js';
 import { selectOperation } from '../graphql/audit.js';
 import { keyFromHeaders, resolveKey, type KeyCache } from '../graphql/auth.js';
 import type { AuthInfo } from '../graphql/context.js';
@@ -123,7 +123,7 @@ export function httpErrorHandler(deps: { logger: Logger; maxBodyBytes: number })
       res.status(status).json({ errors: [{ message: reason === 'MALFORMED_JSON' ? 'the request body is not valid JSON' : 'bad request', extensions: { code: ErrorCode.BAD_USER_INPUT, reason } }] });
       return;
     }
-    deps.logger.error({ err, path: req.path }, 'internal error in an HTTP route (masked from the client)');
-    res.status(500).json({ errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
+    deps.logger[logLevelOf(INTERNAL_ERROR_CODE)]({ err, path: req.path }, 'internal error in an HTTP route (masked from the client)');
+    res.status(500).json({ errors: [{ message: 'Internal server error', extensions: { code: INTERNAL_ERROR_CODE } }] });
   };
 }

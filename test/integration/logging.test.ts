@@ -91,6 +91,13 @@ describe('structured logs of a full scenario', () => {
     assert.equal((await fetch(`${app.url}/metrics`, { headers: { authorization: `Bearer ${metricsToken}` } })).status, 200);
     assert.equal((await fetch(`${app.url}/health`)).status, 200);
 
+    const invalid = await gql(provision, { input: { name: 'Not A Label!' } }, { authorization: `Bearer ${adminKey}`, 'x-request-id': 'req-bad-input' });
+    assert.equal(invalid.body.errors?.[0]?.extensions?.code, 'BAD_USER_INPUT');
+    // A database fault the API has no code for: masked, and logged as an internal error.
+    await app.orm.em.getConnection().execute('drop table rollback_event cascade');
+    const broken = await gql(`{ rollbackEvents { totalCount } }`, {}, { authorization: `Bearer ${adminKey}`, 'x-request-id': 'req-internal' });
+    assert.equal(broken.body.errors?.[0]?.extensions?.code, 'INTERNAL_SERVER_ERROR');
+
     await app.stop();
     await new Promise((r) => setTimeout(r, 50));
     lines = raw.map((l) => JSON.parse(l) as Line);
@@ -125,7 +132,7 @@ describe('structured logs of a full scenario', () => {
 
   test('one request line per GraphQL request: request id, operation, duration, outcome, API key id and name', () => {
     const requests = lines.filter((l) => l.msg === 'request' && l.route === '/graphql');
-    assert.equal(requests.length, 4, JSON.stringify(requests, null, 1));
+    assert.equal(requests.length, 6, JSON.stringify(requests, null, 1));
     for (const r of requests) {
       assert.equal(typeof r.requestId, 'string');
       assert.equal(typeof r.operation, 'string');
@@ -156,6 +163,28 @@ describe('structured logs of a full scenario', () => {
     assert.equal(badKey.operationName, 'ListVms');
     assert.equal(badKey.outcome, 'client_error');
     assert.deepEqual(badKey.errorCodes, ['UNAUTHENTICATED']);
+  });
+
+  test('each error is logged at its code\'s level: bad input below error, an internal error at error', () => {
+    const graphqlErrors = lines.filter((l) => l.msg === 'GraphQL error');
+    const invalid = graphqlErrors.find((l) => l.code === 'BAD_USER_INPUT')!;
+    assert.ok(invalid, 'the bad input has its line');
+    assert.equal(invalid.level, 'debug');
+    assert.equal(graphqlErrors.find((l) => l.code === 'ROUTER_REJECTED')?.level, 'warn');
+    assert.equal(graphqlErrors.find((l) => l.code === 'UNAUTHENTICATED')?.level, 'info');
+    const masked = lines.find((l) => l.msg === 'internal error (masked from the client)')!;
+    assert.ok(masked, 'the internal error has its line');
+    assert.equal(masked.level, 'error');
+    assert.match(masked.err?.message ?? '', /rollback_event/, 'the details go to the log');
+
+    const requests = lines.filter((l) => l.msg === 'request' && l.route === '/graphql');
+    const badInput = requests.find((l) => l.requestId === 'req-bad-input')!;
+    assert.deepEqual(badInput.errorCodes, ['BAD_USER_INPUT']);
+    assert.equal(badInput.level, 'info');
+    const internal = requests.find((l) => l.requestId === 'req-internal')!;
+    assert.deepEqual(internal.errorCodes, ['INTERNAL_SERVER_ERROR']);
+    assert.equal(internal.level, 'error');
+    assert.ok(!lines.some((l) => l.level === 'error' && JSON.stringify(l).includes('Not A Label')), 'bad input is never an error line');
   });
 
   test('probes are logged too, at debug, with their own request ids', () => {

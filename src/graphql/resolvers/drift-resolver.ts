@@ -6,18 +6,16 @@ import type { SyncReportData } from '../../drift/drift-diff.js';
 import { reconcile } from '../../drift/reconcile.js';
 import { ReconcileMode } from '../../drift/reconcile-plan.js';
 import { importRouterRules } from '../../drift/router-import.js';
-import { takeSyncReport, type DriftDeps } from '../../drift/sync-report.js';
-import type { AppServices, GraphQLContext } from '../context.js';
+import { takeSyncReport } from '../../drift/sync-report.js';
+import type { GraphQLContext } from '../context.js';
 import { ImportResult, ReconcileResult, SyncReport } from '../drift-types.js';
-
-const deps = (app: AppServices): DriftDeps => ({ config: app.config, coordinator: app.coordinator, router: app.router });
 
 @Resolver()
 export class DriftResolver {
   @Authorized(Role.VIEWER)
   @Query(() => SyncReport, { description: 'The database compared with one read of the router, taken while no change is in flight.' })
   async syncReport(@Ctx() { app, em }: GraphQLContext): Promise<SyncReport> {
-    return withPortRules(em, await takeSyncReport(deps(app)));
+    return withPortRules(em, await takeSyncReport(app.drift));
   }
 
   @Authorized(Role.ADMIN)
@@ -29,7 +27,7 @@ export class DriftResolver {
     @Arg('mode', () => ReconcileMode, { nullable: true, defaultValue: ReconcileMode.REPLACED, description: 'How far to go; see ReconcileMode.' }) mode: ReconcileMode | null,
     @Arg('dryRun', () => Boolean, { nullable: true, defaultValue: false, description: 'Return the exact commands and change nothing.' }) dryRun: boolean | null,
   ): Promise<ReconcileResult> {
-    const outcome = await reconcile(deps(app), mode ?? ReconcileMode.REPLACED, dryRun ?? false);
+    const outcome = await reconcile(app.drift, mode ?? ReconcileMode.REPLACED, dryRun ?? false);
     return { ...outcome, report: await withPortRules(em, outcome.report) };
   }
 
@@ -44,7 +42,7 @@ export class DriftResolver {
     @Arg('createVms', () => Boolean, { nullable: true, defaultValue: false, description: 'Create a VM (named like imported-192-168-64-150) for a translation address no VM has.' })
     createVms: boolean | null,
   ): Promise<ImportResult> {
-    const outcome = await importRouterRules(deps(app), { dryRun: dryRun ?? false, createVms: createVms ?? false });
+    const outcome = await importRouterRules(app.drift, { dryRun: dryRun ?? false, createVms: createVms ?? false });
     const rules = await portRulesById(em, outcome.adopted.map((a) => a.portRuleId));
     return {
       ...outcome,

@@ -80,11 +80,7 @@ export function caughtPorts(spec: string | undefined): PortRange[] {
   return negated ? complement(listed) : listed;
 }
 
-/** Whether a `destination port` value catches `port`. */
-export function portSpecCatches(spec: string | undefined, port: number): boolean {
-  return inRanges(caughtPorts(spec), port);
-}
-
+/** Whether one of `ranges` holds `port`. */
 export function inRanges(ranges: readonly PortRange[], port: number): boolean {
   return ranges.some(([first, last]) => port >= first && port <= last);
 }

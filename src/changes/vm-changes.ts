@@ -7,6 +7,7 @@ import { PortRule, Protocol, Vm, claims } from '../domain/entities/index.js';
 import { badInput, conflict, notFound } from '../domain/errors.js';
 import { expectedRouterRule } from '../domain/rule-mapping.js';
 import * as check from '../domain/validation.js';
+import { ruleCatchment } from '../vyos/traffic-match.js';
 import type { RouterRule } from '../vyos/types.js';
 import type { RuleIntent } from './change-plan.js';
 import type { ChangeContext, ChangeSet } from './change-set.js';
@@ -119,15 +120,18 @@ class Allocator {
       if (r.udp_port !== null) a.udp.add(r.udp_port);
     }
     const ours = new Set(a.ruleNumbers);
-    // Never hand out a number or port the router already uses for someone else's rule.
+    // Never hand out a number, or a port someone else's rule catches on the WAN (read as drift
+    // reads it); disabled ones too, since they may be enabled again.
     for (const rule of ctx.routerRules.values()) {
       if (ours.has(rule.ruleNumber)) continue;
       a.ruleNumbers.add(rule.ruleNumber);
-      const port = Number(rule.externalPort);
-      if (!Number.isInteger(port)) continue;
-      const p = (rule.protocol ?? 'all').replace(/^!/, '');
-      if (p === 'tcp' || p === 'tcp_udp' || p === 'all') a.tcp.add(port);
-      if (p === 'udp' || p === 'tcp_udp' || p === 'all') a.udp.add(port);
+      const caught = ruleCatchment(rule, ctx.config.wanInterface);
+      for (const [first, last] of caught.ports) {
+        for (let port = first; port <= last; port++) {
+          if (caught.tcp) a.tcp.add(port);
+          if (caught.udp) a.udp.add(port);
+        }
+      }
     }
     return a;
   }

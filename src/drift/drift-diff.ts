@@ -1,6 +1,7 @@
 // The database's picture vs the router's, rule by rule (design.md "Drift"). Pure: data in, data out.
 import type { NumberRange } from '../config.js';
 import { diffRule } from '../vyos/nat-rule.js';
+import { catches, protocolTransports, ruleCatchment, singlePort } from '../vyos/traffic-match.js';
 import type { FieldDrift, RouterRule } from '../vyos/types.js';
 
 export enum DriftKind {
@@ -107,69 +108,7 @@ export function countByKind(items: readonly DriftFinding[]): Record<DriftKind, n
 
 /** Whether `foreign` matches inbound traffic to our rule's port and protocol on our interface. */
 export function shadows(foreign: RouterRule, ours: RouterRule, wanInterface: string): boolean {
-  // A rule bound to another interface never sees traffic arriving on the WAN.
-  if (foreign.inboundInterface !== undefined && foreign.inboundInterface !== (ours.inboundInterface ?? wanInterface)) return false;
-  const port = Number(ours.externalPort);
-  if (!Number.isInteger(port)) return false;
-  if (!portSpecCatches(foreign.externalPort, port)) return false;
-  const theirs = transports(foreign.protocol);
-  return [...transports(ours.protocol)].some((t) => theirs.has(t));
-}
-
-/**
- * The transports a VyOS `protocol` value matches. Absent and `all` match everything; `!x`
- * matches what x does not; numbers 6 and 17 are TCP and UDP; anything else (icmp, gre) neither.
- */
-export function transports(protocol: string | undefined): Set<'tcp' | 'udp'> {
-  const all = new Set<'tcp' | 'udp'>(['tcp', 'udp']);
-  if (protocol === undefined || protocol === '' || protocol === 'all') return all;
-  if (protocol.startsWith('!')) {
-    const excluded = transports(protocol.slice(1));
-    return new Set([...all].filter((t) => !excluded.has(t)));
-  }
-  switch (protocol.toLowerCase()) {
-    case 'tcp':
-    case '6':
-      return new Set(['tcp']);
-    case 'udp':
-    case '17':
-      return new Set(['udp']);
-    case 'tcp_udp':
-      return all;
-    default:
-      return new Set();
-  }
-}
-
-/**
- * Whether a VyOS `destination port` value catches `port`: absent catches every port; a value is a
- * comma list of ports, `first-last` ranges and `!`-negated ones (VyOS's port syntax). Service
- * names (`http`) are not resolved, so they never count as a match.
- */
-export function portSpecCatches(spec: string | undefined, port: number): boolean {
-  if (spec === undefined || spec.trim() === '') return true;
-  let positives = 0;
-  let included = false;
-  for (const raw of spec.split(',')) {
-    const el = raw.trim();
-    if (el === '') continue;
-    const negated = el.startsWith('!');
-    const hit = elementCatches(negated ? el.slice(1) : el, port);
-    if (negated) {
-      if (hit) return false;
-    } else {
-      positives++;
-      if (hit) included = true;
-    }
-  }
-  // Only negations ("!22"): everything else matches.
-  return positives === 0 ? true : included;
-}
-
-function elementCatches(el: string, port: number): boolean {
-  const m = /^(\d+)(?:-(\d+))?$/.exec(el);
-  if (!m) return false;
-  const first = Number(m[1]);
-  const last = m[2] === undefined ? first : Number(m[2]);
-  return port >= first && port <= last;
+  const port = singlePort(ours.externalPort);
+  if (port === null) return false;
+  return catches(ruleCatchment(foreign, ours.inboundInterface ?? wanInterface), protocolTransports(ours.protocol), port);
 }

@@ -4,6 +4,7 @@ import { ipv4ToInt } from '../config.js';
 import { Protocol, claims } from '../domain/entities/protocol.js';
 import { AppError } from '../domain/errors.js';
 import * as check from '../domain/validation.js';
+import { singlePort } from '../vyos/traffic-match.js';
 import type { RouterRule } from '../vyos/types.js';
 
 export interface KnownVm {
@@ -37,7 +38,8 @@ export interface Adoption {
 
 export type ImportDecision = { routerRule: RouterRule; adopt: Adoption } | { routerRule: RouterRule; reason: string };
 
-const PROTOCOLS: Record<string, Protocol> = { tcp: Protocol.TCP, udp: Protocol.UDP, tcp_udp: Protocol.TCP_UDP };
+// Only the spellings we render: `6` catches the same traffic as `tcp` but would show as DRIFTED.
+const PROTOCOLS: ReadonlyMap<string | undefined, Protocol> = new Map([['tcp', Protocol.TCP], ['udp', Protocol.UDP], ['tcp_udp', Protocol.TCP_UDP]]);
 
 /** `imported-192-168-64-150`: a valid VM name that says where it came from. */
 export function importedVmName(ip: string): string {
@@ -75,7 +77,7 @@ function decide(
   udp: ReadonlyMap<number, number>,
   creating: ReadonlyMap<string, string>,
 ): Adoption | string {
-  const protocol = rule.protocol === undefined ? undefined : PROTOCOLS[rule.protocol];
+  const protocol = PROTOCOLS.get(rule.protocol);
   if (!protocol) return `protocol ${rule.protocol ?? '(none, meaning all)'} is not one of tcp, udp, tcp_udp`;
   const externalPort = singlePort(rule.externalPort);
   if (externalPort === null) return `destination port ${rule.externalPort ?? '(none)'} is not a single port`;
@@ -112,10 +114,4 @@ function decide(
     vm = { create: { name, internalIp: ip } };
   }
   return { vm, ruleNumber: rule.ruleNumber, protocol, externalPort, internalPort, sourceAddress, description, enabled: !rule.disabled };
-}
-
-function singlePort(value: string | undefined): number | null {
-  if (value === undefined || !/^\d{1,5}$/.test(value)) return null;
-  const n = Number(value);
-  return n >= 1 && n <= 65535 ? n : null;
 }

@@ -1,6 +1,7 @@
 // Commit-time verification of NAT rules, as vyos-1x `src/conf_mode/nat.py` does it (vyos-api.md §5 table).
 // Pure: a candidate tree in, the first ConfigError text (or null) and any warnings out.
 
+import { PORT_PROTOCOLS } from '../vyos/traffic-match';
 import { findNode, leafValue, sortedChildren, type ConfigNode } from './config-tree';
 import { isIpv4Network } from './value-validators';
 import type { SimVersion } from './schema';
@@ -11,8 +12,6 @@ export interface NatVerdict {
   /** non-fatal `Warning()` lines; the commit succeeds and prints them */
   warnings: string[];
 }
-
-const PORT_PROTOCOLS = ['tcp', 'udp', 'tcp_udp'];
 
 function hasPorts(rule: ConfigNode): boolean {
   return ['source', 'destination', 'translation'].some((n) => leafValue(rule, n, 'port') !== undefined);

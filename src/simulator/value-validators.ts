@@ -2,6 +2,8 @@
 // is accepted, or the error lines the router prints before "Value validation failed".
 // The wording follows the fact sheet where it quotes VyOS; elsewhere it is VyOS's generic "Invalid value".
 
+import { PROTOCOL_NAMES, SERVICE_PORTS } from '../vyos/traffic-match';
+
 export type ValueCheck = (value: string) => string[] | null;
 
 const INVALID = ['Invalid value'];
@@ -31,15 +33,6 @@ export function oneOf(...allowed: string[]): ValueCheck {
 /** The 1.4+ `.{0,255}` description constraint; 1.3 takes any text. */
 export const description255: ValueCheck = (v) =>
   [...v].length <= 255 ? null : ['Description too long (limit 255 characters)'];
-
-// The ip-protocol validator's built-in names (a subset of /etc/protocols plus VyOS's own).
-const PROTOCOL_NAMES = new Set([
-  'all', 'tcp', 'udp', 'tcp_udp', 'icmp', 'igmp', 'ggp', 'ipencap', 'st', 'egp', 'igp', 'pup', 'hmp',
-  'xns-idp', 'rdp', 'iso-tp4', 'dccp', 'xtp', 'ddp', 'idpr-cmtp', 'ipv6', 'ipv6-route', 'ipv6-frag',
-  'idrp', 'rsvp', 'gre', 'esp', 'ah', 'skip', 'ipv6-icmp', 'ipv6-nonxt', 'ipv6-opts', 'rspf', 'vmtp',
-  'eigrp', 'ospf', 'ax.25', 'ipip', 'etherip', 'encap', 'pim', 'ipcomp', 'vrrp', 'l2tp', 'isis',
-  'sctp', 'fc', 'mobility-header', 'udplite', 'mpls-in-ip', 'manet', 'hip', 'shim6', 'wesp', 'rohc',
-]);
 
 export const ipProtocol: ValueCheck = (v) => {
   const bare = v.startsWith('!') ? v.slice(1) : v;
@@ -97,13 +90,6 @@ export const natTranslationAddress = ipv4AddressPrefixOrRange(false);
 
 export const interfaceAddress: ValueCheck = (v) => (v === 'dhcp' || isIpv4HostPrefix(v) ? null : INVALID);
 
-// A few /etc/services names, enough for realistic configs.
-const SERVICE_NAMES = new Set([
-  'ftp', 'ftp-data', 'ssh', 'telnet', 'smtp', 'domain', 'http', 'www', 'pop3', 'ntp', 'imap', 'snmp',
-  'ldap', 'https', 'submission', 'imaps', 'pop3s', 'openvpn', 'mysql', 'postgresql', 'rdp', 'ms-wbt-server',
-  'sip', 'bgp', 'syslog', 'tftp', 'kerberos', 'microsoft-ds', 'ldaps', 'isakmp', 'ipsec-nat-t',
-]);
-
 function isPort(text: string): boolean {
   return /^\d{1,5}$/.test(text) && Number(text) >= 1 && Number(text) <= 65535;
 }
@@ -115,7 +101,7 @@ function portElementError(element: string): string | null {
     const [a, b] = element.split('-');
     return isPort(a) && isPort(b) && Number(a) <= Number(b) ? null : `Error: ${element} is not a valid port range`;
   }
-  return SERVICE_NAMES.has(element) ? null : `Error: ${element} is not a valid service name`;
+  return SERVICE_PORTS.has(element) ? null : `Error: ${element} is not a valid service name`;
 }
 
 /** The 1.4+ `port-multi` validator for `source|destination port`. */

@@ -46,6 +46,30 @@ function invalidOperation(device: SimulatedRouter, op: string): Reply {
 
 type Body = Record<string, unknown>;
 
+function sleep(ms: number): Promise<void> {
+  return ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms).unref()) : Promise.resolve();
+}
+
+/**
+ * `op: confirm`, after the delayNextConfirm fault: a confirm that arrives late (queued behind other
+ * writers on the blocking lock, §6, or a slow link) finds the timer already fired and the router
+ * reverted, and is answered "No confirm pending" (§4), a success envelope like any other confirm.
+ */
+async function confirm(device: SimulatedRouter): Promise<Reply> {
+  await sleep(device.faults.takeConfirmDelay());
+  return toReply(device, await device.lock.run(async () => device.confirm()));
+}
+
+/**
+ * Runs one commit request under the write lock, after the holdNextCommit fault: a held request has
+ * not reached the API's lock or session yet (§6: writers queue; /retrieve takes no lock), so reads
+ * meanwhile see the committed config, and other writers that arrive now commit first.
+ */
+async function commitRequest<T>(device: SimulatedRouter, task: () => Promise<T>): Promise<T> {
+  await sleep(device.faults.takeCommitHold());
+  return device.lock.run(task);
+}
+
 export async function handleRest(device: SimulatedRouter, route: RestRoute, decoded: unknown): Promise<Reply> {
   const reader = new FieldReader(device.version);
   try {
@@ -131,14 +155,11 @@ async function configure(device: SimulatedRouter, reader: FieldReader, body: Bod
   // confirm_time exists only in the 2025+ rolling model; elsewhere it is an ignored extra field (§1).
   const confirmMinutes = device.version === 'rolling' ? (reader.optInt(body, 'confirm_time', ['body']) ?? 0) : 0;
   if (!authorized(device, key)) return failure(device, 401, msg.KEY_REQUIRED);
-  if (device.version === 'rolling' && requested[0]?.op === 'confirm' && !('commands' in body)) {
-    const confirmed = await device.lock.run(async () => device.confirm());
-    return confirmed.ok ? success(confirmed.data) : failure(device, confirmed.status, confirmed.error);
-  }
+  if (device.version === 'rolling' && requested[0]?.op === 'confirm' && !('commands' in body)) return confirm(device);
   const bad = requested.find((c) => c.op !== 'set' && c.op !== 'delete' && c.op !== 'comment');
   if (bad) return invalidOperation(device, bad.op);
   const commands = requested as RouterCommand[];
-  const outcome = await device.lock.run(() => device.configure(commands, confirmMinutes));
+  const outcome = await commitRequest(device, () => device.configure(commands, confirmMinutes));
   const lose = device.faults.takeLoseReply();
   if (!outcome.ok) return { ...failure(device, outcome.status, outcome.error), lose };
   let data: unknown = device.version === 'rolling' ? outcome.output : null;
@@ -155,7 +176,7 @@ async function configFile(device: SimulatedRouter, reader: FieldReader, body: Bo
   const confirmMinutes = rolling ? (reader.optInt(body, 'confirm_time', ['body']) ?? 0) : 0;
   if (!authorized(device, key)) return failure(device, 401, msg.KEY_REQUIRED);
   if (op === 'save') return device.lock.run(async () => toReply(device, device.save(file ?? BOOT_FILE)));
-  if (op === 'confirm' && rolling) return device.lock.run(async () => toReply(device, device.confirm()));
+  if (op === 'confirm' && rolling) return confirm(device);
   if (op === 'load' || (op === 'merge' && rolling)) {
     let config = text;
     if (config === undefined) {
@@ -164,7 +185,7 @@ async function configFile(device: SimulatedRouter, reader: FieldReader, body: Bo
       if (config === undefined) return failure(device, 400, `Configuration file '${file}' does not exist\n`);
     }
     const loaded = config;
-    const outcome = await device.lock.run(() => device.load(loaded, confirmMinutes, op === 'merge'));
+    const outcome = await commitRequest(device, () => device.load(loaded, confirmMinutes, op === 'merge'));
     if (!outcome.ok) return failure(device, outcome.status, outcome.error);
     return success(device.version === '1.4' ? null : outcome.output);
   }

@@ -7,6 +7,15 @@ export class FaultPlan {
   /** successful commits to let through before rejectCommit fires */
   rejectSkip = 0;
   failConfirm: string | null = null;
+  /** confirms still to fail, and confirms to answer normally before the failures start */
+  failConfirmTimes = 0;
+  failConfirmSkip = 0;
+  /** the next `op: confirm` is held this long before the router processes it */
+  confirmDelayMs = 0;
+  /** one commit request is held this long before it reaches the router's lock and session */
+  commitHoldMs = 0;
+  /** commit requests to let through unheld before the hold applies */
+  commitHoldSkip = 0;
   loseReply = false;
   tamper: RouterCommand[] | null = null;
   /** refuse every batch with a command whose path contains this text (until cleared) */
@@ -29,9 +38,32 @@ export class FaultPlan {
   }
 
   takeFailConfirm(): string | null {
+    if (this.failConfirm === null || this.failConfirmTimes <= 0) return null;
+    if (this.failConfirmSkip > 0) {
+      this.failConfirmSkip--;
+      return null;
+    }
     const m = this.failConfirm;
-    this.failConfirm = null;
+    if (--this.failConfirmTimes <= 0) this.failConfirm = null;
     return m;
+  }
+
+  takeConfirmDelay(): number {
+    const ms = this.confirmDelayMs;
+    this.confirmDelayMs = 0;
+    return ms;
+  }
+
+  /** Called once per commit request (/configure batch, /config-file load|merge) as it arrives. */
+  takeCommitHold(): number {
+    if (this.commitHoldMs <= 0) return 0;
+    if (this.commitHoldSkip > 0) {
+      this.commitHoldSkip--;
+      return 0;
+    }
+    const ms = this.commitHoldMs;
+    this.commitHoldMs = 0;
+    return ms;
   }
 
   takeTamper(): RouterCommand[] | null {
@@ -67,6 +99,11 @@ export class FaultPlan {
     this.rejectCommit = null;
     this.rejectSkip = 0;
     this.failConfirm = null;
+    this.failConfirmTimes = 0;
+    this.failConfirmSkip = 0;
+    this.confirmDelayMs = 0;
+    this.commitHoldMs = 0;
+    this.commitHoldSkip = 0;
     this.loseReply = false;
     this.tamper = null;
     this.internalErrors = 0;

@@ -42,6 +42,12 @@ export interface SimulatorFaults {
   rejectNextCommit(message?: string, options?: { skip?: number }): void;
   /** the next `op: confirm` answers 400 and leaves the commit-confirm timer running */
   failNextConfirm(message?: string): void;
+  /** the next `times` `op: confirm` requests answer 400 and leave the timer running; `skip`: answer that many normally first */
+  failNextConfirms(times: number, options?: { skip?: number; message?: string }): void;
+  /** hold the next `op: confirm` `ms` before the router processes it: past the window it finds the config reverted and answers "No confirm pending" */
+  delayNextConfirm(ms: number): void;
+  /** hold one commit request (/configure batch, /config-file load|merge) `ms` before it reaches the router's lock; `skip`: that many requests pass first (1 = the one after next, e.g. an undo) */
+  holdNextCommit(ms: number, options?: { skip?: number }): void;
   /** the next /configure applies and commits, then destroys the socket without replying */
   loseNextReply(): void;
   /** the next /configure also applies `commands` after the requested ones and commits both: the read-back differs */
@@ -80,6 +86,8 @@ export interface Simulator {
 
 const VERSIONS: SimVersion[] = ['1.3', '1.4', 'rolling'];
 const DEFAULT_REJECTION = commitFailure('Simulated commit failure (rejectNextCommit)');
+/** The fact sheet (§4) has no text for a failed confirm; this one is the simulator's own. */
+const CONFIRM_FAILURE = 'Failed to stop the commit-confirm timer';
 
 function send(res: http.ServerResponse, reply: Reply): void {
   res.writeHead(reply.status, { 'content-type': reply.contentType, 'content-length': Buffer.byteLength(reply.body) });
@@ -167,7 +175,21 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
         faults.rejectCommit = message;
         faults.rejectSkip = options.skip ?? 0;
       },
-      failNextConfirm: (message = 'Failed to stop the commit-confirm timer') => void (faults.failConfirm = message),
+      failNextConfirm: (message = CONFIRM_FAILURE) => {
+        faults.failConfirm = message;
+        faults.failConfirmTimes = 1;
+        faults.failConfirmSkip = 0;
+      },
+      failNextConfirms: (times, options = {}) => {
+        faults.failConfirm = options.message ?? CONFIRM_FAILURE;
+        faults.failConfirmTimes = times;
+        faults.failConfirmSkip = options.skip ?? 0;
+      },
+      delayNextConfirm: (ms) => void (faults.confirmDelayMs = ms),
+      holdNextCommit: (ms, options = {}) => {
+        faults.commitHoldMs = ms;
+        faults.commitHoldSkip = options.skip ?? 0;
+      },
       loseNextReply: () => void (faults.loseReply = true),
       tamperNextCommit: (commands: RouterCommand[]) => void (faults.tamper = commands),
       rejectCommandsMatching: (text: string | null) => void (faults.poison = text),

@@ -501,6 +501,48 @@ test('§4 failNextConfirm answers 400 and leaves the timer running', async (t) =
   assert.equal(hasRule(sim, '10'), false);
 });
 
+test('§4 failNextConfirms: skip lets confirms through, then `times` confirms answer 400 and the timer keeps running', async (t) => {
+  const sim = await start(t, { minuteMs: 1000 });
+  sim.faults.failNextConfirms(2, { skip: 1, message: 'confirm broke' });
+  await post(sim, '/configure', { commands: ruleCommands('10'), confirm_time: 1 });
+  assert.equal((await post(sim, '/configure', { op: 'confirm' })).json.data, 'Reload timer stopped\n', 'skipped');
+  await post(sim, '/configure', { commands: ruleCommands('11', '8081'), confirm_time: 1 });
+  for (let i = 0; i < 2; i++) {
+    const a = await post(sim, '/configure', { op: 'confirm' });
+    assert.deepEqual([a.status, a.json.error], [400, 'confirm broke']);
+    assert.equal(sim.confirmPending(), true);
+  }
+  assert.equal((await post(sim, '/config-file', { op: 'confirm' })).json.data, 'Reload timer stopped\n', 'disarmed after `times`');
+});
+
+test('§4 delayNextConfirm: a confirm that arrives after the window finds the config reverted: "No confirm pending"', async (t) => {
+  const sim = await start(t, { minuteMs: 150 });
+  await post(sim, '/configure', { commands: ruleCommands('10'), confirm_time: 1 });
+  sim.faults.delayNextConfirm(400);
+  const began = Date.now();
+  const a = await post(sim, '/configure', { op: 'confirm' });
+  assert.ok(Date.now() - began >= 390);
+  assert.deepEqual(a.json, { success: true, data: 'No confirm pending', error: null });
+  assert.equal(sim.revertCount, 1);
+  assert.equal(hasRule(sim, '10'), false, 'the unconfirmed commit was reverted');
+  await post(sim, '/configure', { commands: ruleCommands('11', '8081'), confirm_time: 1 });
+  assert.equal((await post(sim, '/configure', { op: 'confirm' })).json.data, 'Reload timer stopped\n', 'one-shot');
+});
+
+test('§6 holdNextCommit: the held request has not reached the session; a write that arrives meanwhile commits first', async (t) => {
+  const sim = await start(t);
+  sim.faults.holdNextCommit(300, { skip: 1 });
+  await post(sim, '/configure', { commands: ruleCommands('10') }); // skipped
+  const held = post(sim, '/configure', { commands: [{ op: 'delete', path: [...R, '10'] }] });
+  await delay(100);
+  assert.equal((await post(sim, '/retrieve', { op: 'exists', path: [...R, '10'] })).json.data, true, 'reads see the committed config');
+  const quick = Date.now();
+  await post(sim, '/configure', { commands: ruleCommands('11', '8081') });
+  assert.ok(Date.now() - quick < 200, 'the later write is not queued behind the held one');
+  assert.equal((await held).status, 200);
+  assert.deepEqual([hasRule(sim, '10'), hasRule(sim, '11')], [false, true]);
+});
+
 test('§4 commit-confirm is rolling only: 1.4 rejects op confirm', async (t) => {
   const sim = await start(t, { version: '1.4' });
   const a = await post(sim, '/configure', { op: 'confirm', path: ['x'] });

@@ -30,9 +30,13 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-export async function startTestApp(opts: { sim?: SimulatorOptions; env?: Record<string, string>; db?: TestDatabase; logger?: Logger } = {}): Promise<TestApp> {
+/**
+ * `simulator`: an already running simulator (key 'sim-key') to share with another app, e.g. two
+ * replicas of one router; it is left running by close(). Otherwise one is started from `sim`.
+ */
+export async function startTestApp(opts: { sim?: SimulatorOptions; simulator?: Simulator; env?: Record<string, string>; db?: TestDatabase; logger?: Logger } = {}): Promise<TestApp> {
   const db = opts.db ?? (await createTestDatabase());
-  const sim = await startSimulator({ keys: ['sim-key'], version: 'rolling', ...opts.sim });
+  const sim = opts.simulator ?? (await startSimulator({ keys: ['sim-key'], version: 'rolling', ...opts.sim }));
   const adminKey = `admin-${randomBytes(12).toString('hex')}`;
   const config = loadConfig({
     DATABASE_URL: db.url,
@@ -73,7 +77,7 @@ export async function startTestApp(opts: { sim?: SimulatorOptions; env?: Record<
     },
     async close() {
       await app.stop();
-      await sim.close();
+      if (!opts.simulator) await sim.close();
       if (!opts.db) await db.drop();
     },
   };

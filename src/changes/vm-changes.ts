@@ -11,6 +11,7 @@ import { ruleCatchment } from '../vyos/traffic-match.js';
 import type { RouterRule } from '../vyos/types.js';
 import type { RuleIntent } from './change-plan.js';
 import type { ChangeContext, ChangeSet } from './change-set.js';
+import { portClaims, vmAddresses } from './change-store.js';
 
 export interface PortRuleSpec {
   internalPort: number;
@@ -110,9 +111,7 @@ class Allocator {
   ) {}
 
   static async load(ctx: ChangeContext): Promise<Allocator> {
-    const rows: { rule_number: number; tcp_port: number | null; udp_port: number | null }[] = await ctx.em.execute(
-      'select rule_number, tcp_port, udp_port from port_rule',
-    );
+    const rows = await portClaims(ctx.em);
     const a = new Allocator(ctx.config, new Set(), new Set(), new Set());
     for (const r of rows) {
       a.ruleNumbers.add(r.rule_number);
@@ -217,7 +216,7 @@ export function provisionVm(spec: ProvisionSpec): ChangeSet<string> {
       if (ip) {
         if (await em.count(Vm, { internalIp: ip })) throw conflict(`input.internalIp: ${ip} is already used by another VM`, { field: 'input.internalIp' });
       } else {
-        const used: { internal_ip: string }[] = await em.execute('select internal_ip from vm');
+        const used = await vmAddresses(em);
         ip = allocateIpv4(config.lanPool, new Set(used.map((r) => r.internal_ip)));
       }
       const vm = em.create(Vm, { name: spec.name, internalIp: ip, macAddress: spec.macAddress, idempotencyKey: spec.idempotencyKey });

@@ -130,6 +130,7 @@ export async function startApp(config: Config, logger: Logger = createLogger(con
     report: () => takeSyncReport(drift),
     repair: (mode) => reconcile(drift, mode, false),
     publish: (report) => events.drift({ ...report }),
+    resume: () => coordinator.resumeUnsettled(),
   });
   const health: HealthDeps = { orm, router, simulator: simulator !== null, background: syncJob };
   const services: AppServices = { config, orm, router, coordinator, pubsub, events, logger, drift, health, syncJob, metrics, readCache, keys };

@@ -139,6 +139,12 @@ export function vmAddresses(em: EntityManager): Promise<{ id: string; name: stri
   return em.execute('select id, name, internal_ip from vm');
 }
 
+/** How many journal rows are not settled (owed undos, or rows a dead process left). */
+export async function unsettledCount(em: EntityManager): Promise<number> {
+  const [row] = await em.execute<{ n: number }[]>('select count(*)::int as n from operation where state = any(?::text[])', [`{${UNSETTLED_STATES.join(',')}}`]);
+  return row?.n ?? 0;
+}
+
 /** After a repair: every flagged rule is clear except those that will still differ. */
 export async function settleNeedsRepair(em: EntityManager, stillWrong: readonly number[]): Promise<void> {
   await em.execute(

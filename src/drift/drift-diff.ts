@@ -34,6 +34,8 @@ export interface SyncReportData {
   checkedAt: Date;
   inSync: boolean;
   items: DriftFinding[];
+  /** journal entries whose undo the router has not reached yet (retried by the server) */
+  pendingUndos: number;
 }
 
 const KIND_ORDER = [DriftKind.MISSING_ON_ROUTER, DriftKind.DRIFTED, DriftKind.UNMANAGED_ON_ROUTER, DriftKind.SHADOWED];
@@ -93,8 +95,8 @@ export function diffDrift(expected: readonly ExpectedRule[], routerRules: readon
   return items.sort((a, b) => a.ruleNumber - b.ruleNumber || KIND_ORDER.indexOf(a.kind) - KIND_ORDER.indexOf(b.kind));
 }
 
-export function syncReport(items: DriftFinding[], checkedAt = new Date()): SyncReportData {
-  return { checkedAt, inSync: items.length === 0, items };
+export function syncReport(items: DriftFinding[], checkedAt = new Date(), pendingUndos = 0): SyncReportData {
+  return { checkedAt, inSync: items.length === 0, items, pendingUndos };
 }
 
 export function countByKind(items: readonly DriftFinding[]): Record<DriftKind, number> {

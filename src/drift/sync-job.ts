@@ -22,6 +22,8 @@ export interface SyncJobDeps {
   repair(mode: ReconcileMode): Promise<{ commands: unknown[] }>;
   /** fan the report out to driftDetected subscribers */
   publish(report: SyncReportData): Promise<void> | void;
+  /** resume journal entries whose undo is still owed (the coordinator's resumeUnsettled) */
+  resume?(): Promise<unknown>;
 }
 
 export interface SyncJobOptions {
@@ -182,6 +184,8 @@ export class SyncJob {
       return 'standby';
     }
     try {
+      // An owed undo is settled first, so the report shows what it left, if anything.
+      await this.deps.resume?.().catch((err: unknown) => logger.warn({ err }, 'sync: could not resume unsettled journal entries'));
       const report = await this.deps.report();
       s.counts = countByKind(report.items);
       s.inSync = report.inSync;

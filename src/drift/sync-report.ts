@@ -3,7 +3,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Config } from '../config.js';
 import { toClientError } from '../domain/errors.js';
-import { expectedRules } from '../changes/change-store.js';
+import { expectedRules, unsettledCount } from '../changes/change-store.js';
 import type { Coordinator } from '../changes/coordinator.js';
 import { readNatRules } from '../vyos/nat-read.js';
 import type { NatSyntax, RouterApi, RouterRule } from '../vyos/types.js';
@@ -22,15 +22,16 @@ export interface DriftSnapshot {
   report: SyncReportData;
 }
 
-export function compare(expected: ExpectedRule[], routerRules: RouterRule[], config: Config): SyncReportData {
-  return syncReport(diffDrift(expected, routerRules, config.natRuleRange, config.wanInterface));
+export function compare(expected: ExpectedRule[], routerRules: RouterRule[], config: Config, pendingUndos = 0): SyncReportData {
+  return syncReport(diffDrift(expected, routerRules, config.natRuleRange, config.wanInterface), new Date(), pendingUndos);
 }
 
 /** Both reads and the diff, on `em` (a consistent read: no batch in flight). */
 export async function snapshot(em: EntityManager, deps: DriftDeps): Promise<DriftSnapshot> {
-  const [expected, routerRules] = await Promise.all([expectedRules(em, deps.config.wanInterface), readNatRules(deps.router)]);
+  const database = async () => ({ expected: await expectedRules(em, deps.config.wanInterface), pendingUndos: await unsettledCount(em) });
+  const [{ expected, pendingUndos }, routerRules] = await Promise.all([database(), readNatRules(deps.router)]);
   const rules = [...routerRules.values()];
-  return { expected, routerRules: rules, report: compare(expected, rules, deps.config) };
+  return { expected, routerRules: rules, report: compare(expected, rules, deps.config, pendingUndos) };
 }
 
 /**

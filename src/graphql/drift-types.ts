@@ -101,6 +101,12 @@ export class SyncReport {
 
   @Field(() => [DriftItem], { description: 'Every difference, by rule number.' })
   items!: DriftItem[];
+
+  @Field(() => Int, {
+    description:
+      'Failed changes whose undo the router has not reached yet (journal rows UNDO_PENDING, or left unfinished by a dead process). The server retries them until router and database agree; their rules show up in `items` meanwhile.',
+  })
+  pendingUndos!: number;
 }
 
 @ObjectType({ description: 'What reconcile did, or would do.' })

@@ -75,6 +75,7 @@ async function withPortRules(em: EntityManager, report: SyncReportData): Promise
   return {
     checkedAt: report.checkedAt,
     inSync: report.inSync,
+    pendingUndos: report.pendingUndos ?? 0,
     items: report.items.map((i) => ({
       kind: i.kind,
       ruleNumber: i.ruleNumber,

@@ -41,6 +41,18 @@ async function syncReport(t: TestApp): Promise<Report> {
   return ok(await t.gql(SYNC, {}, FRESH)).syncReport as Report;
 }
 
+/** The server's own retries bring router and database into agreement, with no undo left owed. */
+async function retriedUntilInSync(t: TestApp): Promise<void> {
+  let report: Report | undefined;
+  let states: string[] = [];
+  const repaired = await eventually(20_000, async () => {
+    report = await syncReport(t);
+    states = await journalStates(t);
+    return report.inSync && report.pendingUndos === 0 && !states.some((s) => OWED.includes(s));
+  });
+  assert.ok(repaired, `no retry within 20 s: syncReport ${JSON.stringify(report)}, journal states ${JSON.stringify(states)}`);
+}
+
 async function journalStates(t: TestApp): Promise<string[]> {
   const rows = await t.app.orm.em.fork().execute<{ state: string }[]>('select state from operation order by created_at');
   return rows.map((r) => r.state);
@@ -134,14 +146,7 @@ describe('3. a failed undo is retried by the server', { skip: needsPg }, () => {
     t.sim.faults.tamperNextCommit(tamperPort(rule.ruleNumber, '9994'));
     t.sim.faults.rejectNextCommit('undo refused', { skip: 1 });
     assertFailedChange(await t.gql(UPDATE, { id: rule.id, input: { internalPort: 81 } }), 'precondition: the tampered change');
-    let report: Report | undefined;
-    let states: string[] = [];
-    const repaired = await eventually(20_000, async () => {
-      report = await syncReport(t);
-      states = await journalStates(t);
-      return report.inSync && report.pendingUndos === 0 && !states.some((s) => OWED.includes(s));
-    });
-    assert.ok(repaired, `no retry within 20 s: syncReport ${JSON.stringify(report)}, journal states ${JSON.stringify(states)}`);
+    await retriedUntilInSync(t);
     assert.equal(t.routerRules().find((r) => r.ruleNumber === rule.ruleNumber)?.internalPort, '80');
     const row = ok(await t.gql(`query($id: ID!) { portRule(id: $id) { internalPort needsRepair } }`, { id: rule.id }, FRESH)).portRule;
     assert.deepEqual(row, { internalPort: 80, needsRepair: false }, 'a repaired rule is not flagged');
@@ -164,14 +169,7 @@ describe('3. a failed undo is retried by the server', { skip: needsPg }, () => {
       `right after the failed undo the rule is reported UNMANAGED_ON_ROUTER: ${JSON.stringify(early)}`,
     );
     assert.equal(early.pendingUndos, 1, 'syncReport says an undo is owed');
-    let report: Report | undefined;
-    let states: string[] = [];
-    const repaired = await eventually(20_000, async () => {
-      report = await syncReport(t);
-      states = await journalStates(t);
-      return report.inSync && report.pendingUndos === 0 && !states.some((s) => OWED.includes(s));
-    });
-    assert.ok(repaired, `no retry within 20 s: syncReport ${JSON.stringify(report)}, journal states ${JSON.stringify(states)}`);
+    await retriedUntilInSync(t);
     assert.equal(t.routerRules().some((r) => r.ruleNumber === next), false, 'the retried undo removed the rule');
     await assertInSync(t);
   });

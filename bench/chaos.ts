@@ -2,7 +2,7 @@
 // of mutations at two server replicas while router faults are armed and one replica is SIGKILLed;
 // then the API's rules must equal the router's, syncReport must be in sync, no journal row open.
 // Run: `TEST_DATABASE_URL=postgresql://... npm run bench:chaos`
-//   CHAOS_SEED=3 (or 1,2,5) replays seeds; CHAOS_PATH=rolling|1.4 one path; CHAOS_SECONDS=45 per run.
+//   CHAOS_SEED=3 (or 1,2,5) replays seeds; CHAOS_PATH=rolling|1.4 one path; CHAOS_SECONDS=40 per run.
 import 'reflect-metadata';
 import { formatChaosResult, runChaos, type ChaosResult, type CommitPath } from '../test/support/chaos-run.js';
 import { benchDatabase } from './database.js';
@@ -11,7 +11,7 @@ import { describeMachine } from './machine.js';
 
 const SEEDS = (process.env.CHAOS_SEED ?? '1,2,3,4').split(',').map((s) => Number(s.trim()));
 const PATHS = (process.env.CHAOS_PATH ?? 'rolling,1.4').split(',').map((s) => s.trim()) as CommitPath[];
-const SECONDS = Number(process.env.CHAOS_SECONDS ?? 45);
+const SECONDS = Number(process.env.CHAOS_SECONDS ?? 40);
 
 async function main(): Promise<void> {
   if (SEEDS.some((s) => !Number.isInteger(s))) throw new Error(`CHAOS_SEED: integers, comma-separated (got ${process.env.CHAOS_SEED})`);

@@ -5,7 +5,7 @@
 // every journal row finished. No reconcile: the transaction itself must keep both sides equal.
 // Used by bench/chaos.ts (several seeds) and test/integration/chaos.test.ts (one short run).
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
@@ -31,7 +31,7 @@ export interface ChaosOptions {
   maxMutations?: number;
   /** one confirm_time minute on the simulator (default 3000 ms) */
   minuteMs?: number;
-  /** where the replicas' JSON logs go (default /tmp/chaos-logs) */
+  /** where the replicas' JSON logs and the run's own timeline (`<seed>-<path>-client.jsonl`) go (default /tmp/chaos-logs) */
   logDir?: string;
   /** progress lines */
   progress?: (line: string) => void;
@@ -271,8 +271,19 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
   const generations = [0, 0];
   const adminKey = `chaos-${randomBytes(12).toString('hex')}`;
   const tag = `seed${opts.seed}-${opts.path}`;
+  // The run's own timeline: every request with its reply, every fault, the kill. JSON lines.
+  const timeline: { t: number; what: string; [k: string]: unknown }[] = [];
+  let journal: WriteStream | null = null;
+  const note = (what: string, fields: Record<string, unknown> = {}) => {
+    const entry = { t: Math.round(performance.now() - t0), what, ...fields };
+    timeline.push(entry);
+    journal?.write(`${JSON.stringify(entry)}\n`);
+  };
 
   try {
+    const journalFile = path.join(logDir, `${tag}-client.jsonl`);
+    journal = createWriteStream(journalFile);
+    result.logFiles.push(journalFile);
     sim = await startSimulator({ version: opts.path, minuteMs, commitLatencyMs: baseLatency, keys: ['sim-key'] });
     db = await createTestDatabase();
     const env = {
@@ -315,12 +326,21 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     const send = async (r: Rand, kind: string, query: string, variables: Record<string, unknown>): Promise<GqlReply> => {
       const targets = alive();
       const target = targets.length ? pick(r, targets) : replicas[0];
+      const replica = replicas.indexOf(target);
       result.mutations.sent++;
       (perKind[kind] ??= { sent: 0, ok: 0 }).sent++;
       inFlight++;
+      const sentAt = performance.now();
       const reply = target ? await gql(target.url, adminKey, query, variables) : { errors: [{ message: 'no replica', extensions: { code: 'CONNECTION' } }] };
       inFlight--;
       const code = codeOf(reply);
+      note('request', {
+        kind,
+        replica: `${replica}.${generations[replica] - 1}`,
+        ms: Math.round(performance.now() - sentAt),
+        variables,
+        ...(code ? { code, message: reply.errors![0].message.slice(0, 300) } : { data: reply.data }),
+      });
       if (code) bump(result.mutations.failed, code);
       else {
         result.mutations.ok++;
@@ -469,6 +489,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
             break;
         }
         bump(result.faults, kind);
+        note('fault', { kind });
       }
     };
 
@@ -481,15 +502,18 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       if (!p) return;
       replicas[victim] = null;
       say(`${tag}: SIGKILL replica ${victim} at ${(at / 1000).toFixed(1)} s (${inFlight} requests in flight), restart in ${down} ms`);
+      note('kill', { replica: victim, inFlight });
       await p.stop('SIGKILL');
       result.kills++;
       await sleep(down);
       await start(victim);
+      note('restarted', { replica: victim });
       say(`${tag}: replica ${victim} restarted`);
     };
 
     await Promise.all([...Array.from({ length: workers }, (_, w) => worker(w)), armer(), refresher(), killer()]);
     const burstEnd = performance.now();
+    note('burst over');
     say(`${tag}: burst over (${result.mutations.sent} mutations); settling`);
 
     // Settle: faults off, the router reachable, every commit-confirm window over, every journal row
@@ -502,7 +526,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     try {
       const states = async () => (await pool.query<{ state: string; n: string }>('select state, count(*) n from operation group by state')).rows;
       let last = '';
-      for (const until = performance.now() + 60_000; performance.now() < until; ) {
+      for (const until = performance.now() + 30_000; performance.now() < until; ) {
         await sleep(500);
         const open = (await states()).filter((s) => !['DONE', 'ROLLED_BACK', 'ROLLBACK_FAILED'].includes(s.state));
         const snapshot = sim.commands().join('\n') + JSON.stringify(await states());
@@ -513,7 +537,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
           break;
         }
       }
-      if (!result.settled) result.differences.push('did not settle within 60 s (journal rows open, a confirm pending, or the router still changing)');
+      if (!result.settled) result.differences.push('did not settle within 30 s (journal rows open, a confirm pending, or the router still changing)');
       for (const s of await states()) result.operations[s.state] = Number(s.n);
       const unfinished = await pool.query<{ id: string; operation: string; state: string; error: string | null }>(
         `select id, operation, state, error from operation where state not in ('DONE', 'ROLLED_BACK') order by created_at`,
@@ -534,7 +558,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     const events = await allPages<ApiEvent>(a.url, adminKey, Q.events, 'rollbackEvents');
     for (const e of events) bump(result.rollbackEvents, `${e.stage}/${e.outcome}`);
     const failedUndo = new Set(events.filter((e) => e.outcome === 'ROLLBACK_FAILED').flatMap((e) => e.commands.map((c) => Number(c.path[3]))));
-    for (const d of ruleDifferences(known, routerRules, RANGE, WAN)) result.differences.push(describe(d, failedUndo));
+    for (const d of ruleDifferences(known, routerRules, RANGE, WAN)) result.differences.push(describe(d, failedUndo) + history(d, timeline));
 
     const report = await gql(a.url, adminKey, Q.sync);
     const sync = report.data?.syncReport as { inSync: boolean; items: { kind: string; ruleNumber: number; fields: { field: string; expected: string | null; actual: string | null }[] }[] } | undefined;
@@ -556,6 +580,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     return result;
   } finally {
     result.seconds = Math.round((performance.now() - t0) / 100) / 10;
+    journal?.end();
     await Promise.all(replicas.map((r) => r?.stop('SIGTERM')));
     await sim?.close();
     await db?.drop();
@@ -568,6 +593,20 @@ function describe(d: RuleDifference, failedUndo: Set<number>): string {
   if (d.kind === 'DIFFERS') return `rule ${d.ruleNumber} (${d.id}): differs: ${d.fields.map((f) => `${f.field} api=${f.expected} router=${f.actual}`).join(', ')}${note}`;
   const r = d.routerRule;
   return `rule ${d.ruleNumber}: on the router (${r.protocol} ${r.externalPort} -> ${r.translationAddress}:${r.internalPort}${r.disabled ? ', disabled' : ''}, "${r.description}"), unknown to the API${note}`;
+}
+
+/** The last requests of the timeline that concern this rule: its id, or the name and description numbers the run gave it. */
+function history(d: RuleDifference, timeline: { t: number; what: string; [k: string]: unknown }[]): string {
+  const needles = new Set<string>();
+  if (d.kind !== 'UNKNOWN_TO_DATABASE') needles.add(d.id);
+  const texts = d.kind === 'UNKNOWN_TO_DATABASE' ? [d.routerRule.description ?? ''] : d.kind === 'DIFFERS' ? d.fields.flatMap((f) => [f.expected ?? '', f.actual ?? '']) : [];
+  for (const text of texts) {
+    const m = /(?:chaos (?:rule|update) |vm c\d+-)(\d+)/.exec(text);
+    if (m) for (const n of [`chaos rule ${m[1]}"`, `chaos update ${m[1]}"`, `-${m[1]}"`]) needles.add(n);
+  }
+  const hits = timeline.filter((e) => e.what === 'request' && [...needles].some((n) => JSON.stringify(e).includes(n))).slice(-4);
+  if (!hits.length) return '';
+  return `; client history: ${hits.map((e) => `[t=${e.t} ms ${e.kind as string} via replica ${e.replica as string} -> ${(e.code as string) ?? 'ok'} in ${e.ms as number} ms]`).join(' ')}`;
 }
 
 /** The figures of one run, as lines. */

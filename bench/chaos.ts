@@ -2,7 +2,8 @@
 // of mutations at two server replicas while router faults are armed and one replica is SIGKILLed;
 // then the API's rules must equal the router's, syncReport must be in sync, no journal row open.
 // Run: `TEST_DATABASE_URL=postgresql://... npm run bench:chaos`
-//   CHAOS_SEED=3 (or 1,2,5) replays seeds; CHAOS_PATH=rolling|1.4 one path; CHAOS_SECONDS=40 per run.
+//   CHAOS_SEED=3 (or 1,2,5) replays seeds; CHAOS_PATH=rolling|1.4 one path; CHAOS_SECONDS=40 per run;
+//   CHAOS_LOG_DIR (default /tmp/chaos-logs) for the replicas' JSON logs and the run's timeline.
 import 'reflect-metadata';
 import { formatChaosResult, runChaos, type ChaosResult, type CommitPath } from '../test/support/chaos-run.js';
 import { benchDatabase } from './database.js';
@@ -26,7 +27,7 @@ async function main(): Promise<void> {
   const results: ChaosResult[] = [];
   for (const seed of SEEDS) {
     for (const path of PATHS) {
-      const r = await runChaos({ seed, path, seconds: SECONDS, progress: (l) => console.error(l) });
+      const r = await runChaos({ seed, path, seconds: SECONDS, logDir: process.env.CHAOS_LOG_DIR, progress: (l) => console.error(l) });
       console.log(formatChaosResult(r));
       results.push(r);
     }

@@ -526,7 +526,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     try {
       const states = async () => (await pool.query<{ state: string; n: string }>('select state, count(*) n from operation group by state')).rows;
       let last = '';
-      for (const until = performance.now() + 30_000; performance.now() < until; ) {
+      for (const until = performance.now() + 70_000; performance.now() < until; ) {
         await sleep(500);
         const open = (await states()).filter((s) => !['DONE', 'ROLLED_BACK', 'ROLLBACK_FAILED'].includes(s.state));
         const snapshot = sim.commands().join('\n') + JSON.stringify(await states());
@@ -537,7 +537,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
           break;
         }
       }
-      if (!result.settled) result.differences.push('did not settle within 30 s (journal rows open, a confirm pending, or the router still changing)');
+      if (!result.settled) result.differences.push('did not settle within 70 s (journal rows open, a confirm pending, or the router still changing)');
       for (const s of await states()) result.operations[s.state] = Number(s.n);
       const unfinished = await pool.query<{ id: string; operation: string; state: string; error: string | null }>(
         `select id, operation, state, error from operation where state not in ('DONE', 'ROLLED_BACK') order by created_at`,

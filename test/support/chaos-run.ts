@@ -551,7 +551,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     const [a, b] = replicas as ServerProcess[];
     const vms = await allPages<ApiVm>(a.url, adminKey, Q.vms, 'vms');
     const vmsB = await allPages<ApiVm>(b.url, adminKey, Q.vms, 'vms');
-    if (JSON.stringify(vms) !== JSON.stringify(vmsB)) result.differences.push('the two replicas answer `vms` differently');
+    const canonical = (list: ApiVm[]) => JSON.stringify([...list].sort((x, y) => x.id.localeCompare(y.id)).map((v) => ({ ...v, portRules: [...v.portRules].sort((x, y) => x.id.localeCompare(y.id)) })));
+    if (canonical(vms) !== canonical(vmsB)) result.differences.push('the two replicas answer `vms` differently');
     const known: KnownRule[] = vms.flatMap((vm) => vm.portRules.map((rule) => ({ id: rule.id, rule, vm })));
     const routerRules: RouterRule[] = parseNatDestination((sim.running() as { nat?: { destination?: unknown } }).nat?.destination ?? null);
     result.rulesAtEnd = { api: known.length, router: routerRules.filter((r) => r.ruleNumber >= RANGE.first && r.ruleNumber <= RANGE.last).length };

@@ -130,9 +130,9 @@ export async function startApp(config: Config, logger: Logger = createLogger(con
     report: () => takeSyncReport(drift),
     repair: (mode) => reconcile(drift, mode, false),
     publish: (report) => events.drift({ ...report }),
-    resume: () => coordinator.resumeUnsettled(),
+    resume: () => coordinator.catchUp(),
   });
-  const health: HealthDeps = { orm, router, simulator: simulator !== null, background: syncJob };
+  const health: HealthDeps = { orm, router, simulator: simulator !== null, background: syncJob, unsaved: () => store.unsaved() };
   const services: AppServices = { config, orm, router, coordinator, pubsub, events, logger, drift, health, syncJob, metrics, readCache, keys };
   const schema = await createSchema(pubsub);
   const http = await startHttpServer(schema, services);

@@ -23,6 +23,10 @@ export interface Config {
   vyosTimeoutMs: number;
   vyosCommitTimeoutMs: number;
   vyosCommitConfirm: 'auto' | 'on' | 'off';
+  /** save the running config to config.boot after every change (a commit is not a save) */
+  vyosSave: boolean;
+  /** how long a batch waits out a busy router (a commit-confirm that is not ours, a held commit lock) */
+  vyosBusyWaitMs: number;
   vyosSyntax: 'auto' | '1.3' | '1.4';
   wanInterface: string;
   confirmMinutes: number;
@@ -196,8 +200,12 @@ export function loadConfig(env: Env = process.env): Config {
     vyosTlsInsecure: bool(env, 'VYOS_TLS_INSECURE', false),
     vyosCaFile: optional(env, 'VYOS_CA_FILE'),
     vyosTimeoutMs: integer(env, 'VYOS_TIMEOUT_MS', 10_000, 100, 600_000),
-    vyosCommitTimeoutMs: integer(env, 'VYOS_COMMIT_TIMEOUT_MS', 120_000, 100, 900_000),
+    // Aligned with the router's own bound (nginx proxy_read_timeout 600 s, vyos-api.md §6): a write
+    // we give up on earlier may still commit later.
+    vyosCommitTimeoutMs: integer(env, 'VYOS_COMMIT_TIMEOUT_MS', 610_000, 100, 900_000),
     vyosCommitConfirm: oneOf(env, 'VYOS_COMMIT_CONFIRM', 'auto', ['auto', 'on', 'off']),
+    vyosSave: oneOf(env, 'VYOS_SAVE', 'on', ['on', 'off']) === 'on',
+    vyosBusyWaitMs: integer(env, 'VYOS_BUSY_WAIT_SECONDS', 90, 0, 3600) * 1000,
     vyosSyntax: oneOf(env, 'VYOS_SYNTAX', 'auto', ['auto', '1.3', '1.4']),
     wanInterface,
     confirmMinutes: integer(env, 'VYOS_CONFIRM_MINUTES', 1, 1, 60),

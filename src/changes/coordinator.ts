@@ -13,10 +13,10 @@ import type { EventBus } from './event-bus.js';
 import type { RollbackEventPayload } from './events.js';
 import { resumeEntry } from './recovery.js';
 import { RollbackRecorder } from './rollback-recorder.js';
-import { RouterTransaction } from './transaction.js';
+import { RouterTransaction, type TransactionHooks } from './transaction.js';
 
 /** Observers for metrics; the coordinator does not know Prometheus. */
-export interface CoordinatorHooks {
+export interface CoordinatorHooks extends TransactionHooks {
   batch?(e: Omit<BatchReport, 'unsettled'>): void;
   rollback?(e: RollbackEventPayload): void;
 }
@@ -37,11 +37,21 @@ export class Coordinator {
   private readonly resuming = new Set<string>();
   private resumeTimer: NodeJS.Timeout | null = null;
   private resumeFailures = 0;
+  private saveTimer: NodeJS.Timeout | null = null;
+  private saveFailures = 0;
   private stopped = false;
 
   constructor(private readonly deps: CoordinatorDeps) {
     const recorder = new RollbackRecorder({ store: deps.store, events: deps.events, logger: deps.logger, onRecorded: deps.hooks?.rollback });
-    const transaction = new RouterTransaction({ router: deps.router, store: deps.store, recorder, config: deps.config, logger: deps.logger });
+    const hooks: TransactionHooks = {
+      busyWait: (e) => deps.hooks?.busyWait?.(e),
+      saved: (e) => {
+        deps.hooks?.saved?.(e);
+        if (e.ok) this.saveFailures = 0;
+        else this.scheduleSave();
+      },
+    };
+    const transaction = new RouterTransaction({ router: deps.router, store: deps.store, recorder, config: deps.config, logger: deps.logger, hooks });
     this.queue = new BatchQueue({
       windowMs: deps.config.batchWindowMs,
       max: deps.config.batchMax,
@@ -93,6 +103,34 @@ export class Coordinator {
     return settled;
   }
 
+  /**
+   * Everything owed to the router: unsettled journal entries, and a save when the running config
+   * is not saved (a failed save of any replica). The background sync job calls it on every run.
+   */
+  async catchUp(): Promise<void> {
+    await this.resumeUnsettled();
+    if (this.deps.config.vyosSave && (await this.deps.store.unsaved())) await this.saveNow();
+  }
+
+  /** A save of the running config through the runner (its save stage), with nothing else sent. */
+  saveNow(): Promise<null> {
+    return this.submit({ operation: 'save', save: true, prepare: async () => ({ intents: [], result: null }) });
+  }
+
+  /** A save retry after a back-off (5 s doubling to 5 minutes). */
+  private scheduleSave(): void {
+    if (this.stopped || this.saveTimer) return;
+    const delay = Math.min(300_000, 5000 * 2 ** Math.min(this.saveFailures++, 6));
+    this.saveTimer = setTimeout(() => {
+      this.saveTimer = null;
+      this.saveNow().catch((e: unknown) => {
+        this.deps.logger.warn({ err: e }, 'the save retry could not run; trying again later');
+        this.scheduleSave();
+      });
+    }, delay);
+    this.saveTimer.unref();
+  }
+
   /** Another resume after a back-off (1 s doubling to a minute by default). */
   private scheduleResume(): void {
     if (this.stopped || this.resumeTimer || !this.deps.store.journalled) return;
@@ -110,8 +148,8 @@ export class Coordinator {
   /** Stops scheduling resumes (shutdown); running batches finish. */
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.resumeTimer) clearTimeout(this.resumeTimer);
-    this.resumeTimer = null;
+    for (const t of [this.resumeTimer, this.saveTimer]) if (t) clearTimeout(t);
+    this.resumeTimer = this.saveTimer = null;
     await this.drained();
   }
 }

@@ -88,6 +88,12 @@ export const poolExhausted = (pool: string) =>
   new AppError(ErrorCode.POOL_EXHAUSTED, `no free value left in ${pool}`, { pool });
 export const routerUnavailable = (message: string) =>
   new AppError(ErrorCode.ROUTER_UNAVAILABLE, `router unavailable: ${message}`);
+/** The router was busy (a commit-confirm not ours pending, a held commit lock) for longer than VYOS_BUSY_WAIT_SECONDS: retry later. */
+export const routerBusy = (routerMessage: string, waitedMs: number) =>
+  new AppError(ErrorCode.ROUTER_UNAVAILABLE, `router busy for ${Math.round(waitedMs / 1000)} s: ${routerMessage.trim()}; nothing was changed, retry later`, {
+    reason: 'ROUTER_BUSY',
+    routerMessage: routerMessage.trim(),
+  });
 export const routerRejected = (routerMessage: string) =>
   new AppError(ErrorCode.ROUTER_REJECTED, `router rejected the change: ${routerMessage.trim()}`, { routerMessage });
 export const rollbackFailed = (message: string) =>

@@ -7,7 +7,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { OperationState, type Snapshot } from '../../src/domain/entities/index.js';
 import type { PortRuleFacts } from '../../src/domain/rule-mapping.js';
 import type { RuleIntent } from '../../src/changes/change-plan.js';
-import { intentsFor, type BatchTx, type ChangeStore, type JournalRow, type RollbackRecord, type SnapshotRecord } from '../../src/changes/change-store.js';
+import { intentsFor, type BatchTx, type ChangeStore, type JournalRow, type RollbackRecord, type SnapshotRecord, type UnsavedState } from '../../src/changes/change-store.js';
 import type { RouterCommand } from '../../src/vyos/types.js';
 
 export interface DbRule extends PortRuleFacts {
@@ -126,6 +126,18 @@ export class MemoryStore implements ChangeStore {
 
   async markNeedsRepair(ruleNumbers: readonly number[]): Promise<void> {
     for (const n of ruleNumbers) this.needsRepair.add(n);
+  }
+
+  /** every save outcome recorded, in order */
+  readonly saves: ({ ok: true } | { ok: false; error: string })[] = [];
+
+  async recordSave(outcome: { ok: true } | { ok: false; error: string }): Promise<void> {
+    this.saves.push(outcome);
+  }
+
+  async unsaved(): Promise<UnsavedState | null> {
+    const last = this.saves.at(-1);
+    return last && !last.ok ? { since: new Date(), error: last.error } : null;
   }
 
   async saveRollback(r: RollbackRecord): Promise<{ id: string; at: Date }> {

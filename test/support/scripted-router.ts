@@ -22,10 +22,11 @@ export interface RouterCall {
   locked: boolean;
 }
 
-const WRITES: ReadonlySet<RouterCall['method']> = new Set(['configure', 'confirm', 'saveConfigFile', 'loadConfigFile']);
+const WRITES: ReadonlySet<RouterCall['method']> = new Set(['configure', 'confirm', 'saveConfigFile', 'saveBootConfig', 'discardSession', 'loadConfigFile']);
 
 export class ScriptedRouter implements RouterApi {
-  caps: RouterCapabilities = { version: 'scripted', commitConfirm: true, syntax: '1.4' };
+  /** June 2025 code (arms the timer, then commits) unless a test says otherwise */
+  caps: RouterCapabilities = { version: 'scripted', commitConfirm: true, commitConfirmBasis: 'probe', confirmOrder: 'arm-first', syntax: '1.4' };
   readonly calls: RouterCall[] = [];
   /** answers used first-in first-out; an empty queue means the default behaviour */
   readonly script = {
@@ -33,6 +34,7 @@ export class ScriptedRouter implements RouterApi {
     configure: [] as Scripted<string | null, [RouterCommand[], Options]>[],
     confirm: [] as Scripted<string, []>[],
     saveConfigFile: [] as Scripted<string, [string]>[],
+    saveBootConfig: [] as Scripted<string, []>[],
   };
   /** a commit-confirm timer is armed */
   timerArmed = false;
@@ -126,6 +128,15 @@ export class ScriptedRouter implements RouterApi {
   async saveConfigFile(file: string): Promise<string> {
     this.record({ method: 'saveConfigFile', file });
     return this.answer(this.script.saveConfigFile, [file], () => '');
+  }
+
+  async saveBootConfig(): Promise<string> {
+    this.record({ method: 'saveBootConfig' });
+    return this.answer(this.script.saveBootConfig, [], () => '');
+  }
+
+  async discardSession(): Promise<void> {
+    this.record({ method: 'discardSession' });
   }
 
   async loadConfigFile(file: string, options: Options = {}): Promise<string | null> {

@@ -2,6 +2,7 @@ import { ApiKey } from './api-key.js';
 import { Operation } from './operation.js';
 import { PortRule } from './port-rule.js';
 import { RollbackEvent } from './rollback-event.js';
+import { RouterState } from './router-state.js';
 import { Snapshot } from './snapshot.js';
 import { Vm } from './vm.js';
 
@@ -10,7 +11,8 @@ export { Operation, OperationState, FINISHED_STATES } from './operation.js';
 export { PortRule } from './port-rule.js';
 export { Protocol, claims } from './protocol.js';
 export { RollbackEvent, RollbackOutcome, RollbackStage, RouterCommandType } from './rollback-event.js';
+export { RouterState } from './router-state.js';
 export { Snapshot } from './snapshot.js';
 export { Vm } from './vm.js';
 
-export const entities = [Vm, PortRule, RollbackEvent, ApiKey, Operation, Snapshot];
+export const entities = [Vm, PortRule, RollbackEvent, ApiKey, Operation, Snapshot, RouterState];

@@ -76,6 +76,7 @@ async function withPortRules(em: EntityManager, report: SyncReportData): Promise
     checkedAt: report.checkedAt,
     inSync: report.inSync,
     pendingUndos: report.pendingUndos ?? 0,
+    unsavedSince: report.unsavedSince ? new Date(report.unsavedSince) : null,
     items: report.items.map((i) => ({
       kind: i.kind,
       ruleNumber: i.ruleNumber,

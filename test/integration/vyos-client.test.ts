@@ -184,9 +184,9 @@ for (const version of ['rolling', '1.4', '1.3'] as const) {
         assert.equal(await client.exists([...NAT, 'rule', '10003']), false);
       });
 
-      it('§4 a second confirm_time while one is pending is REJECTED', async () => {
+      it('§4 a second confirm_time while one is pending is BUSY (wait and retry), not REJECTED', async () => {
         await client.configure(renderRule(rule(10004), { syntax }), { confirmMinutes: 1 });
-        await rejectsWith(client.configure(renderRule(rule(10005), { syntax }), { confirmMinutes: 1 }), RouterErrorKind.REJECTED);
+        await rejectsWith(client.configure(renderRule(rule(10005), { syntax }), { confirmMinutes: 1 }), RouterErrorKind.BUSY);
         await client.confirm();
       });
     } else {

@@ -29,7 +29,8 @@ const V1: Record<ErrorKind, [string, string]> = {
 const V2: Record<ErrorKind, string> = {
   missing: 'Field required',
   string_type: 'Input should be a valid string',
-  int_type: 'Input should be a valid integer, unable to parse string as an integer',
+  // StrictInt: a string is `int_type` (research §1 [TEST]), not the lax `int_parsing`.
+  int_type: 'Input should be a valid integer',
   list_type: 'Input should be a valid list',
   dict_type: 'Input should be a valid dictionary',
   too_short: 'List should have at least 1 item after validation, not 0',
@@ -85,12 +86,19 @@ export class FieldReader {
     return value.map((v, i) => this.strValue(v, [...loc, field, i]));
   }
 
-  /** Lax int, as pydantic accepts "5" for an `int` field. */
-  optInt(obj: Obj, field: string, loc: Loc): number | undefined {
+  /**
+   * `confirm_time: StrictInt = 0` (models.py M-post, research §1): only a JSON integer; a string, a float,
+   * a bool or null is `int_type`. Absent is the default.
+   */
+  optStrictInt(obj: Obj, field: string, loc: Loc): number | undefined {
+    if (!(field in obj)) return undefined;
     const value = obj[field];
-    if (value === undefined || value === null) return undefined;
     if (typeof value === 'number' && Number.isInteger(value)) return value;
-    if (typeof value === 'string' && /^\s*-?\d+\s*$/.test(value)) return Number(value);
     this.fail('int_type', [...loc, field], value);
+  }
+
+  /** Whether optStrictInt would accept the field (for union fall-through, research §1). */
+  isStrictIntOrAbsent(obj: Obj, field: string): boolean {
+    return !(field in obj) || (typeof obj[field] === 'number' && Number.isInteger(obj[field]));
   }
 }

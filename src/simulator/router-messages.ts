@@ -46,7 +46,7 @@ export const NGINX13_GATEWAY_JSON =
   '{"error": "service https api unavailable at this proxy address: set service https api-restrict virtual-host"}';
 /** nginx's own error page (1.4+ do not remap 50x). */
 export function nginxErrorPage(status: number): string {
-  const title = `${status} ${status === 502 ? 'Bad Gateway' : status === 503 ? 'Service Temporarily Unavailable' : status === 504 ? 'Gateway Time-out' : 'Error'}`;
+  const title = `${status} ${status === 502 ? 'Bad Gateway' : status === 503 ? 'Service Temporarily Unavailable' : status === 504 ? 'Gateway Time-out' : status === 404 ? 'Not Found' : 'Error'}`;
   return `<html>\r\n<head><title>${title}</title></head>\r\n<body>\r\n<center><h1>${title}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n`;
 }
 export const INTERNAL_ERROR = 'An internal error occured. Check the logs for details.';

@@ -9,7 +9,7 @@ import { detail, failure, gatewayError, handleRest, info, REST_ROUTES, type Repl
 import { renderJson, renderSetCommands } from './config-render';
 import { factoryCommands } from './factory-config';
 import { decodeBody, readBody } from './request-body';
-import { commitFailure, INTERNAL_ERROR } from './router-messages';
+import { commitFailure, INTERNAL_ERROR, nginxErrorPage } from './router-messages';
 import { BOOT_FILE, SimulatedRouter } from './router-device';
 import { simulatorProfile, type SimulatorProfile, type SimVersionOption } from './profiles';
 
@@ -134,6 +134,8 @@ async function route(device: SimulatedRouter, req: http.IncomingMessage): Promis
   const url = new URL(req.url ?? '/', 'http://simulator.invalid');
   const rest = (REST_ROUTES as readonly string[]).includes(url.pathname) && device.restEnabled();
   const infoRoute = url.pathname === '/info' && device.profile.info;
+  // nginx proxies only its whitelist: /info on a build without it is nginx's own HTML 404 (fact sheet §1).
+  if (url.pathname === '/info' && !infoRoute) return { status: 404, contentType: 'text/html', body: nginxErrorPage(404) };
   if (!rest && !infoRoute) return detail(404, 'Not Found');
   if (req.method !== (rest ? 'POST' : 'GET')) return detail(405, 'Method Not Allowed');
   // R-late: a write blocked on a leaked lock stalls the event loop; nothing is answered (research §6, §7.9).

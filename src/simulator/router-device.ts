@@ -112,8 +112,16 @@ export class SimulatedRouter {
    * interpreted; null when either does not parse (research §6).
    */
   parsedView(): ConfigNode | null {
-    if (parsedTree(this.running) === null) return null;
-    return parsedTree(this.view());
+    if (this.parsed(this.running) === null) return null;
+    return this.parsed(this.view());
+  }
+
+  /** Trees are never mutated once built (every change makes a new one), so the parse is cached per tree. */
+  private readonly parseCache = new WeakMap<ConfigNode, ConfigNode | null>();
+  private parsed(tree: ConfigNode): ConfigNode | null {
+    let result = this.parseCache.get(tree);
+    if (result === undefined) this.parseCache.set(tree, (result = parsedTree(tree)));
+    return result;
   }
 
   configParses(): boolean {

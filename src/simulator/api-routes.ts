@@ -116,7 +116,7 @@ async function commitRequest(device: SimulatedRouter, task: () => Promise<Reply>
 }
 
 export async function handleRest(device: SimulatedRouter, route: RestRoute, decoded: unknown): Promise<Reply> {
-  const reader = new FieldReader(device.version);
+  const reader = new FieldReader(device.profile.pydantic);
   try {
     const body = reader.object(decoded, ['body']);
     switch (route) {
@@ -328,12 +328,12 @@ export function info(device: SimulatedRouter, query: URLSearchParams): Reply {
   const flags = { version: true, hostname: true };
   for (const [name, value] of query) {
     if (name !== 'version' && name !== 'hostname') {
-      return failure(device, 400, pydanticError(device.version, 'extra_forbidden', ['query', name], value));
+      return failure(device, 400, pydanticError(device.profile.pydantic, 'extra_forbidden', ['query', name], value));
     }
     const lower = value.toLowerCase();
     if (BOOLEAN_TRUE.includes(lower)) flags[name] = true;
     else if (BOOLEAN_FALSE.includes(lower)) flags[name] = false;
-    else return failure(device, 400, pydanticError(device.version, 'bool_parsing', ['query', name], value));
+    else return failure(device, 400, pydanticError(device.profile.pydantic, 'bool_parsing', ['query', name], value));
   }
   return success({
     version: flags.version ? device.profile.image : '',

@@ -4,6 +4,7 @@
 // the rest of the simulator calls `SimVersion`.
 // Sources: vyos-api.md (the fact sheet, §n) and research/vyos-notes.md (research §n), which corrects it.
 
+import type { PydanticFlavour } from './request-models';
 import type { SimVersion } from './schema';
 
 export type SimProfileName =
@@ -53,7 +54,7 @@ export interface SimulatorProfile {
    * 2.5.3 and 1.4.0 pydantic 2.7.0, i.e. v2 wording; the simulator still prints v1 for 1.3/1.4 (its
    * behaviour before the profiles), flagged as a known difference.
    */
-  pydantic: 'v1' | 'v2';
+  pydantic: PydanticFlavour;
 }
 
 const base = { info: false, configFileMerge: false, commitConfirm: false, confirmOrder: null, htmlEscape: false, configFileLock: false, asyncHandlers: false } as const;

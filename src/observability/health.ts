@@ -128,7 +128,8 @@ async function checkRouter(router: RouterApi, simulator: boolean, unsaved: Healt
   const facts = [`version ${caps.version}, ${commitPath(caps)}`];
   const warnings: string[] = [];
   if (caps.commitConfirmBasis === 'unsure') warnings.push('could not tell whether the router has commit-confirm');
-  const notSaved = await unsaved?.();
+  // The database's own trouble is the database check's to report, not the router's.
+  const notSaved = await unsaved?.().catch(() => null);
   if (notSaved) warnings.push(`changes since ${notSaved.since.toISOString()} are not saved to the boot config (a reboot would lose them; the save is retried): ${notSaved.error ?? 'save failed'}`);
   if (caps.commitConfirm) {
     const cm = (await router.showConfig(['system', 'config-management']).catch(() => null)) as { 'commit-confirm'?: { action?: string } } | null;

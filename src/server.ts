@@ -19,7 +19,7 @@ import { answerFromReadCache, readCachePlugin } from './graphql/read-cache-http.
 import { graphqlIde } from './graphql/ide.js';
 import { checkHealth } from './observability/health.js';
 import { graphqlObservabilityPlugin } from './observability/graphql-plugin.js';
-import { bindRequestContext, metricsEndpoint, observeRequests, observeSockets } from './observability/http.js';
+import { bindRequestContext, metricsEndpoint, noteRequestKey, observeRequests, observeSockets, resumeRequestContext } from './observability/http.js';
 import { applyHttpHardening, graphqlGuard, httpErrorHandler, requestAuth } from './security/http-guard.js';
 import { RateLimiter } from './security/rate-limit.js';
 import { limitRules, wsGuard, type WsExtra } from './security/ws-guard.js';
@@ -115,6 +115,7 @@ export async function startHttpServer(schema: GraphQLSchema, app: AppServices): 
   web.use(
     '/graphql',
     express.json({ limit: config.maxBodyBytes }),
+    resumeRequestContext(),
     graphqlGuard({ orm, limiter, logger, keys: app.keys }),
     answerFromReadCache(app.readCache, metrics),
     expressMiddleware(apollo, {
@@ -123,6 +124,7 @@ export async function startHttpServer(schema: GraphQLSchema, app: AppServices): 
         const requestId = (typeof req.headers['x-request-id'] === 'string' && req.headers['x-request-id'].slice(0, 100)) || randomUUID();
         const known = requestAuth(res);
         const auth = known !== undefined ? known : await resolveKey(() => em, keyFromHeaders(req.headers.authorization, req.headers['x-api-key']), app.keys);
+        noteRequestKey(res, auth?.keyId ?? null);
         return bindRequestContext(res, { em, auth, app, requestId, loaders: createReadLoaders(em) });
       },
     }),

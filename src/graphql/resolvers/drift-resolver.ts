@@ -57,8 +57,9 @@ export class DriftResolver {
     description: 'Each report of the background sync job that is not in sync (every SYNC_INTERVAL_SECONDS while drift lasts).',
   })
   async driftDetected(@Root() report: SyncReportData, @Ctx() { em }: GraphQLContext): Promise<SyncReport> {
-    // A payload may have crossed processes as JSON: the date arrives as a string.
-    return withPortRules(em.fork(), { ...report, checkedAt: new Date(report.checkedAt) });
+    // `em` is this event's own unit of work (ws-execution.ts). A payload may have crossed
+    // processes as JSON: the date arrives as a string.
+    return withPortRules(em, { ...report, checkedAt: new Date(report.checkedAt) });
   }
 }
 

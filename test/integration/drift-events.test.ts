@@ -47,3 +47,36 @@ describe('driftDetected: every event is read fresh', () => {
     }
   });
 });
+
+describe('driftDetected over PostgreSQL: the whole report reaches the other replica', () => {
+  let a: TestApp;
+  let b: TestApp;
+  before(async () => {
+    a = await startTestApp();
+    b = await startTestApp({ db: a.db, simulator: a.sim });
+  });
+  after(async () => {
+    await b?.close();
+    await a?.close();
+  });
+
+  test('a drift event with 100 MISSING_ON_ROUTER items delivers 100 to a subscriber of the other replica', async (ctx) => {
+    if (a.db.embedded) return ctx.skip('needs a real PostgreSQL (two replicas, LISTEN/NOTIFY)');
+    const portRules = Array.from({ length: 100 }, (_, i) => ({ internalPort: 1000 + i, description: `a fairly long description for rule ${i} so the report is big` }));
+    const vm = ok(await a.gql(PROVISION, { input: { name: 'many-rules', portRules } })).provisionVm;
+    const numbers = (vm.portRules as { ruleNumber: number }[]).map((r) => r.ruleNumber).sort((x, y) => x - y);
+    assert.equal(numbers.length, 100);
+    const sub = await subscribe(b.url, b.adminKey, `subscription { driftDetected { inSync items { kind ruleNumber portRule { id } } } }`);
+    try {
+      a.sim.apply(numbers.map(renderDelete));
+      assert.equal(await a.app.syncJob.tick(), 'ok');
+      const event = (await sub.next()) as any;
+      const items = event.driftDetected.items as { kind: string; ruleNumber: number; portRule: { id: string } | null }[];
+      assert.equal(items.length, 100, `the event lists ${items.length} of 100 drift items`);
+      assert.ok(items.every((i) => i.kind === 'MISSING_ON_ROUTER' && i.portRule !== null));
+      assert.deepEqual(items.map((i) => i.ruleNumber).sort((x, y) => x - y), numbers);
+    } finally {
+      await sub.close();
+    }
+  });
+});

@@ -13,6 +13,7 @@ import { startSimulator, type Simulator } from '../../src/simulator/simulator.js
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { subscribe } from '../support/subscriber.js';
+import { wsClient, wsOperation } from '../support/ws-operation.js';
 
 type Line = Record<string, any>;
 
@@ -280,5 +281,21 @@ describe('request ids through the batch queue', () => {
     const own = lines().filter((l) => l.requestId === 'req-pair-a');
     assert.ok(own.length >= 2, 'the request line and the audit line at least');
     assert.ok(!lines().some((l) => l.requestId === 'req-pair-a' && l.requestIds), 'a line has one request id or a list, not both');
+  });
+
+  test('a mutation over the WebSocket: its audit line and its batch line share one request id', async () => {
+    const client = wsClient(t.url, t.adminKey);
+    try {
+      const outcome = await wsOperation(client, provision, { input: { name: 'ws-trace', portRules: [{ internalPort: 80 }] } });
+      assert.equal(outcome.errors, undefined);
+    } finally {
+      await client.dispose();
+    }
+    await new Promise((r) => setTimeout(r, 50));
+    const audit = lines().find((l) => l.audit && l.transport === 'ws');
+    assert.ok(audit && typeof audit.requestId === 'string', `the audit line names its request: ${JSON.stringify(audit)}`);
+    const batch = lines().find((l) => l.msg === 'batch' && carries(l, audit.requestId));
+    assert.ok(batch, 'the batch line lists the WebSocket request');
+    assert.deepEqual(batch.keyIds, [audit.keyId]);
   });
 });

@@ -17,9 +17,10 @@ import { formatError } from './graphql/errors.js';
 import { createReadLoaders } from './graphql/read-model.js';
 import { answerFromReadCache, readCachePlugin } from './graphql/read-cache-http.js';
 import { graphqlIde } from './graphql/ide.js';
+import { wsExecution } from './graphql/ws-execution.js';
 import { checkHealth } from './observability/health.js';
 import { graphqlObservabilityPlugin } from './observability/graphql-plugin.js';
-import { bindRequestContext, metricsEndpoint, observeRequests, observeSockets } from './observability/http.js';
+import { bindRequestContext, metricsEndpoint, noteRequestKey, observeRequests, observeSockets, resumeRequestContext } from './observability/http.js';
 import { applyHttpHardening, graphqlGuard, httpErrorHandler, requestAuth } from './security/http-guard.js';
 import { RateLimiter } from './security/rate-limit.js';
 import { limitRules, wsGuard, type WsExtra } from './security/ws-guard.js';
@@ -50,6 +51,8 @@ export async function startHttpServer(schema: GraphQLSchema, app: AppServices): 
     {
       schema,
       ...ws.options,
+      // Each operation under its log context; each subscription event with fresh loaders.
+      ...wsExecution(orm),
       // A subscription socket must present a valid key up front (closed with 4403 otherwise).
       onConnect: async (ctx) => {
         const params = ctx.connectionParams ?? {};
@@ -64,6 +67,7 @@ export async function startHttpServer(schema: GraphQLSchema, app: AppServices): 
         return true;
       },
       onDisconnect: (ctx, code) => sockets.closed(ctx.extra.auth, code),
+      // Per operation; a subscription's events each get a fresh unit of work (ws-execution.ts).
       context: (ctx): GraphQLContext => {
         const em = orm.em.fork();
         return { em, auth: ctx.extra.auth ?? null, app, requestId: randomUUID(), loaders: createReadLoaders(em) };
@@ -115,6 +119,7 @@ export async function startHttpServer(schema: GraphQLSchema, app: AppServices): 
   web.use(
     '/graphql',
     express.json({ limit: config.maxBodyBytes }),
+    resumeRequestContext(),
     graphqlGuard({ orm, limiter, logger, keys: app.keys }),
     answerFromReadCache(app.readCache, metrics),
     expressMiddleware(apollo, {
@@ -123,6 +128,7 @@ export async function startHttpServer(schema: GraphQLSchema, app: AppServices): 
         const requestId = (typeof req.headers['x-request-id'] === 'string' && req.headers['x-request-id'].slice(0, 100)) || randomUUID();
         const known = requestAuth(res);
         const auth = known !== undefined ? known : await resolveKey(() => em, keyFromHeaders(req.headers.authorization, req.headers['x-api-key']), app.keys);
+        noteRequestKey(res, auth?.keyId ?? null);
         return bindRequestContext(res, { em, auth, app, requestId, loaders: createReadLoaders(em) });
       },
     }),

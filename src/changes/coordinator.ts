@@ -55,6 +55,7 @@ export class Coordinator {
     this.queue = new BatchQueue({
       windowMs: deps.config.batchWindowMs,
       max: deps.config.batchMax,
+      logger: deps.logger,
       run: (members) => transaction.run(members),
       onBatch: ({ unsettled, ...report }) => {
         deps.hooks?.batch?.(report);

@@ -4,7 +4,7 @@ import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { AuthInfo } from '../graphql/context.js';
 import { logLevelOf } from '../domain/errors.js';
-import { mostSevere, type Logger } from './logger.js';
+import { mostSevere, withLogContext, type LogContext, type Logger } from './logger.js';
 import { OTHER, operationOutcome, type AppMetrics, type OperationType } from './metrics.js';
 
 /** What the GraphQL layer adds to its request's log line (filled by graphql-plugin.ts). */
@@ -22,6 +22,8 @@ export interface OperationRecord {
 
 export interface RequestRecord {
   requestId: string;
+  /** what every line this request causes carries (logger.ts); the key id is added once known */
+  log: LogContext;
   /** whether the request carried Authorization or X-API-Key (never their values) */
   credentialPresented: boolean;
   graphql?: OperationRecord;
@@ -43,6 +45,12 @@ export function bindRequestContext<T extends object>(res: Response, context: T):
 
 export function requestRecordOf(context: object): RequestRecord | undefined {
   return (context as Carrier)[RECORD];
+}
+
+/** Names the request's API key on every line it causes from now on (null: none, or not valid). */
+export function noteRequestKey(res: Response, keyId: string | null): void {
+  const record = (res as Response & Carrier)[RECORD];
+  if (record) record.log.keyId = keyId;
 }
 
 /** A client's X-Request-Id is kept when it is one short token of visible ASCII; otherwise we make one. */
@@ -82,6 +90,7 @@ export function observeRequests(metrics: AppMetrics, logger: Logger): RequestHan
     res.setHeader('X-Request-Id', requestId);
     const record: RequestRecord = {
       requestId,
+      log: { requestId, keyId: null },
       credentialPresented: Boolean(req.headers.authorization || req.headers['x-api-key']),
     };
     (res as Response & Carrier)[RECORD] = record;
@@ -120,7 +129,19 @@ export function observeRequests(metrics: AppMetrics, logger: Logger): RequestHan
     };
     res.on('finish', finish);
     res.on('close', finish);
-    next();
+    withLogContext(record.log, next);
+  };
+}
+
+/**
+ * Re-enters the request's log context: stream-driven middleware (the JSON body parser) may call
+ * `next` from the socket's callbacks, outside the context observeRequests opened.
+ */
+export function resumeRequestContext(): RequestHandler {
+  return (_req: Request, res: Response, next: NextFunction) => {
+    const record = (res as Response & Carrier)[RECORD];
+    if (record) withLogContext(record.log, next);
+    else next();
   };
 }
 

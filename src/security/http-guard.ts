@@ -9,6 +9,7 @@ import { selectOperation } from '../graphql/audit.js';
 import { keyFromHeaders, resolveKey, type KeyCache } from '../graphql/auth.js';
 import type { AuthInfo } from '../graphql/context.js';
 import type { Logger } from '../observability/logger.js';
+import { noteRequestKey } from '../observability/http.js';
 import { rateLimitedError, type OperationKind, type RateLimiter } from './rate-limit.js';
 
 /**
@@ -89,6 +90,7 @@ export function graphqlGuard(deps: { orm: MikroORM; limiter: RateLimiter; logger
     try {
       const auth = await resolveKey(() => deps.orm.em.fork(), keyFromHeaders(req.headers.authorization, req.headers['x-api-key']), deps.keys);
       (res.locals as Record<symbol, AuthInfo | null>)[AUTH] = auth;
+      noteRequestKey(res, auth?.keyId ?? null);
       if (req.method === 'OPTIONS') return next();
       const kind = operationKind(req.method === 'GET' ? req.query : req.body);
       const address = clientAddress(req);

@@ -160,7 +160,7 @@ export function wsGuard(deps: WsGuardDeps): WsGuard {
         operationName: payload.operationName ?? null,
         auth: ctx.extra.auth ?? null,
         errors: format((result as ExecutionResult).errors ?? []),
-        requestId: null,
+        requestId: (args.contextValue as { requestId?: string } | undefined)?.requestId ?? null,
         transport: 'ws',
         clientAddress: socketClientAddress(ctx.extra.request, config.trustProxyHops),
       });

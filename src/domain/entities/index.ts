@@ -1,4 +1,5 @@
 import { ApiKey } from './api-key.js';
+import { DriftReport } from './drift-report.js';
 import { Operation } from './operation.js';
 import { PortRule } from './port-rule.js';
 import { RollbackEvent } from './rollback-event.js';
@@ -7,6 +8,7 @@ import { Snapshot } from './snapshot.js';
 import { Vm } from './vm.js';
 
 export { ApiKey, Role, roleAllows } from './api-key.js';
+export { DriftReport } from './drift-report.js';
 export { Operation, OperationState, FINISHED_STATES } from './operation.js';
 export { PortRule } from './port-rule.js';
 export { Protocol, claims } from './protocol.js';
@@ -15,4 +17,4 @@ export { RouterState } from './router-state.js';
 export { Snapshot } from './snapshot.js';
 export { Vm } from './vm.js';
 
-export const entities = [Vm, PortRule, RollbackEvent, ApiKey, Operation, Snapshot, RouterState];
+export const entities = [Vm, PortRule, RollbackEvent, ApiKey, Operation, Snapshot, RouterState, DriftReport];

@@ -54,11 +54,13 @@ export class DriftResolver {
   @Authorized(Role.VIEWER)
   @Subscription(() => SyncReport, {
     topics: Topic.DRIFT_DETECTED,
-    description: 'Each report of the background sync job that is not in sync (every SYNC_INTERVAL_SECONDS while drift lasts).',
+    description:
+      'Each report of the background sync job that is not in sync (every SYNC_INTERVAL_SECONDS while drift lasts), with every item, on every replica. Nested fields are read when the event is delivered.',
   })
   async driftDetected(@Root() report: SyncReportData, @Ctx() { em }: GraphQLContext): Promise<SyncReport> {
-    // A payload may have crossed processes as JSON: the date arrives as a string.
-    return withPortRules(em.fork(), { ...report, checkedAt: new Date(report.checkedAt) });
+    // `em` is this event's own unit of work (ws-execution.ts). A payload may have crossed
+    // processes as JSON: the date arrives as a string.
+    return withPortRules(em, { ...report, checkedAt: new Date(report.checkedAt) });
   }
 }
 

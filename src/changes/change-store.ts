@@ -18,6 +18,8 @@ export interface JournalRow {
   commands: RouterCommand[];
   confirmDeadline: Date | null;
   createdAt: Date;
+  /** why it failed, when it did */
+  error?: string | null;
 }
 
 export interface RollbackRecord {
@@ -86,7 +88,7 @@ export const UNSETTLED_STATES = Object.values(OperationState).filter((s) => !FIN
 const intArray = (numbers: readonly number[]) => `{${numbers.join(',')}}`;
 
 function toJournalRow(o: Operation): JournalRow {
-  return { id: o.id, operation: o.operation, state: o.state, commands: o.commands, confirmDeadline: o.confirmDeadline ?? null, createdAt: o.createdAt };
+  return { id: o.id, operation: o.operation, state: o.state, commands: o.commands, confirmDeadline: o.confirmDeadline ?? null, createdAt: o.createdAt, error: o.error ?? null };
 }
 
 /** The database state of `ruleNumbers` as router rules (absent rows -> null, i.e. "no rule"). */

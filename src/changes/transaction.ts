@@ -454,7 +454,7 @@ export class RouterTransaction {
         return { ...(await this.end(b, row, step)), commands: b.commands.length };
       }
       await this.complete(b);
-      return { outcome: 'committed', commands: b.commands.length, unsettled: false };
+      return { outcome: 'committed', commands: b.commands.length, unsettled: watching(b) };
     } catch (e) {
       // A fault in the bookkeeping itself (the database went away mid-batch): nobody is left waiting.
       this.d.logger.error({ err: e, operation: b.operation }, 'batch failed unexpectedly');
@@ -473,7 +473,7 @@ export class RouterTransaction {
       if (step.outcome === 'dry-run') await b.tx!.rollback();
       else await commitBatch(b, this.d);
       await this.complete(b);
-      return { outcome: 'noop', unsettled: false };
+      return { outcome: 'noop', unsettled: watching(b) };
     }
     if (step.kind === 'split') {
       await this.stopTimer(b);
@@ -503,7 +503,7 @@ export class RouterTransaction {
       await b.tx!.rollback();
       const undo = await this.revert(b);
       unsettled = !undo.settled;
-      if (b.entry) await store.markJournal(b.entry, undo.settled ? OperationState.ROLLED_BACK : OperationState.UNDO_PENDING, step.reason);
+      if (b.entry) await store.markJournal(b.entry, undo.settled ? OperationState.ROLLED_BACK : OperationState.UNDO_PENDING, b.lateWrite ? `${step.reason}; ${LATE_WRITE}` : step.reason);
       if (undo.outcome === RollbackOutcome.ROLLBACK_FAILED) {
         await store.markNeedsRepair(touchedRuleNumbers(b.commands)).catch((e: unknown) => this.d.logger.error({ err: e }, 'could not mark rules as needing repair'));
         error = rollbackFailed(`${error?.message ?? step.reason}; undoing it on the router also failed, the affected rules need repair (see syncReport; the undo is retried)`);
@@ -520,6 +520,7 @@ export class RouterTransaction {
       member.resolve(member.set.complete ? member.set.complete(prepared.result, { snapshot: b.snapshot, commands: b.commands }) : prepared.result);
     }
     for (const s of b.settlements) {
+      if (s.state === 'watching') continue;
       if (s.event) await this.d.recorder.record(s.event);
       this.d.logger.warn({ operationId: s.row.id, operation: s.row.operation, state: s.row.state, settlement: s.state }, 'settled an unfinished operation');
     }
@@ -579,9 +580,12 @@ export class RouterTransaction {
 /** A resumed journal entry's outcome, decided in the batch transaction and recorded after it. */
 interface Settlement {
   row: JournalRow;
-  state: 'completed' | 'reverted' | 'auto-reverted' | 'not-applied' | 'repaired' | 'agreed';
+  /** `watching`: the router agrees now, but a late write of the entry may still land; not settled yet */
+  state: 'completed' | 'reverted' | 'auto-reverted' | 'not-applied' | 'repaired' | 'agreed' | 'watching';
   event: Parameters<RollbackRecorder['record']>[0] | null;
 }
+
+const watching = (b: Batch) => b.settlements.some((s) => s.state === 'watching');
 
 /** Commits the batch: the journal row and the resumed entries' states commit with its data. */
 async function commitBatch(b: Batch, d: TransactionDeps): Promise<void> {
@@ -590,8 +594,9 @@ async function commitBatch(b: Batch, d: TransactionDeps): Promise<void> {
   for (const { member, prepared } of b.accepted) {
     const row = member.set.resumes;
     if (!row) continue;
-    const s = settlementOf(row, prepared.intents, b);
+    const s = settlementOf(row, prepared.intents, b, d);
     b.settlements.push(s);
+    if (s.state === 'watching') continue;
     await tx.markJournal(row.id, s.state === 'completed' ? OperationState.DONE : OperationState.ROLLED_BACK, s.state === 'completed' ? null : s.event?.reason ?? 'the router agrees with the database');
     await tx.clearNeedsRepair(prepared.intents.map((i) => i.ruleNumber));
   }
@@ -599,10 +604,15 @@ async function commitBatch(b: Batch, d: TransactionDeps): Promise<void> {
   await tx.commit();
 }
 
-function settlementOf(row: JournalRow, goal: RuleIntent[], b: Batch): Settlement {
+/** Marks a journal row whose write was given up on: the router may still commit it (vyos-api.md §6). */
+export const LATE_WRITE = 'the write was given up on and may still commit on the router';
+
+function settlementOf(row: JournalRow, goal: RuleIntent[], b: Batch, d: TransactionDeps): Settlement {
   const rules = new Set(goal.map((g) => g.ruleNumber));
   const sent = b.commands.some((c) => rules.has(Number(c.path[3])));
   const event = (outcome: RollbackOutcome, reason: string) => ({ operation: row.operation, stage: stageOf(row.state), reason, outcome, commands: row.commands });
+  // A late write can land after the router first agrees: keep watching it for three write timeouts.
+  if (row.error?.includes(LATE_WRITE) && Date.now() < row.createdAt.getTime() + 3 * d.config.vyosCommitTimeoutMs) return { row, state: 'watching', event: null };
   if (row.state === OperationState.UNDO_PENDING) {
     // Its failure was recorded when it happened; a completed undo is news, the router's own revert is not.
     return sent ? { row, state: 'repaired', event: event(RollbackOutcome.ROLLED_BACK, 'the undo owed since the change failed was completed on the router') } : { row, state: 'agreed', event: null };

@@ -111,22 +111,24 @@ for (const profile of SIMULATOR_PROFILES) {
     });
 
     test('a ghost commit (the router commits after the client gave up) leaves database and router in agreement', async () => {
-      t.sim.setCommitLatency(3000); // past VYOS_COMMIT_TIMEOUT_MS: the server gives up, the router goes on
-      const pending = add('ghost');
-      await sleep(300);
-      t.sim.setCommitLatency(0);
-      assert.equal(errorCode(await pending), 'ROUTER_UNAVAILABLE');
+      // held past VYOS_COMMIT_TIMEOUT_MS: the server gives up, the router commits it later anyway
+      t.sim.faults.holdNextCommit(3000);
+      assert.equal(errorCode(await add('ghost')), 'ROUTER_UNAVAILABLE');
+      await inSyncSoon(t);
+      await sleep(3000); // the late commit has landed by now; the server's resume made them agree again
       await inSyncSoon(t);
     });
 
     test('a foreign rule whose description VyOS cannot read back: a clear ROUTER_UNAVAILABLE, and nothing is written', async () => {
       const rule = [...NAT_DESTINATION_PATH, 'rule', '500'];
       const inbound = profile.generation === '1.3' ? ['inbound-interface', 'eth0'] : ['inbound-interface', 'name', 'eth0'];
-      t.sim.apply([
-        { op: 'set', path: [...rule, 'description', 'made by \\hand'] },
-        { op: 'set', path: [...rule, ...inbound] },
-        { op: 'set', path: [...rule, 'translation', 'address', '192.0.2.9'] },
-      ]);
+      const foreign = [
+        { op: 'set' as const, path: [...rule, 'description', 'made by \\hand'] },
+        { op: 'set' as const, path: [...rule, ...inbound] },
+        { op: 'set' as const, path: [...rule, 'translation', 'address', '192.0.2.9'] },
+      ];
+      // the operator's commit waits for any commit of ours still running
+      assert.ok(await eventually(10_000, async () => (t.sim.apply(foreign), true)), 'the operator could commit');
       try {
         const report = await t.gql(SYNC, {}, FRESH);
         assert.equal(errorCode(report), 'ROUTER_UNAVAILABLE');

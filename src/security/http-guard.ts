@@ -58,7 +58,7 @@ export function corsAllowList(origins: readonly string[]): RequestHandler {
 export interface RequestPrice {
   kind: OperationKind;
   units: number;
-  /** over a document limit: Apollo refuses it (BAD_USER_INPUT), so nothing is charged */
+  /** over a document limit: Apollo refuses it (BAD_USER_INPUT) and it is charged one unit, the price of refusing */
   refused: boolean;
 }
 
@@ -88,7 +88,8 @@ export function priceRequest(schema: GraphQLSchema, body: unknown, limits: Query
     }
   }
   const cost = measureOperation(schema, document, op, variables && typeof variables === 'object' ? (variables as Record<string, unknown>) : {});
-  return { kind: op.operation === 'mutation' ? 'write' : 'read', units: costUnits(cost), refused: limitErrors(cost, limits).length > 0 };
+  const refused = limitErrors(cost, limits).length > 0;
+  return { kind: op.operation === 'mutation' ? 'write' : 'read', units: refused ? 1 : costUnits(cost), refused };
 }
 
 const AUTH = Symbol('auth');
@@ -116,7 +117,6 @@ export function graphqlGuard(deps: { orm: MikroORM; schema: GraphQLSchema; limit
       const who = { auth, address: clientAddress(req) };
       if (!deps.limiter.applies(who)) return next();
       const price = priceRequest(deps.schema, req.method === 'GET' ? req.query : req.body, deps.limits);
-      if (price.refused) return next();
       const decision = await deps.limiter.take(price.kind, who, price.units);
       if (!decision) return next();
       for (const [name, value] of Object.entries(rateLimitHeaders(decision))) res.setHeader(name, value);

@@ -135,10 +135,9 @@ export function wsGuard(deps: WsGuardDeps): WsGuard {
       }
       const op = selectOperation(document, payload.operationName);
       const kind = op?.operation ?? 'query';
-      // The same document limits as HTTP, with this operation's variables; nothing is charged for a refusal.
+      // The same document limits as HTTP, with this operation's variables; a refusal costs one unit.
       const cost = op ? measureOperation(deps.schema, document, op, payload.variables ?? {}) : null;
       const overLimit = cost ? limitErrors(cost, limits) : [];
-      if (overLimit.length) return overLimit;
       const subs = ctx.extra.subscriptions ?? (ctx.extra.subscriptions = new Set());
       if (kind === 'subscription' && subs.size >= config.wsMaxSubscriptionsPerConnection) {
         return refuse(
@@ -148,12 +147,13 @@ export function wsGuard(deps: WsGuardDeps): WsGuard {
         );
       }
       const address = socketClientAddress(ctx.extra.request, config.trustProxyHops);
-      const units = cost ? costUnits(cost) : 1;
+      const units = cost && !overLimit.length ? costUnits(cost) : 1;
       const decision = await limiter.take(kind === 'mutation' ? 'write' : 'read', { auth, address }, units);
       if (decision && !decision.allowed) {
         logger.warn({ keyId: auth.keyId, keyName: auth.name, clientAddress: address, kind, cost: units, policy: decision.policy.name, transport: 'ws' }, 'rate limited');
         return refuse(rateLimitedError(decision));
       }
+      if (overLimit.length) return overLimit;
       if (kind === 'subscription') subs.add(id);
     },
 

@@ -57,6 +57,8 @@ describe('router-touching fields are priced and capped', () => {
     const res = await t.gql(`{ ${aliased(200, () => 'syncReport { inSync }')} }`, undefined, { key: t.adminKey });
     assert.equal(errorCode(res), 'BAD_USER_INPUT', JSON.stringify(res).slice(0, 300));
     assert.equal(res.data ?? undefined, undefined, 'nothing ran');
+    assert.equal(res.errors![0].extensions?.reason, 'QUERY_TOO_COMPLEX');
+    assert.equal(res.errors![0].extensions?.http, undefined, 'the HTTP status stays out of the body');
     assert.equal(proxy.count(), before, 'no router call');
   });
 
@@ -66,6 +68,7 @@ describe('router-touching fields are priced and capped', () => {
     const doc = `mutation($vm: ID!) { ${aliased(20, (i) => `addPortRule(vmId: $vm, input: { internalPort: ${1000 + i} }) { id }`)} }`;
     const res = await t.gql(doc, { vm: vmId });
     assert.equal(errorCode(res), 'BAD_USER_INPUT', JSON.stringify(res).slice(0, 300));
+    assert.match(res.errors![0].message, /exceeds the limit|exceed the limit/);
     assert.equal(sim.commitCount, commits, 'no router commit');
     assert.equal(proxy.count(), before, 'no router call');
     assert.equal(ok(await t.gql(`query($id: ID!) { vm(id: $id) { portRules { id } } }`, { id: vmId })).vm.portRules.length, 0);

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { bucketState, waitSeconds } from '../../src/security/rate-limit.js';
+import { bucketState, rateLimitHeaders, waitSeconds } from '../../src/security/rate-limit.js';
 import { createKey, startTestApp, type TestApp } from '../support/app.js';
 import { wsClient, wsOperation } from '../support/ws-operation.js';
 
@@ -21,6 +21,15 @@ describe('buckets (pure): a minute\'s allowance, refilled continuously', () => {
     assert.deepEqual(bucketState({ fullAtMs: 60_000, nowMs: 0 }, 3), { remaining: 0, nextUnitSeconds: 20 });
     assert.deepEqual(bucketState({ fullAtMs: 60_000, nowMs: 19_999 }, 3), { remaining: 0, nextUnitSeconds: 1 });
     assert.deepEqual(bucketState({ fullAtMs: 60_000, nowMs: 20_000 }, 3), { remaining: 1, nextUnitSeconds: 20 });
+  });
+
+  test('the RateLimit fields of a decision', () => {
+    const policy = { name: 'key-writes', kind: 'write', perMinute: 300, source: 'default', bucket: 'k:x:write' } as const;
+    assert.deepEqual(rateLimitHeaders({ policy, allowed: true, cost: 1, remaining: 299, nextUnitSeconds: 1, retryAfterSeconds: 0 }), {
+      'RateLimit-Policy': '"key-writes";q=300;w=60',
+      RateLimit: '"key-writes";r=299;t=1',
+    });
+    assert.equal(rateLimitHeaders({ policy, allowed: true, cost: 1, remaining: 300, nextUnitSeconds: null, retryAfterSeconds: 0 }).RateLimit, '"key-writes";r=300');
   });
 
   test('the wait for a cost of several units', () => {

@@ -21,9 +21,9 @@ import { checkHealth } from './observability/health.js';
 import { graphqlObservabilityPlugin } from './observability/graphql-plugin.js';
 import { bindRequestContext, metricsEndpoint, observeRequests, observeSockets } from './observability/http.js';
 import { applyHttpHardening, graphqlGuard, httpErrorHandler, requestAuth } from './security/http-guard.js';
-import { queryLimitsPlugin } from './security/query-limits.js';
+import { queryLimits, queryLimitsPlugin } from './security/query-limits.js';
 import { PgBucketStore, RateLimiter } from './security/rate-limit.js';
-import { queryLimits, wsGuard, type WsExtra } from './security/ws-guard.js';
+import { wsGuard, type WsExtra } from './security/ws-guard.js';
 
 export interface HttpServer {
   url: string;

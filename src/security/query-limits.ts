@@ -32,6 +32,7 @@ import {
   type SelectionSetNode,
   type ValueNode,
 } from 'graphql';
+import type { Config } from '../config.js';
 import { MAX_PAGE_SIZE } from '../graphql/connection.js';
 
 export const LIST_FACTOR = 10;
@@ -65,6 +66,11 @@ export interface QueryLimits {
   maxComplexity: number;
   maxAliases: number;
   maxMutationFields: number;
+}
+
+/** The document limits of both transports (HTTP: queryLimitsPlugin; WebSocket: onSubscribe). */
+export function queryLimits(config: Config): QueryLimits {
+  return { maxDepth: config.maxQueryDepth, maxComplexity: config.maxQueryComplexity, maxAliases: config.maxQueryAliases, maxMutationFields: config.maxMutationFields };
 }
 
 type Variables = Readonly<Record<string, unknown>> | null | undefined;

@@ -24,7 +24,7 @@ import { auditMutation, rootFields, selectOperation } from '../graphql/audit.js'
 import { keyFromHeaders, resolveKey, type KeyCache } from '../graphql/auth.js';
 import type { AuthInfo } from '../graphql/context.js';
 import type { Logger } from '../observability/logger.js';
-import { costUnits, limitErrors, measureOperation, type QueryLimits } from './query-limits.js';
+import { costUnits, limitErrors, measureOperation, queryLimits } from './query-limits.js';
 import { asGraphQLError, rateLimitedError, type RateLimiter } from './rate-limit.js';
 
 /** Close codes, beside graphql-ws's own 4400-4499 ones. */
@@ -60,10 +60,6 @@ export interface WsGuardDeps {
   formatError: (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError;
 }
 
-/** The document limits of both transports (HTTP: queryLimitsPlugin; WebSocket: onSubscribe). */
-export function queryLimits(config: Config): QueryLimits {
-  return { maxDepth: config.maxQueryDepth, maxComplexity: config.maxQueryComplexity, maxAliases: config.maxQueryAliases, maxMutationFields: config.maxMutationFields };
-}
 
 type GuardOptions = Pick<
   ServerOptions<ConnectionParams, Extra>,

@@ -49,7 +49,11 @@ export interface Config {
   maxBodyBytes: number;
   maxQueryDepth: number;
   maxQueryComplexity: number;
-  /** per minute, per API key and per client address; 0 = no limit */
+  /** aliased fields per document (each fragment spread counted again) */
+  maxQueryAliases: number;
+  /** root mutation fields per document (they run one after the other, each its own router commit) */
+  maxMutationFields: number;
+  /** cost units a minute per API key (the key's own limit wins), and per client address for callers without a valid key; 0 = no limit */
   rateLimitWritesPerMinute: number;
   rateLimitReadsPerMinute: number;
   wsMaxConnectionsPerKey: number;
@@ -225,7 +229,10 @@ export function loadConfig(env: Env = process.env): Config {
     maxBodyBytes: integer(env, 'MAX_BODY_BYTES', 1_048_576, 1024, 100 * 1_048_576),
     maxQueryDepth: integer(env, 'MAX_QUERY_DEPTH', 10, 2, 100),
     maxQueryComplexity: integer(env, 'MAX_QUERY_COMPLEXITY', 20_000, 10, 10_000_000),
-    rateLimitWritesPerMinute: integer(env, 'RATE_LIMIT_WRITES_PER_MINUTE', 30, 0, 1_000_000),
+    maxQueryAliases: integer(env, 'MAX_QUERY_ALIASES', 20, 0, 10_000),
+    maxMutationFields: integer(env, 'MAX_MUTATION_FIELDS', 10, 1, 1000),
+    // A batch workload (100 concurrent changes, then a reconcile) fits in one minute's allowance.
+    rateLimitWritesPerMinute: integer(env, 'RATE_LIMIT_WRITES_PER_MINUTE', 300, 0, 1_000_000),
     rateLimitReadsPerMinute: integer(env, 'RATE_LIMIT_READS_PER_MINUTE', 600, 0, 1_000_000),
     wsMaxConnectionsPerKey: integer(env, 'WS_MAX_CONNECTIONS_PER_KEY', 10, 1, 100_000),
     wsMaxSubscriptionsPerConnection: integer(env, 'WS_MAX_SUBSCRIPTIONS_PER_CONNECTION', 20, 1, 100_000),

@@ -22,8 +22,9 @@ import { checkHealth } from './observability/health.js';
 import { graphqlObservabilityPlugin } from './observability/graphql-plugin.js';
 import { bindRequestContext, metricsEndpoint, noteRequestKey, observeRequests, observeSockets, resumeRequestContext } from './observability/http.js';
 import { applyHttpHardening, graphqlGuard, httpErrorHandler, requestAuth } from './security/http-guard.js';
-import { RateLimiter } from './security/rate-limit.js';
-import { limitRules, wsGuard, type WsExtra } from './security/ws-guard.js';
+import { queryLimits, queryLimitsPlugin } from './security/query-limits.js';
+import { PgBucketStore, RateLimiter } from './security/rate-limit.js';
+import { wsGuard, type WsExtra } from './security/ws-guard.js';
 
 export interface HttpServer {
   url: string;
@@ -41,8 +42,10 @@ export async function startHttpServer(schema: GraphQLSchema, app: AppServices): 
   web.use(observeRequests(metrics, logger));
   // Security headers, CORS allow-list, trusted proxies; limits and key checks (docs/security.md).
   applyHttpHardening(web, config);
-  const limiter = new RateLimiter({ writesPerMinute: config.rateLimitWritesPerMinute, readsPerMinute: config.rateLimitReadsPerMinute });
-  const ws = wsGuard({ orm, config, logger, limiter, keys: app.keys, formatError: formatError(logger) });
+  // Counted in PostgreSQL: every replica spends the same budgets (docs/security.md#rate-limits).
+  const limiter = new RateLimiter(new PgBucketStore(orm, logger), { writesPerMinute: config.rateLimitWritesPerMinute, readsPerMinute: config.rateLimitReadsPerMinute }, logger);
+  const limits = queryLimits(config);
+  const ws = wsGuard({ orm, schema, config, logger, limiter, keys: app.keys, formatError: formatError(logger) });
   const sockets = observeSockets(metrics, logger);
   const server = createServer(web);
 
@@ -80,7 +83,6 @@ export async function startHttpServer(schema: GraphQLSchema, app: AppServices): 
     schema,
     formatError: formatError(logger),
     introspection: config.graphqlIntrospection,
-    validationRules: limitRules(config),
     allowBatchedHttpRequests: false,
     // main.ts owns SIGTERM/SIGINT and shuts everything down in order.
     stopOnTerminationSignals: false,
@@ -90,6 +92,8 @@ export async function startHttpServer(schema: GraphQLSchema, app: AppServices): 
       ApolloServerPluginLandingPageDisabled(),
       // We send no cache hints; the plugin would otherwise wrap every field of every response.
       ApolloServerPluginCacheControlDisabled(),
+      // Document limits with the request's variables, before the read cache and execution.
+      queryLimitsPlugin(limits),
       graphqlObservabilityPlugin(metrics),
       readCachePlugin(app.readCache, metrics),
       auditPlugin(logger),
@@ -120,7 +124,7 @@ export async function startHttpServer(schema: GraphQLSchema, app: AppServices): 
     '/graphql',
     express.json({ limit: config.maxBodyBytes }),
     resumeRequestContext(),
-    graphqlGuard({ orm, limiter, logger, keys: app.keys }),
+    graphqlGuard({ orm, schema, limits, limiter, logger, keys: app.keys }),
     answerFromReadCache(app.readCache, metrics),
     expressMiddleware(apollo, {
       context: async ({ req, res }): Promise<GraphQLContext> => {

@@ -28,6 +28,8 @@ interface KeyRow {
   secret_hash: string;
   revoked: boolean;
   expires_at: string | null;
+  writes_per_minute: number | null;
+  reads_per_minute: number | null;
 }
 
 const MAX_CACHED_KEYS = 10_000;
@@ -69,13 +71,13 @@ export async function resolveKey(em: () => EntityManager, key: string | null, ca
   if (!row) {
     const generation = cache?.generation ?? 0;
     // Every uncached request does this: a plain row, no managed entity.
-    [row] = await em().execute<KeyRow[]>('select id, name, role, secret_hash, revoked_at is not null as revoked, expires_at from api_key where prefix = ?', [prefix]);
+    [row] = await em().execute<KeyRow[]>('select id, name, role, secret_hash, revoked_at is not null as revoked, expires_at, writes_per_minute, reads_per_minute from api_key where prefix = ?', [prefix]);
     if (row) cache?.set(prefix, generation, row);
   }
   if (!row || !sameHash(row.secret_hash, hashKey(key))) return null;
   // Expiry is a matter of time alone, so it is checked on every use, cached row or not.
   if (row.revoked || (row.expires_at !== null && new Date(row.expires_at).getTime() <= Date.now())) return null;
-  return { keyId: row.id, name: row.name, role: row.role };
+  return { keyId: row.id, name: row.name, role: row.role, limits: { writesPerMinute: row.writes_per_minute, readsPerMinute: row.reads_per_minute } };
 }
 
 /** Makes sure a key exists for `ADMIN_API_KEY` (idempotent across restarts and replicas). */

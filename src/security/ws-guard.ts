@@ -6,6 +6,8 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import {
   GraphQLError,
   NoSchemaIntrospectionCustomRule,
+  type DocumentNode,
+  type GraphQLSchema,
   parse,
   specifiedRules,
   validate,
@@ -22,7 +24,7 @@ import { auditMutation, rootFields, selectOperation } from '../graphql/audit.js'
 import { keyFromHeaders, resolveKey, type KeyCache } from '../graphql/auth.js';
 import type { AuthInfo } from '../graphql/context.js';
 import type { Logger } from '../observability/logger.js';
-import { queryLimitRule } from './query-limits.js';
+import { costUnits, limitErrors, measureOperation, queryLimits } from './query-limits.js';
 import { asGraphQLError, rateLimitedError, type RateLimiter } from './rate-limit.js';
 
 /** Close codes, beside graphql-ws's own 4400-4499 ones. */
@@ -47,6 +49,8 @@ type Extra = WsSocketExtra & Partial<WsExtra>;
 
 export interface WsGuardDeps {
   orm: MikroORM;
+  /** to price operations before they run */
+  schema: GraphQLSchema;
   config: Config;
   logger: Logger;
   limiter: RateLimiter;
@@ -56,10 +60,6 @@ export interface WsGuardDeps {
   formatError: (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError;
 }
 
-/** The validation rules for both transports (HTTP adds introspection itself via Apollo's option). */
-export function limitRules(config: Config): ValidationRule[] {
-  return [queryLimitRule({ maxDepth: config.maxQueryDepth, maxComplexity: config.maxQueryComplexity })];
-}
 
 type GuardOptions = Pick<
   ServerOptions<ConnectionParams, Extra>,
@@ -76,11 +76,8 @@ export interface WsGuard {
 export function wsGuard(deps: WsGuardDeps): WsGuard {
   const { orm, config, logger, limiter } = deps;
   const perKey = new Map<string, number>();
-  const rules = [
-    ...specifiedRules,
-    ...limitRules(config),
-    ...(config.graphqlIntrospection ? [] : [NoSchemaIntrospectionCustomRule]),
-  ];
+  const limits = queryLimits(config);
+  const rules: ValidationRule[] = [...specifiedRules, ...(config.graphqlIntrospection ? [] : [NoSchemaIntrospectionCustomRule])];
   const authOf = (params: ConnectionParams | undefined) =>
     resolveKey(() => orm.em.fork(), keyFromHeaders(params?.authorization, params?.['x-api-key']), deps.keys);
   const format = (errors: readonly GraphQLError[], beforeExecution = false): GraphQLFormattedError[] =>
@@ -126,12 +123,17 @@ export function wsGuard(deps: WsGuardDeps): WsGuard {
         return refuse(unauthenticated('the API key was revoked or has expired'));
       }
       ctx.extra.auth = auth;
-      let kind: 'query' | 'mutation' | 'subscription' = 'query';
+      let document: DocumentNode;
       try {
-        kind = selectOperation(parse(payload.query, { noLocation: true }), payload.operationName)?.operation ?? 'query';
+        document = parse(payload.query, { noLocation: true });
       } catch {
         return; // graphql-ws reports the syntax error
       }
+      const op = selectOperation(document, payload.operationName);
+      const kind = op?.operation ?? 'query';
+      // The same document limits as HTTP, with this operation's variables; a refusal costs one unit.
+      const cost = op ? measureOperation(deps.schema, document, op, payload.variables ?? {}) : null;
+      const overLimit = cost ? limitErrors(cost, limits) : [];
       const subs = ctx.extra.subscriptions ?? (ctx.extra.subscriptions = new Set());
       if (kind === 'subscription' && subs.size >= config.wsMaxSubscriptionsPerConnection) {
         return refuse(
@@ -141,11 +143,13 @@ export function wsGuard(deps: WsGuardDeps): WsGuard {
         );
       }
       const address = socketClientAddress(ctx.extra.request, config.trustProxyHops);
-      const refusal = limiter.take(kind === 'mutation' ? 'write' : 'read', { keyId: auth.keyId, address });
-      if (refusal) {
-        logger.warn({ keyId: auth.keyId, keyName: auth.name, clientAddress: address, kind, transport: 'ws' }, 'rate limited');
-        return refuse(rateLimitedError(refusal));
+      const units = cost && !overLimit.length ? costUnits(cost) : 1;
+      const decision = await limiter.take(kind === 'mutation' ? 'write' : 'read', { auth, address }, units);
+      if (decision && !decision.allowed) {
+        logger.warn({ keyId: auth.keyId, keyName: auth.name, clientAddress: address, kind, cost: units, policy: decision.policy.name, transport: 'ws' }, 'rate limited');
+        return refuse(rateLimitedError(decision));
       }
+      if (overLimit.length) return overLimit;
       if (kind === 'subscription') subs.add(id);
     },
 

@@ -9,17 +9,18 @@ import { importRouterRules } from '../../drift/router-import.js';
 import { takeSyncReport } from '../../drift/sync-report.js';
 import type { GraphQLContext } from '../context.js';
 import { ImportResult, ReconcileResult, SyncReport } from '../drift-types.js';
+import { ROUTER_SCAN_COST } from '../../security/query-limits.js';
 
 @Resolver()
 export class DriftResolver {
   @Authorized(Role.VIEWER)
-  @Query(() => SyncReport, { description: 'The database compared with one read of the router, taken while no change is in flight.' })
+  @Query(() => SyncReport, { complexity: ROUTER_SCAN_COST, description: 'The database compared with one read of the router, taken while no change is in flight.' })
   async syncReport(@Ctx() { app, em }: GraphQLContext): Promise<SyncReport> {
     return withPortRules(em, await takeSyncReport(app.drift));
   }
 
   @Authorized(Role.ADMIN)
-  @Mutation(() => ReconcileResult, {
+  @Mutation(() => ReconcileResult, { complexity: ROUTER_SCAN_COST,
     description: 'Repairs drift inside NAT_RULE_RANGE in one router commit (commit-confirm, rollback events); rules outside the range are never touched.',
   })
   async reconcile(
@@ -32,7 +33,7 @@ export class DriftResolver {
   }
 
   @Authorized(Role.ADMIN)
-  @Mutation(() => ImportResult, {
+  @Mutation(() => ImportResult, { complexity: ROUTER_SCAN_COST,
     description:
       'Adopts UNMANAGED_ON_ROUTER rules whose translation address is a VM\'s internal IP as port rules, keeping number, ports, protocol, source address, description and state. Nothing is deleted.',
   })

@@ -27,6 +27,8 @@ export interface Config {
   vyosSave: boolean;
   /** how long a batch waits out a busy router (a commit-confirm that is not ours, a held commit lock) */
   vyosBusyWaitMs: number;
+  /** how long a write given up on is watched for a late commit after it was sent */
+  vyosLateWriteWatchMs: number;
   vyosSyntax: 'auto' | '1.3' | '1.4';
   wanInterface: string;
   confirmMinutes: number;
@@ -210,6 +212,8 @@ export function loadConfig(env: Env = process.env): Config {
     vyosCommitConfirm: oneOf(env, 'VYOS_COMMIT_CONFIRM', 'auto', ['auto', 'on', 'off']),
     vyosSave: oneOf(env, 'VYOS_SAVE', 'on', ['on', 'off']) === 'on',
     vyosBusyWaitMs: integer(env, 'VYOS_BUSY_WAIT_SECONDS', 90, 0, 3600) * 1000,
+    // The router's own bound is nginx's 600 s, and its write lock has none (vyos-api.md §6): twice that.
+    vyosLateWriteWatchMs: integer(env, 'VYOS_LATE_WRITE_WATCH_SECONDS', 1200, 1, 86_400) * 1000,
     vyosSyntax: oneOf(env, 'VYOS_SYNTAX', 'auto', ['auto', '1.3', '1.4']),
     wanInterface,
     confirmMinutes: integer(env, 'VYOS_CONFIRM_MINUTES', 1, 1, 60),

@@ -611,8 +611,8 @@ function settlementOf(row: JournalRow, goal: RuleIntent[], b: Batch, d: Transact
   const rules = new Set(goal.map((g) => g.ruleNumber));
   const sent = b.commands.some((c) => rules.has(Number(c.path[3])));
   const event = (outcome: RollbackOutcome, reason: string) => ({ operation: row.operation, stage: stageOf(row.state), reason, outcome, commands: row.commands });
-  // A late write can land after the router first agrees: keep watching it for three write timeouts.
-  if (row.error?.includes(LATE_WRITE) && Date.now() < row.createdAt.getTime() + 3 * d.config.vyosCommitTimeoutMs) return { row, state: 'watching', event: null };
+  // A late write can land after the router first agrees: keep watching it (VYOS_LATE_WRITE_WATCH_SECONDS).
+  if (row.error?.includes(LATE_WRITE) && Date.now() < row.createdAt.getTime() + d.config.vyosLateWriteWatchMs) return { row, state: 'watching', event: null };
   if (row.state === OperationState.UNDO_PENDING) {
     // Its failure was recorded when it happened; a completed undo is news, the router's own revert is not.
     return sent ? { row, state: 'repaired', event: event(RollbackOutcome.ROLLED_BACK, 'the undo owed since the change failed was completed on the router') } : { row, state: 'agreed', event: null };

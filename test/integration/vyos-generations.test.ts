@@ -25,8 +25,8 @@ async function eventually(ms: number, done: () => Promise<boolean>): Promise<boo
   return done().catch(() => false);
 }
 
-async function inSyncSoon(t: TestApp): Promise<void> {
-  const agreed = await eventually(25_000, async () => {
+async function inSyncSoon(t: TestApp, ms = 25_000): Promise<void> {
+  const agreed = await eventually(ms, async () => {
     const report = ok(await t.gql(SYNC, {}, FRESH)).syncReport;
     if (!report.inSync || report.pendingUndos !== 0) return false;
     await assertInSync(t);
@@ -46,7 +46,7 @@ for (const profile of SIMULATOR_PROFILES) {
 
     before(async () => {
       // a confirm "minute" of 2 s on the router; the server's own bounds short enough for a test
-      t = await startTestApp({ sim: { version: profile.name, minuteMs: 2000 }, env: { VYOS_BUSY_WAIT_SECONDS: '30', VYOS_COMMIT_TIMEOUT_MS: '1500' } });
+      t = await startTestApp({ sim: { version: profile.name, minuteMs: 2000 }, env: { VYOS_BUSY_WAIT_SECONDS: '30', VYOS_COMMIT_TIMEOUT_MS: '1500', VYOS_LATE_WRITE_WATCH_SECONDS: '12' } });
       vmId = ok(await t.gql(PROVISION, { input: { name: `gen-${profile.name.replace(/\./g, '-')}`, portRules: [{ internalPort: 80 }] } })).provisionVm.id;
     });
     after(async () => {
@@ -111,12 +111,15 @@ for (const profile of SIMULATOR_PROFILES) {
     });
 
     test('a ghost commit (the router commits after the client gave up) leaves database and router in agreement', async () => {
-      // held past VYOS_COMMIT_TIMEOUT_MS: the server gives up, the router commits it later anyway
-      t.sim.faults.holdNextCommit(3000);
+      // held past VYOS_COMMIT_TIMEOUT_MS and the re-reads after it: the server gives up, the router commits it later anyway
+      t.sim.faults.holdNextCommit(6000);
+      const started = Date.now();
       assert.equal(errorCode(await add('ghost')), 'ROUTER_UNAVAILABLE');
-      await inSyncSoon(t);
-      await sleep(3000); // the late commit has landed by now; the server's resume made them agree again
-      await inSyncSoon(t);
+      assert.ok(Date.now() - started < 6000, 'the client was answered before the late commit landed');
+      // the undo owed stays pending while the late write is watched (12 s here), then router and database agree
+      assert.equal(ok(await t.gql(SYNC, {}, FRESH)).syncReport.pendingUndos, 1);
+      await sleep(6500 - (Date.now() - started));
+      await inSyncSoon(t, 45_000);
     });
 
     test('a foreign rule whose description VyOS cannot read back: a clear ROUTER_UNAVAILABLE, and nothing is written', async () => {

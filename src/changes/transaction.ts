@@ -248,11 +248,12 @@ export const STAGES: readonly StageRow[] = [
     rollbackStage: RollbackStage.ROUTER_COMMIT,
     onFailure: UndoPath.REVERT,
     branches:
-      'busy (a commit-confirm not ours pending, a held commit lock) -> wait and retry with back-off up to VYOS_BUSY_WAIT_SECONDS, undoing first what a commit-first router committed anyway, then RELEASE with a retryable ROUTER_UNAVAILABLE; refused (400) -> the router discarded it: DISCARDED, or split a batch of several change sets; never reached (unreachable, 401) -> RELEASE; lost reply, 5xx or a reply that is not the envelope -> re-read: applied -> go on, unchanged -> DISCARDED (never after our own timeout: the router may still be working on it), uncertain -> REVERT',
+      'busy (a commit-confirm pending, a held commit lock) -> wait and retry with back-off up to VYOS_BUSY_WAIT_SECONDS (or past our own timer\'s deadline, which we know), undoing first what a commit-first router committed anyway, then RELEASE with a retryable ROUTER_UNAVAILABLE; refused (400) -> the router discarded it: DISCARDED, or split a batch of several change sets; never reached (unreachable, 401) -> RELEASE; lost reply, 5xx or a reply that is not the envelope -> re-read: applied -> go on, unchanged -> DISCARDED (never after our own timeout: the router may still be working on it), uncertain -> REVERT',
     when: sends,
     async run(b, d) {
       const options = b.confirmMinutes ? { confirmMinutes: b.confirmMinutes } : {};
       const started = Date.now();
+      let limit: number | undefined;
       for (let attempt = 0; ; attempt++) {
         try {
           if (b.loadFile) await d.router.loadConfigFile(b.loadFile, options);
@@ -266,12 +267,14 @@ export const STAGES: readonly StageRow[] = [
             const landed = await undoWhatLanded(b, d, e as RouterError);
             if (landed) return landed;
             const waited = Date.now() - started;
-            if (waited >= d.config.vyosBusyWaitMs) {
+            // A timer of our own (an undo still owed under commit-confirm) ends at a deadline we know.
+            limit ??= Math.max(d.config.vyosBusyWaitMs, (await ownTimerDeadline(d)) + 10_000 - started);
+            if (waited >= limit) {
               d.hooks?.busyWait?.({ waitedMs: waited, through: false });
               return fail(UndoPath.RELEASE, `router busy: ${describe(e)}`, routerBusy(describe(e), waited));
             }
             d.logger.warn({ operation: b.operation, routerMessage: describe(e), waitedMs: waited }, 'the router is busy; waiting to retry the commit');
-            await sleep(Math.min(busyBackoff(attempt, d), d.config.vyosBusyWaitMs - waited));
+            await sleep(Math.min(busyBackoff(attempt, d), limit - waited));
             continue;
           }
           if (kind === RouterErrorKind.REJECTED) {
@@ -388,6 +391,12 @@ async function undoWhatLanded(b: Batch, d: TransactionDeps, e: RouterError): Pro
     d.logger.error({ err, operation: b.operation }, 'could not undo a batch the router committed under a commit-confirm that is not ours');
   }
   return fail(UndoPath.REVERT, `${describe(e)}; the router committed the batch anyway (commit-first order) and undoing it failed`, routerUnavailable(describe(e)));
+}
+
+/** When the latest commit-confirm timer this server may still have running ends (0: none). */
+async function ownTimerDeadline(d: TransactionDeps): Promise<number> {
+  const rows = await d.store.unsettled().catch(() => []);
+  return Math.max(0, ...rows.map((r) => r.confirmDeadline?.getTime() ?? 0));
 }
 
 /** 1 s doubling to 10 s between attempts on a busy router. */

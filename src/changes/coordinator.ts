@@ -6,6 +6,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Config } from '../config.js';
 import type { Logger } from '../observability/logger.js';
 import type { RouterApi } from '../vyos/types.js';
+import { BackoffRetry } from './backoff-retry.js';
 import { BatchQueue, type BatchReport } from './batch-queue.js';
 import type { ChangeSet } from './change-set.js';
 import type { ChangeStore, JournalRow } from './change-store.js';
@@ -35,20 +36,31 @@ export interface CoordinatorDeps {
 export class Coordinator {
   private readonly queue: BatchQueue;
   private readonly resuming = new Set<string>();
-  private resumeTimer: NodeJS.Timeout | null = null;
-  private resumeFailures = 0;
-  private saveTimer: NodeJS.Timeout | null = null;
-  private saveFailures = 0;
-  private stopped = false;
+  /** owed undos: 1 s doubling to a minute */
+  private readonly resumes: BackoffRetry;
+  /** an owed save: 5 s doubling to 5 minutes */
+  private readonly saves: BackoffRetry;
 
   constructor(private readonly deps: CoordinatorDeps) {
+    this.resumes = new BackoffRetry({
+      firstMs: deps.resumeDelayMs ?? 1000,
+      maxMs: 60_000,
+      attempt: () => this.resumeUnsettled(),
+      onError: (e) => deps.logger.error({ err: e }, 'resuming journal entries failed'),
+    });
+    this.saves = new BackoffRetry({
+      firstMs: 5000,
+      maxMs: 300_000,
+      attempt: () => this.saveNow(),
+      onError: (e) => deps.logger.warn({ err: e }, 'the save retry could not run; trying again later'),
+    });
     const recorder = new RollbackRecorder({ store: deps.store, events: deps.events, logger: deps.logger, onRecorded: deps.hooks?.rollback });
     const hooks: TransactionHooks = {
       busyWait: (e) => deps.hooks?.busyWait?.(e),
       saved: (e) => {
         deps.hooks?.saved?.(e);
-        if (e.ok) this.saveFailures = 0;
-        else this.scheduleSave();
+        if (e.ok) this.saves.reset();
+        else this.saves.schedule();
       },
     };
     const transaction = new RouterTransaction({ router: deps.router, store: deps.store, recorder, config: deps.config, logger: deps.logger, hooks });
@@ -100,7 +112,7 @@ export class Coordinator {
       }),
     );
     if ((await this.deps.store.unsettled()).length > 0) this.scheduleResume();
-    else this.resumeFailures = 0;
+    else this.resumes.reset();
     return settled;
   }
 
@@ -118,39 +130,14 @@ export class Coordinator {
     return this.submit({ operation: 'save', save: true, prepare: async () => ({ intents: [], result: null }) });
   }
 
-  /** A save retry after a back-off (5 s doubling to 5 minutes). */
-  private scheduleSave(): void {
-    if (this.stopped || this.saveTimer) return;
-    const delay = Math.min(300_000, 5000 * 2 ** Math.min(this.saveFailures++, 6));
-    this.saveTimer = setTimeout(() => {
-      this.saveTimer = null;
-      this.saveNow().catch((e: unknown) => {
-        this.deps.logger.warn({ err: e }, 'the save retry could not run; trying again later');
-        this.scheduleSave();
-      });
-    }, delay);
-    this.saveTimer.unref();
-  }
-
-  /** Another resume after a back-off (1 s doubling to a minute by default). */
   private scheduleResume(): void {
-    if (this.stopped || this.resumeTimer || !this.deps.store.journalled) return;
-    const delay = Math.min(60_000, (this.deps.resumeDelayMs ?? 1000) * 2 ** Math.min(this.resumeFailures++, 6));
-    this.resumeTimer = setTimeout(() => {
-      this.resumeTimer = null;
-      this.resumeUnsettled().catch((e: unknown) => {
-        this.deps.logger.error({ err: e }, 'resuming journal entries failed');
-        this.scheduleResume();
-      });
-    }, delay);
-    this.resumeTimer.unref();
+    if (this.deps.store.journalled) this.resumes.schedule();
   }
 
   /** Stops scheduling resumes (shutdown); running batches finish. */
   async stop(): Promise<void> {
-    this.stopped = true;
-    for (const t of [this.resumeTimer, this.saveTimer]) if (t) clearTimeout(t);
-    this.resumeTimer = this.saveTimer = null;
+    this.resumes.stop();
+    this.saves.stop();
     await this.drained();
   }
 }

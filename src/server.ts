@@ -50,12 +50,11 @@ export async function startHttpServer(schema: GraphQLSchema, app: AppServices): 
     {
       schema,
       ...ws.options,
-      // A subscription socket must present a valid key up front (closed with 4403 otherwise).
+      // A subscription socket must present a valid key up front (closed with 4403 and the reason otherwise).
       onConnect: async (ctx) => {
-        const params = ctx.connectionParams ?? {};
-        const auth = await resolveKey(() => orm.em.fork(), keyFromHeaders(params.authorization, params['x-api-key']), app.keys);
+        const { auth, refusal } = await ws.authenticate(ctx);
         if (!auth) {
-          sockets.refused(Boolean(params.authorization || params['x-api-key']));
+          sockets.refused(refusal);
           return false;
         }
         if (!ws.admit(ctx, auth)) return false;

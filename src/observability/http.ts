@@ -158,8 +158,9 @@ export function observeSockets(metrics: AppMetrics, logger: Logger) {
       metrics.subscriptionClosed();
       logger.info({ keyId: auth?.keyId ?? null, keyName: auth?.name ?? null, code: code ?? null }, 'subscription socket closed');
     },
-    refused(credentialPresented: boolean): void {
-      logger.info({ credential: credentialPresented ? 'invalid' : 'none' }, 'subscription socket refused: no valid API key');
+    /** `reason`: MISSING, UNKNOWN, EXPIRED or REVOKED (graphql/auth.ts KeyRefusal) */
+    refused(reason: string): void {
+      logger.info({ credential: reason === 'MISSING' ? 'none' : 'invalid', reason }, 'subscription socket refused: no valid API key');
     },
   };
 }

@@ -14,11 +14,12 @@ export interface WsOutcome {
   streaming?: boolean;
 }
 
-export function wsClient(httpUrl: string, key: string | null): Client {
+/** `params`: connectionParams as given, instead of the ones made from `key`. */
+export function wsClient(httpUrl: string, key: string | null, params?: Record<string, unknown>): Client {
   return createClient({
     url: httpUrl.replace(/^http/, 'ws') + '/graphql',
     webSocketImpl: WebSocket,
-    connectionParams: key ? { authorization: `Bearer ${key}` } : {},
+    connectionParams: params ?? (key ? { authorization: `Bearer ${key}` } : {}),
     retryAttempts: 0,
     lazy: true,
     // keep the socket between operations of one test

@@ -17,7 +17,7 @@ import { formatError } from './graphql/errors.js';
 import { createReadLoaders } from './graphql/read-model.js';
 import { answerFromReadCache, readCachePlugin } from './graphql/read-cache-http.js';
 import { graphqlIde } from './graphql/ide.js';
-import { checkHealth } from './observability/health.js';
+import { checkHealth, checkReadiness } from './observability/health.js';
 import { graphqlObservabilityPlugin } from './observability/graphql-plugin.js';
 import { bindRequestContext, metricsEndpoint, observeRequests, observeSockets } from './observability/http.js';
 import { applyHttpHardening, graphqlGuard, httpErrorHandler, requestAuth } from './security/http-guard.js';
@@ -102,10 +102,11 @@ export async function startHttpServer(schema: GraphQLSchema, app: AppServices): 
   web.get('/live', (_req, res) => {
     res.json({ live: true });
   });
+  // Readiness: the database only, within READY_TIMEOUT_MS; never the router (docs/deploy.md).
   web.get('/ready', async (_req, res) => {
-    const report = await checkHealth(app.health);
-    const ready = report.database.status !== 'down';
-    res.status(ready ? 200 : 503).json({ ready, database: report.database.status });
+    const database = await checkReadiness(orm);
+    const ready = database.status !== 'down';
+    res.status(ready ? 200 : 503).json(ready ? { ready, database: database.status } : { ready, database: database.status, detail: database.detail });
   });
 
   // Browsers get the offline IDE at GET /graphql; GraphQL requests fall through to Apollo.

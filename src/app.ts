@@ -21,6 +21,7 @@ import { createSchema } from './graphql/schema.js';
 import type { HealthDeps } from './observability/health.js';
 import { createLogger, maskUrl, type Logger } from './observability/logger.js';
 import { AppMetrics } from './observability/metrics.js';
+import { RouterProbe } from './observability/router-probe.js';
 import { startHttpServer, type HttpServer } from './server.js';
 import { startSimulator, type Simulator } from './simulator/simulator.js';
 import { VyosClient } from './vyos/client.js';
@@ -92,6 +93,8 @@ export async function startApp(config: Config, logger: Logger = createLogger(con
     routerName: config.routerName,
     readCache: () => readCache.stats(),
   });
+  // router_up stays current whatever the sync job's back-off (docs/monitoring.md).
+  const routerProbe = new RouterProbe({ intervalMs: config.routerProbeSeconds * 1000, logger });
   const router = new VyosClient({
     url: vyosUrl,
     key: config.vyosApiKey,
@@ -102,7 +105,7 @@ export async function startApp(config: Config, logger: Logger = createLogger(con
     commitConfirm: config.vyosCommitConfirm,
     syntax: config.vyosSyntax,
     logger,
-    onCall: metrics.routerCall,
+    onCall: routerProbe.watch(metrics.routerCall),
   });
 
   // Read caches (docs/read-cache.md): a single-session database has one process, whose own writes
@@ -138,6 +141,7 @@ export async function startApp(config: Config, logger: Logger = createLogger(con
   const http = await startHttpServer(schema, services);
   logger.info({ url: `${http.url}/graphql` }, 'vyos-vm-api listening');
   syncJob.start();
+  routerProbe.start(() => router.exists(['nat']));
 
   let stopped = false;
   return {
@@ -160,6 +164,7 @@ export async function startApp(config: Config, logger: Logger = createLogger(con
     async stop() {
       if (stopped) return;
       stopped = true;
+      routerProbe.stop();
       await http.close();
       logger.debug('shutdown: HTTP and WebSockets closed');
       await recovery;

@@ -33,6 +33,8 @@ export interface Config {
   host: string;
   adminApiKey: string | null;
   syncIntervalSeconds: number;
+  /** a cheap router read when no other call finished for this long, so router_up stays current (0 = off) */
+  routerProbeSeconds: number;
   autoReconcile: 'off' | 'merged' | 'replaced' | 'overridden';
   logLevel: string;
   /** when set, GET /metrics wants `Authorization: Bearer <token>` */
@@ -208,6 +210,7 @@ export function loadConfig(env: Env = process.env): Config {
     host: text(env, 'HOST', '0.0.0.0'),
     adminApiKey: optional(env, 'ADMIN_API_KEY'),
     syncIntervalSeconds: integer(env, 'SYNC_INTERVAL_SECONDS', 60, 0, 86_400),
+    routerProbeSeconds: integer(env, 'ROUTER_PROBE_SECONDS', 15, 0, 3600),
     autoReconcile: oneOf(env, 'AUTO_RECONCILE', 'off', ['off', 'merged', 'replaced', 'overridden']),
     logLevel,
     metricsToken,

@@ -23,6 +23,7 @@ import { createLogger, maskUrl, type Logger } from './observability/logger.js';
 import { AppMetrics } from './observability/metrics.js';
 import { RouterProbe } from './observability/router-probe.js';
 import { startHttpServer, type HttpServer } from './server.js';
+import { drainTimeoutMs } from './shutdown.js';
 import { startSimulator, type Simulator } from './simulator/simulator.js';
 import { VyosClient } from './vyos/client.js';
 
@@ -164,12 +165,24 @@ export async function startApp(config: Config, logger: Logger = createLogger(con
     async stop() {
       if (stopped) return;
       stopped = true;
+      // 1. No new work: requests get 503 with Connection: close, /ready 503, no new sockets or
+      // operations, no new sync runs, resumes or probes (docs/deploy.md, "Stopping").
+      http.shutdown.begin();
       routerProbe.stop();
+      const background = Promise.all([syncJob.stop(), coordinator.stop()]);
+      // 2. What runs finishes and is answered: requests, WebSocket operations, their batches.
+      const drainMs = drainTimeoutMs(config);
+      if (!(await http.shutdown.idle(drainMs))) {
+        logger.warn({ ...http.shutdown.running(), drainMs }, 'shutdown: work still running after the drain deadline is cut off (an unconfirmed router commit reverts by itself; start-up recovery records it)');
+      }
+      // Let the last results reach their sockets before the sockets close.
+      await new Promise((resolve) => setImmediate(resolve));
+      // 3. Close.
       await http.close();
       logger.debug('shutdown: HTTP and WebSockets closed');
       await recovery;
-      await syncJob.stop();
-      await coordinator.stop();
+      await background;
+      await coordinator.drained();
       await events.close();
       await feed?.close();
       await orm.close(true);

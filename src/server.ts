@@ -4,7 +4,7 @@ import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHt
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { expressMiddleware } from '@as-integrations/express5';
 import express, { type Express } from 'express';
-import type { GraphQLSchema } from 'graphql';
+import { execute, type GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { createServer, type Server } from 'node:http';
 import { randomUUID } from 'node:crypto';
@@ -23,12 +23,15 @@ import { bindRequestContext, metricsEndpoint, observeRequests, observeSockets } 
 import { applyHttpHardening, graphqlGuard, httpErrorHandler, requestAuth } from './security/http-guard.js';
 import { RateLimiter } from './security/rate-limit.js';
 import { limitRules, wsGuard, type WsExtra } from './security/ws-guard.js';
+import { Shutdown } from './shutdown.js';
 
 export interface HttpServer {
   url: string;
   port: number;
   express: Express;
   server: Server;
+  /** graceful shutdown: begin() stops taking work, idle() waits for what runs (app.ts stop()) */
+  shutdown: Shutdown;
   close(): Promise<void>;
 }
 
@@ -38,10 +41,13 @@ export async function startHttpServer(schema: GraphQLSchema, app: AppServices): 
   // First, so every request (even a CORS preflight) gets an id, a log line and a metric sample (docs/monitoring.md).
   const { metrics } = app;
   web.use(observeRequests(metrics, logger));
+  // Counts running requests; once shutdown has begun, refuses new ones (503, Connection: close).
+  const shutdown = new Shutdown();
+  web.use(shutdown.gate());
   // Security headers, CORS allow-list, trusted proxies; limits and key checks (docs/security.md).
   applyHttpHardening(web, config);
   const limiter = new RateLimiter({ writesPerMinute: config.rateLimitWritesPerMinute, readsPerMinute: config.rateLimitReadsPerMinute });
-  const ws = wsGuard({ orm, config, logger, limiter, keys: app.keys, formatError: formatError(logger) });
+  const ws = wsGuard({ orm, config, logger, limiter, keys: app.keys, formatError: formatError(logger), draining: () => shutdown.isDraining });
   const sockets = observeSockets(metrics, logger);
   const server = createServer(web);
 
@@ -50,8 +56,14 @@ export async function startHttpServer(schema: GraphQLSchema, app: AppServices): 
     {
       schema,
       ...ws.options,
+      // Queries and mutations count as running work until their result is ready (graceful shutdown).
+      execute: (args) => shutdown.track(() => execute(args)),
       // A subscription socket must present a valid key up front (closed with 4403 and the reason otherwise).
       onConnect: async (ctx) => {
+        if (shutdown.isDraining) {
+          ctx.extra.socket.close(1001, 'Going away: the server is shutting down');
+          return false;
+        }
         const { auth, refusal } = await ws.authenticate(ctx);
         if (!auth) {
           sockets.refused(refusal);
@@ -80,7 +92,9 @@ export async function startHttpServer(schema: GraphQLSchema, app: AppServices): 
     // main.ts owns SIGTERM/SIGINT and shuts everything down in order.
     stopOnTerminationSignals: false,
     plugins: [
-      ApolloServerPluginDrainHttpServer({ httpServer: server }),
+      // By the time Apollo stops, app.ts has waited for running work (Shutdown.idle): what is left
+      // are idle sockets, or requests past the drain deadline, cut after this grace.
+      ApolloServerPluginDrainHttpServer({ httpServer: server, stopGracePeriodMillis: 2000 }),
       { async serverWillStart() { return { async drainServer() { await wsCleanup.dispose(); } }; } },
       ApolloServerPluginLandingPageDisabled(),
       // We send no cache hints; the plugin would otherwise wrap every field of every response.
@@ -140,6 +154,7 @@ export async function startHttpServer(schema: GraphQLSchema, app: AppServices): 
     port,
     express: web,
     server,
+    shutdown,
     async close() {
       await apollo.stop();
       wsServer.close();

@@ -17,7 +17,7 @@ import type { ServerOptions } from 'graphql-ws';
 import type { Extra as WsSocketExtra } from 'graphql-ws/use/ws';
 import type { IncomingMessage } from 'node:http';
 import type { Config } from '../config.js';
-import { AppError, ErrorCode, unauthenticated } from '../domain/errors.js';
+import { AppError, ErrorCode, shuttingDown, unauthenticated } from '../domain/errors.js';
 import { auditMutation, rootFields, selectOperation } from '../graphql/audit.js';
 import { checkKey, keyFromHeaders, type KeyCache, type KeyCheck, type KeyRefusal } from '../graphql/auth.js';
 import type { AuthInfo } from '../graphql/context.js';
@@ -66,6 +66,8 @@ export interface WsGuardDeps {
   keys?: KeyCache;
   /** the same formatter Apollo uses on HTTP */
   formatError: (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError;
+  /** true once shutdown has begun: new operations are refused (src/shutdown.ts) */
+  draining?: () => boolean;
 }
 
 /** The validation rules for both transports (HTTP adds introspection itself via Apollo's option). */
@@ -140,6 +142,7 @@ export function wsGuard(deps: WsGuardDeps): WsGuard {
     },
 
     onSubscribe: async (ctx, id, payload) => {
+      if (deps.draining?.()) return refuse(shuttingDown());
       // Keys are re-checked on every operation: revoking a key ends its sockets' usefulness.
       const check = await checkOf(ctx.connectionParams);
       if (!check.auth) {

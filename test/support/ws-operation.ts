@@ -28,8 +28,9 @@ export function wsClient(httpUrl: string, key: string | null, params?: Record<st
 }
 
 /**
- * Runs `query` on `client`. Queries and mutations settle with their result; a subscription that
- * neither errors nor ends within `watchMs` counts as started (and is then unsubscribed).
+ * Runs `query` on `client`. Queries and mutations settle with their result (waiting up to
+ * `watchMs`, at least 10 s); a subscription that neither errors nor ends within `watchMs` counts
+ * as started (and is then unsubscribed).
  */
 export function wsOperation(client: Client, query: string, variables: Record<string, unknown> = {}, watchMs = 300): Promise<WsOutcome> {
   return new Promise((resolve) => {
@@ -42,7 +43,7 @@ export function wsOperation(client: Client, query: string, variables: Record<str
       unsubscribe();
       resolve(o);
     };
-    const timer = setTimeout(() => done({ ...outcome, streaming: true }), /^\s*subscription/.test(query) ? watchMs : 10_000);
+    const timer = setTimeout(() => done({ ...outcome, streaming: true }), /^\s*subscription/.test(query) ? watchMs : Math.max(watchMs, 10_000));
     const unsubscribe = client.subscribe(
       { query, variables },
       {

@@ -29,6 +29,8 @@ export interface Config {
   vyosBusyWaitMs: number;
   /** how long a write given up on is watched for a late commit after it was sent */
   vyosLateWriteWatchMs: number;
+  /** the longest wait for running work after SIGTERM */
+  shutdownDrainMs: number;
   vyosSyntax: 'auto' | '1.3' | '1.4';
   wanInterface: string;
   confirmMinutes: number;
@@ -39,6 +41,8 @@ export interface Config {
   host: string;
   adminApiKey: string | null;
   syncIntervalSeconds: number;
+  /** a cheap router read when no other call finished for this long, so router_up stays current (0 = off) */
+  routerProbeSeconds: number;
   autoReconcile: 'off' | 'merged' | 'replaced' | 'overridden';
   logLevel: string;
   /** when set, GET /metrics wants `Authorization: Bearer <token>` */
@@ -214,6 +218,7 @@ export function loadConfig(env: Env = process.env): Config {
     vyosBusyWaitMs: integer(env, 'VYOS_BUSY_WAIT_SECONDS', 90, 0, 3600) * 1000,
     // The router's own bound is nginx's 600 s, and its write lock has none (vyos-api.md §6): twice that.
     vyosLateWriteWatchMs: integer(env, 'VYOS_LATE_WRITE_WATCH_SECONDS', 1200, 1, 86_400) * 1000,
+    shutdownDrainMs: integer(env, 'SHUTDOWN_DRAIN_SECONDS', 120, 1, 3600) * 1000,
     vyosSyntax: oneOf(env, 'VYOS_SYNTAX', 'auto', ['auto', '1.3', '1.4']),
     wanInterface,
     confirmMinutes: integer(env, 'VYOS_CONFIRM_MINUTES', 1, 1, 60),
@@ -224,6 +229,7 @@ export function loadConfig(env: Env = process.env): Config {
     host: text(env, 'HOST', '0.0.0.0'),
     adminApiKey: optional(env, 'ADMIN_API_KEY'),
     syncIntervalSeconds: integer(env, 'SYNC_INTERVAL_SECONDS', 60, 0, 86_400),
+    routerProbeSeconds: integer(env, 'ROUTER_PROBE_SECONDS', 15, 0, 3600),
     autoReconcile: oneOf(env, 'AUTO_RECONCILE', 'off', ['off', 'merged', 'replaced', 'overridden']),
     logLevel,
     metricsToken,

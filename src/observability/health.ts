@@ -1,5 +1,5 @@
-// Deep health: database, router and background job, for GET /health, GET /ready and the
-// GraphQL `health` query (one implementation, three views).
+// Deep health: database, router and background job, for GET /health and the GraphQL `health`
+// query (one implementation, two views); readiness (GET /ready): the database alone.
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { Field, Float, ObjectType } from 'type-graphql';
 import type { RouterApi, RouterCapabilities } from '../vyos/types.js';
@@ -152,4 +152,15 @@ export async function checkHealth(deps: HealthDeps): Promise<Health> {
   }
   const status = database.status === 'down' || router.status === 'down' ? 'down' : [database, router, background].some((c) => c.status !== 'ok') ? 'degraded' : 'ok';
   return { status, database, router, background };
+}
+
+/** /ready answers within this: below the 3 s readiness probe timeout docs/deploy.md recommends. */
+export const READY_TIMEOUT_MS = 2000;
+
+/**
+ * Readiness: what this replica needs to serve, its database, and nothing else. The router is not
+ * asked: reads work without it, and a router outage must not take every replica out of service.
+ */
+export function checkReadiness(orm: MikroORM, timeoutMs = READY_TIMEOUT_MS): Promise<ComponentHealth> {
+  return timed(() => checkDatabase(orm), timeoutMs);
 }

@@ -59,22 +59,23 @@ export function acceptRequestId(header: unknown): string | null {
 }
 
 // Probes are polled every few seconds: their successes log at debug so they do not drown the log.
-const PROBES = new Set(['/health', '/ready', '/metrics']);
+const PROBES = new Set(['/health', '/ready', '/live', '/metrics']);
 
-// The server's own paths: the label for requests that failed before routing kept track (a
-// malformed JSON body to /graphql is answered after express has left the /graphql mount).
-const SERVER_PATHS = new Set(['/graphql', '/health', '/ready', '/metrics']);
+// The server's own paths: every `route` label value there is, besides "other".
+const SERVER_PATHS = new Set(['/graphql', '/health', '/ready', '/live', '/metrics']);
 
 /**
- * The matched route, from a closed set: `req.route` for routes, the mount path for mounted
- * middleware (/graphql), "other" for everything unmatched. Never the raw URL (label explosion).
+ * The route label, from a closed set: the server path the request was for, "other" for anything
+ * else. Taken from the request path (case and trailing slashes folded as express matches them)
+ * and the mount path, never from `req.route`: a route matched earlier on the way (the IDE's
+ * `GET /graphql`, which passes non-browser requests on) stays set when the request goes on to
+ * the next handler, and `baseUrl` + `route.path` then read `/graphql/graphql`.
  */
 export function routeLabel(req: Request): string {
-  const route = (req as Request & { route?: { path?: unknown } }).route;
-  if (route && typeof route.path === 'string') return `${req.baseUrl ?? ''}${route.path}`;
-  if (req.baseUrl) return req.baseUrl;
-  const path = (req.originalUrl ?? '').split('?')[0].replace(/\/$/, '');
-  return SERVER_PATHS.has(path) ? path : OTHER;
+  const path = (req.originalUrl ?? req.url ?? '').split('?')[0].replace(/\/+$/, '').toLowerCase();
+  if (SERVER_PATHS.has(path)) return path;
+  const mount = (req.baseUrl ?? '').toLowerCase();
+  return SERVER_PATHS.has(mount) ? mount : OTHER;
 }
 
 /**
@@ -178,8 +179,9 @@ export function observeSockets(metrics: AppMetrics, logger: Logger) {
       metrics.subscriptionClosed();
       logger.info({ keyId: auth?.keyId ?? null, keyName: auth?.name ?? null, code: code ?? null }, 'subscription socket closed');
     },
-    refused(credentialPresented: boolean): void {
-      logger.info({ credential: credentialPresented ? 'invalid' : 'none' }, 'subscription socket refused: no valid API key');
+    /** `reason`: MISSING, UNKNOWN, EXPIRED or REVOKED (graphql/auth.ts KeyRefusal) */
+    refused(reason: string): void {
+      logger.info({ credential: reason === 'MISSING' ? 'none' : 'invalid', reason }, 'subscription socket refused: no valid API key');
     },
   };
 }

@@ -19,9 +19,9 @@ import type { ServerOptions } from 'graphql-ws';
 import type { Extra as WsSocketExtra } from 'graphql-ws/use/ws';
 import type { IncomingMessage } from 'node:http';
 import type { Config } from '../config.js';
-import { AppError, ErrorCode, unauthenticated } from '../domain/errors.js';
+import { AppError, ErrorCode, shuttingDown, unauthenticated } from '../domain/errors.js';
 import { auditMutation, rootFields, selectOperation } from '../graphql/audit.js';
-import { keyFromHeaders, resolveKey, type KeyCache } from '../graphql/auth.js';
+import { checkKey, keyFromHeaders, type KeyCache, type KeyCheck, type KeyRefusal } from '../graphql/auth.js';
 import type { AuthInfo } from '../graphql/context.js';
 import type { Logger } from '../observability/logger.js';
 import { costUnits, limitErrors, measureOperation, queryLimits } from './query-limits.js';
@@ -29,13 +29,25 @@ import { asGraphQLError, rateLimitedError, type RateLimiter } from './rate-limit
 
 /** Close codes, beside graphql-ws's own 4400-4499 ones. */
 export const WsClose = {
-  /** no, unknown, revoked or expired key (graphql-ws's Forbidden) */
+  /** no, unknown, revoked or expired key (graphql-ws's Forbidden); the reason says which */
   FORBIDDEN: 4403,
   /** WS_MAX_CONNECTIONS_PER_KEY reached */
   TOO_MANY_CONNECTIONS: 4429,
 } as const;
 
 export type ConnectionParams = { authorization?: string; 'x-api-key'?: string };
+
+/**
+ * The close reason of a socket refused for its key (at most 123 bytes, the WebSocket limit).
+ * graphql-ws clients treat 4403 as final and do not reconnect, so the reason is all a client
+ * (or the person reading its log) learns.
+ */
+export const KEY_REFUSAL_REASONS: Readonly<Record<KeyRefusal, string>> = {
+  MISSING: 'Forbidden: no API key; send connectionParams.authorization = "Bearer <key>"',
+  UNKNOWN: 'Forbidden: unknown API key',
+  EXPIRED: 'Forbidden: the API key has expired',
+  REVOKED: 'Forbidden: the API key was revoked',
+};
 
 /** What this server keeps on a connection (graphql-ws/use/ws adds `socket` and `request`). */
 export type WsExtra = {
@@ -58,6 +70,8 @@ export interface WsGuardDeps {
   keys?: KeyCache;
   /** the same formatter Apollo uses on HTTP */
   formatError: (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError;
+  /** true once shutdown has begun: new operations are refused (src/shutdown.ts) */
+  draining?: () => boolean;
 }
 
 
@@ -67,6 +81,8 @@ type GuardOptions = Pick<
 >;
 
 export interface WsGuard {
+  /** Call from onConnect: the key's AuthInfo, or why it was refused (the socket is being closed with 4403 and the reason). */
+  authenticate(ctx: { connectionParams?: Readonly<Record<string, unknown>>; extra: Extra }): Promise<KeyCheck>;
   /** Call from onConnect once the key is known: false = refused (the socket is being closed). */
   admit(ctx: { extra: Extra }, auth: AuthInfo): boolean;
   /** graphql-ws server options to spread into useServer(). */
@@ -78,8 +94,15 @@ export function wsGuard(deps: WsGuardDeps): WsGuard {
   const perKey = new Map<string, number>();
   const limits = queryLimits(config);
   const rules: ValidationRule[] = [...specifiedRules, ...(config.graphqlIntrospection ? [] : [NoSchemaIntrospectionCustomRule])];
-  const authOf = (params: ConnectionParams | undefined) =>
-    resolveKey(() => orm.em.fork(), keyFromHeaders(params?.authorization, params?.['x-api-key']), deps.keys);
+  const checkOf = (params: Readonly<Record<string, unknown>> | undefined) =>
+    checkKey(() => orm.em.fork(), keyFromHeaders(params?.authorization, params?.['x-api-key']), deps.keys);
+  const refuseKey = (ctx: { extra: Extra }, refusal: KeyRefusal) => ctx.extra.socket.close(WsClose.FORBIDDEN, KEY_REFUSAL_REASONS[refusal]);
+
+  const authenticate = async (ctx: { connectionParams?: Readonly<Record<string, unknown>>; extra: Extra }): Promise<KeyCheck> => {
+    const check = await checkOf(ctx.connectionParams);
+    if (check.refusal) refuseKey(ctx, check.refusal);
+    return check;
+  };
   const format = (errors: readonly GraphQLError[], beforeExecution = false): GraphQLFormattedError[] =>
     errors.map((e) => {
       const formatted = e.toJSON();
@@ -116,12 +139,14 @@ export function wsGuard(deps: WsGuardDeps): WsGuard {
     },
 
     onSubscribe: async (ctx, id, payload) => {
+      if (deps.draining?.()) return refuse(shuttingDown());
       // Keys are re-checked on every operation: revoking a key ends its sockets' usefulness.
-      const auth = await authOf(ctx.connectionParams);
-      if (!auth) {
-        ctx.extra.socket.close(WsClose.FORBIDDEN, 'Forbidden: the API key was revoked or has expired');
-        return refuse(unauthenticated('the API key was revoked or has expired'));
+      const check = await checkOf(ctx.connectionParams);
+      if (!check.auth) {
+        refuseKey(ctx, check.refusal);
+        return refuse(unauthenticated(KEY_REFUSAL_REASONS[check.refusal].replace(/^Forbidden: /, '')));
       }
+      const auth = check.auth;
       ctx.extra.auth = auth;
       let document: DocumentNode;
       try {
@@ -178,7 +203,7 @@ export function wsGuard(deps: WsGuardDeps): WsGuard {
 
     onError: (_ctx, _id, _payload, errors) => format(errors, true),
   };
-  return { admit, options };
+  return { authenticate, admit, options };
 }
 
 /** The client address of an upgrade request, trusting `hops` proxies as Express does on HTTP. */

@@ -28,7 +28,7 @@ export async function startServerProcess(env: Record<string, string>, opts: { lo
   const port = await freePort();
   const child = spawn(process.execPath, [MAIN], {
     // load tests send many requests with one key from one address: no rate limits unless asked
-    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', LOG_LEVEL: 'warn', SYNC_INTERVAL_SECONDS: '0', RATE_LIMIT_WRITES_PER_MINUTE: '0', RATE_LIMIT_READS_PER_MINUTE: '0', ...env, PORT: String(port) },
+    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', LOG_LEVEL: 'warn', SYNC_INTERVAL_SECONDS: '0', ROUTER_PROBE_SECONDS: '0', RATE_LIMIT_WRITES_PER_MINUTE: '0', RATE_LIMIT_READS_PER_MINUTE: '0', ...env, PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let log = '';

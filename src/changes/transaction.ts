@@ -248,7 +248,7 @@ export const STAGES: readonly StageRow[] = [
     rollbackStage: RollbackStage.ROUTER_COMMIT,
     onFailure: UndoPath.REVERT,
     branches:
-      'busy (a commit-confirm pending, a held commit lock) -> wait and retry with back-off up to VYOS_BUSY_WAIT_SECONDS (or past our own timer\'s deadline, which we know), undoing first what a commit-first router committed anyway, then RELEASE with a retryable ROUTER_UNAVAILABLE; refused (400) -> the router discarded it: DISCARDED, or split a batch of several change sets; never reached (unreachable, 401) -> RELEASE; lost reply, 5xx or a reply that is not the envelope -> re-read: applied -> go on, unchanged -> DISCARDED (never after our own timeout: the router may still be working on it), uncertain -> REVERT',
+      'busy (a commit-confirm pending, a held commit lock) -> wait and retry with back-off up to VYOS_BUSY_WAIT_SECONDS (or past our own timer\'s deadline, which we know), undoing first what a commit-first router committed anyway, then RELEASE with a retryable ROUTER_UNAVAILABLE; refused (400) -> the router discarded it: DISCARDED, or split a batch of several change sets; never reached (unreachable, 401) -> RELEASE; lost reply, 5xx or a reply that is not the envelope -> re-read: applied -> go on, unchanged -> DISCARDED after a 5xx or a reply that is not the envelope, but never after a lost reply (the router may still commit it: REVERT as if applied, the row watched for a late commit); uncertain -> REVERT',
     when: sends,
     async run(b, d) {
       const options = b.confirmMinutes ? { confirmMinutes: b.confirmMinutes } : {};

@@ -41,7 +41,9 @@ export async function startHttpServer(schema: GraphQLSchema, app: AppServices): 
   // Security headers, CORS allow-list, trusted proxies; limits and key checks (docs/security.md).
   applyHttpHardening(web, config);
   const limiter = new RateLimiter({ writesPerMinute: config.rateLimitWritesPerMinute, readsPerMinute: config.rateLimitReadsPerMinute });
-  const ws = wsGuard({ orm, config, logger, limiter, keys: app.keys, formatError: formatError(logger) });
+  // With introspection off, error messages must not hint at the schema either (docs/security.md).
+  const formatErrors = formatError(logger, { hideSchemaHints: !config.graphqlIntrospection });
+  const ws = wsGuard({ orm, config, logger, limiter, keys: app.keys, formatError: formatErrors });
   const sockets = observeSockets(metrics, logger);
   const server = createServer(web);
 
@@ -74,7 +76,10 @@ export async function startHttpServer(schema: GraphQLSchema, app: AppServices): 
 
   const apollo = new ApolloServer<GraphQLContext>({
     schema,
-    formatError: formatError(logger),
+    formatError: formatErrors,
+    // formatError drops stack traces too; this keeps Apollo from computing them (its default
+    // follows NODE_ENV, which neither `npm start` nor the systemd unit sets).
+    includeStacktraceInErrorResponses: false,
     introspection: config.graphqlIntrospection,
     validationRules: limitRules(config),
     allowBatchedHttpRequests: false,

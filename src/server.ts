@@ -14,6 +14,7 @@ import { keyFromHeaders, resolveKey } from './graphql/auth.js';
 import type { AppServices, GraphQLContext } from './graphql/context.js';
 import { auditPlugin } from './graphql/audit.js';
 import { formatError } from './graphql/errors.js';
+import { PersistedQueryStore } from './graphql/persisted-queries.js';
 import { createReadLoaders } from './graphql/read-model.js';
 import { answerFromReadCache, readCachePlugin } from './graphql/read-cache-http.js';
 import { graphqlIde } from './graphql/ide.js';
@@ -43,6 +44,7 @@ export async function startHttpServer(schema: GraphQLSchema, app: AppServices): 
   const limiter = new RateLimiter({ writesPerMinute: config.rateLimitWritesPerMinute, readsPerMinute: config.rateLimitReadsPerMinute });
   // With introspection off, error messages must not hint at the schema either (docs/security.md).
   const formatErrors = formatError(logger, { hideSchemaHints: !config.graphqlIntrospection });
+  const persistedQueries = new PersistedQueryStore();
   const ws = wsGuard({ orm, config, logger, limiter, keys: app.keys, formatError: formatErrors });
   const sockets = observeSockets(metrics, logger);
   const server = createServer(web);
@@ -81,6 +83,8 @@ export async function startHttpServer(schema: GraphQLSchema, app: AppServices): 
     // follows NODE_ENV, which neither `npm start` nor the systemd unit sets).
     includeStacktraceInErrorResponses: false,
     introspection: config.graphqlIntrospection,
+    // Automatic persisted queries, in this process's memory (docs/security.md "Persisted queries").
+    persistedQueries: { cache: persistedQueries },
     validationRules: limitRules(config),
     allowBatchedHttpRequests: false,
     // main.ts owns SIGTERM/SIGINT and shuts everything down in order.
@@ -120,7 +124,7 @@ export async function startHttpServer(schema: GraphQLSchema, app: AppServices): 
   web.use(
     '/graphql',
     express.json({ limit: config.maxBodyBytes }),
-    graphqlGuard({ orm, limiter, logger, keys: app.keys }),
+    graphqlGuard({ orm, limiter, logger, keys: app.keys, persistedQueries }),
     answerFromReadCache(app.readCache, metrics),
     expressMiddleware(apollo, {
       context: async ({ req, res }): Promise<GraphQLContext> => {

@@ -9,6 +9,7 @@ import type { Config } from '../config.js';
 import { ErrorCode, INTERNAL_ERROR_CODE, logLevelOf } from '../domain/errors.js';
 import { selectOperation } from '../graphql/audit.js';
 import { keyFromHeaders, resolveKey, type KeyCache } from '../graphql/auth.js';
+import { persistedQueryHash, type PersistedQueryStore } from '../graphql/persisted-queries.js';
 import type { AuthInfo } from '../graphql/context.js';
 import type { Logger } from '../observability/logger.js';
 import { rateLimitedError, type OperationKind, type RateLimiter } from './rate-limit.js';
@@ -86,11 +87,15 @@ export function applyHttpHardening(web: Express, config: Config): void {
   if (config.corsOrigins.length > 0) web.use(corsAllowList(config.corsOrigins));
 }
 
-/** A read or a write: mutations write; queries, subscriptions and anything unparsable read. */
-export function operationKind(body: unknown): OperationKind {
+/**
+ * A read or a write: mutations write; queries, subscriptions and anything unparsable read. A
+ * persisted query sent as a bare hash is the document this process registered under it.
+ */
+export function operationKind(body: unknown, persisted?: PersistedQueryStore): OperationKind {
   const requests = Array.isArray(body) ? body : [body];
   for (const r of requests) {
-    const query = (r as { query?: unknown })?.query;
+    const hash = persistedQueryHash((r as { extensions?: unknown })?.extensions);
+    const query = (r as { query?: unknown })?.query ?? (hash !== undefined ? persisted?.documentFor(hash) : undefined);
     if (typeof query !== 'string' || !/mutation/i.test(query)) continue;
     try {
       const op = selectOperation(parse(query, { noLocation: true }), (r as { operationName?: string }).operationName);
@@ -117,13 +122,13 @@ export function clientAddress(req: Request): string {
  * Before GraphQL: resolve the key once (the context reuses it) and take a rate-limit token for the
  * key and the address. Over the limit: HTTP 429 with Retry-After and a GraphQL error body.
  */
-export function graphqlGuard(deps: { orm: MikroORM; limiter: RateLimiter; logger: Logger; keys?: KeyCache }): RequestHandler {
+export function graphqlGuard(deps: { orm: MikroORM; limiter: RateLimiter; logger: Logger; keys?: KeyCache; persistedQueries?: PersistedQueryStore }): RequestHandler {
   return async (req, res, next) => {
     try {
       const auth = await resolveKey(() => deps.orm.em.fork(), keyFromHeaders(req.headers.authorization, req.headers['x-api-key']), deps.keys);
       (res.locals as Record<symbol, AuthInfo | null>)[AUTH] = auth;
       if (req.method === 'OPTIONS') return next();
-      const kind = operationKind(req.method === 'GET' ? req.query : req.body);
+      const kind = operationKind(req.method === 'GET' ? req.query : req.body, deps.persistedQueries);
       const address = clientAddress(req);
       const refusal = deps.limiter.take(kind, { keyId: auth?.keyId ?? null, address });
       if (!refusal) return next();

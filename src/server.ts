@@ -14,7 +14,7 @@ import { keyFromHeaders, resolveKey } from './graphql/auth.js';
 import type { AppServices, GraphQLContext } from './graphql/context.js';
 import { auditPlugin } from './graphql/audit.js';
 import { formatError } from './graphql/errors.js';
-import { graphqlOverHttpStatusPlugin } from './graphql/http-status.js';
+import { graphqlOverHttpPlugin } from './graphql/graphql-over-http.js';
 import { PersistedQueryStore } from './graphql/persisted-queries.js';
 import { createReadLoaders } from './graphql/read-model.js';
 import { answerFromReadCache, readCachePlugin } from './graphql/read-cache-http.js';
@@ -99,7 +99,7 @@ export async function startHttpServer(schema: GraphQLSchema, app: AppServices): 
       graphqlObservabilityPlugin(metrics),
       readCachePlugin(app.readCache, metrics),
       auditPlugin(logger),
-      graphqlOverHttpStatusPlugin(),
+      graphqlOverHttpPlugin(),
     ],
   });
   await apollo.start();

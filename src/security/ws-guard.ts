@@ -129,8 +129,10 @@ export function wsGuard(deps: WsGuardDeps): WsGuard {
       let kind: 'query' | 'mutation' | 'subscription' = 'query';
       try {
         kind = selectOperation(parse(payload.query, { noLocation: true }), payload.operationName)?.operation ?? 'query';
-      } catch {
-        return; // graphql-ws reports the syntax error
+      } catch (e) {
+        // Left to graphql-ws, a syntax error is an "internal error" that closes the socket (4500).
+        const syntax = e instanceof GraphQLError ? e : new GraphQLError(String(e));
+        return [new GraphQLError(syntax.message, { source: syntax.source, positions: syntax.positions, extensions: { code: 'GRAPHQL_PARSE_FAILED' } })];
       }
       const subs = ctx.extra.subscriptions ?? (ctx.extra.subscriptions = new Set());
       if (kind === 'subscription' && subs.size >= config.wsMaxSubscriptionsPerConnection) {

@@ -55,14 +55,55 @@ describe('no stack trace with NODE_ENV unset', () => {
       try {
         const out = await wsOperation(ws, query, variables);
         const seen = JSON.stringify(out);
-        // graphql-ws closes the socket (4400) on a document it cannot parse; anything else is an error reply.
-        if (out.closeCode === undefined) assert.equal(out.errors?.[0]?.extensions?.code, 'BAD_USER_INPUT', seen);
+        // An error reply, never a closed socket (graphql-ws closes with 4500 on a syntax error left to it).
+        assert.equal(out.closeCode, undefined, seen);
+        assert.equal(out.errors?.[0]?.extensions?.code, 'BAD_USER_INPUT', seen);
         assert.doesNotMatch(seen, /stacktrace|\.js:\d+/, seen);
       } finally {
         await ws.dispose();
       }
     });
   }
+});
+
+describe('found by the fuzz run (test/integration/schema-fuzz.test.ts)', () => {
+  let t: TestApp;
+  before(async () => {
+    t = await startTestApp();
+  });
+  after(async () => {
+    await t?.close();
+  });
+
+  test('a document that does not parse, over WebSocket: BAD_USER_INPUT, and the socket stays open', async () => {
+    const ws = wsClient(t.url, t.adminKey);
+    try {
+      const broken = await wsOperation(ws, '{ vms { edges { node { portRules { ');
+      assert.equal(broken.closeCode, undefined, JSON.stringify(broken));
+      assert.equal(broken.errors?.[0]?.extensions?.code, 'BAD_USER_INPUT');
+      assert.equal(broken.errors?.[0]?.extensions?.reason, 'GRAPHQL_PARSE_FAILED');
+      const next = await wsOperation(ws, '{ vms { totalCount } }');
+      assert.deepEqual(next.errors, undefined, 'the same socket answers the next operation');
+    } finally {
+      await ws.dispose();
+    }
+  });
+
+  test('a subscription sent over HTTP: BAD_USER_INPUT naming the WebSocket, not an internal error', async () => {
+    for (const accept of ['application/json', 'application/graphql-response+json']) {
+      const res = await fetch(`${t.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept, authorization: `Bearer ${t.adminKey}` },
+        body: JSON.stringify({ query: 'subscription { rollbackEvents { id } }' }),
+      });
+      const text = await res.text();
+      assert.equal(res.status, accept === 'application/json' ? 200 : 400, text);
+      const body = JSON.parse(text);
+      assert.equal(body.errors?.[0]?.extensions?.code, 'BAD_USER_INPUT', text);
+      assert.equal(body.errors?.[0]?.extensions?.reason, 'SUBSCRIPTION_OVER_HTTP');
+      assert.match(body.errors[0].message, /WebSocket/);
+    }
+  });
 });
 
 describe('GRAPHQL_INTROSPECTION=false: no schema hints', () => {

@@ -21,7 +21,9 @@ import { createSchema } from './graphql/schema.js';
 import type { HealthDeps } from './observability/health.js';
 import { createLogger, maskUrl, type Logger } from './observability/logger.js';
 import { AppMetrics } from './observability/metrics.js';
+import { RouterProbe } from './observability/router-probe.js';
 import { startHttpServer, type HttpServer } from './server.js';
+import { drainTimeoutMs } from './shutdown.js';
 import { startSimulator, type Simulator } from './simulator/simulator.js';
 import { VyosClient } from './vyos/client.js';
 
@@ -92,6 +94,8 @@ export async function startApp(config: Config, logger: Logger = createLogger(con
     routerName: config.routerName,
     readCache: () => readCache.stats(),
   });
+  // router_up stays current whatever the sync job's back-off (docs/monitoring.md).
+  const routerProbe = new RouterProbe({ intervalMs: config.routerProbeSeconds * 1000, logger });
   const router = new VyosClient({
     url: vyosUrl,
     key: config.vyosApiKey,
@@ -102,7 +106,7 @@ export async function startApp(config: Config, logger: Logger = createLogger(con
     commitConfirm: config.vyosCommitConfirm,
     syntax: config.vyosSyntax,
     logger,
-    onCall: metrics.routerCall,
+    onCall: routerProbe.watch(metrics.routerCall),
   });
 
   // Read caches (docs/read-cache.md): a single-session database has one process, whose own writes
@@ -130,14 +134,15 @@ export async function startApp(config: Config, logger: Logger = createLogger(con
     report: () => takeSyncReport(drift),
     repair: (mode) => reconcile(drift, mode, false),
     publish: (report) => events.drift({ ...report }),
-    resume: () => coordinator.resumeUnsettled(),
+    resume: () => coordinator.catchUp(),
   });
-  const health: HealthDeps = { orm, router, simulator: simulator !== null, background: syncJob };
+  const health: HealthDeps = { orm, router, simulator: simulator !== null, background: syncJob, unsaved: () => store.unsaved() };
   const services: AppServices = { config, orm, router, coordinator, pubsub, events, logger, drift, health, syncJob, metrics, readCache, keys };
   const schema = await createSchema(pubsub);
   const http = await startHttpServer(schema, services);
   logger.info({ url: `${http.url}/graphql` }, 'vyos-vm-api listening');
   syncJob.start();
+  routerProbe.start(() => router.exists(['nat']));
 
   let stopped = false;
   return {
@@ -160,11 +165,24 @@ export async function startApp(config: Config, logger: Logger = createLogger(con
     async stop() {
       if (stopped) return;
       stopped = true;
+      // 1. No new work: requests get 503 with Connection: close, /ready 503, no new sockets or
+      // operations, no new sync runs, resumes or probes (docs/deploy.md, "Stopping").
+      http.shutdown.begin();
+      routerProbe.stop();
+      const background = Promise.all([syncJob.stop(), coordinator.stop()]);
+      // 2. What runs finishes and is answered: requests, WebSocket operations, their batches.
+      const drainMs = drainTimeoutMs(config);
+      if (!(await http.shutdown.idle(drainMs))) {
+        logger.warn({ ...http.shutdown.running(), drainMs }, 'shutdown: work still running after the drain deadline is cut off (an unconfirmed router commit reverts by itself; start-up recovery records it)');
+      }
+      // Let the last results reach their sockets before the sockets close.
+      await new Promise((resolve) => setImmediate(resolve));
+      // 3. Close.
       await http.close();
       logger.debug('shutdown: HTTP and WebSockets closed');
       await recovery;
-      await syncJob.stop();
-      await coordinator.stop();
+      await background;
+      await coordinator.drained();
       await events.close();
       await feed?.close();
       await orm.close(true);

@@ -23,6 +23,14 @@ export interface Config {
   vyosTimeoutMs: number;
   vyosCommitTimeoutMs: number;
   vyosCommitConfirm: 'auto' | 'on' | 'off';
+  /** save the running config to config.boot after every change (a commit is not a save) */
+  vyosSave: boolean;
+  /** how long a batch waits out a busy router (a commit-confirm that is not ours, a held commit lock) */
+  vyosBusyWaitMs: number;
+  /** how long a write given up on is watched for a late commit after it was sent */
+  vyosLateWriteWatchMs: number;
+  /** the longest wait for running work after SIGTERM */
+  shutdownDrainMs: number;
   vyosSyntax: 'auto' | '1.3' | '1.4';
   wanInterface: string;
   confirmMinutes: number;
@@ -33,6 +41,8 @@ export interface Config {
   host: string;
   adminApiKey: string | null;
   syncIntervalSeconds: number;
+  /** a cheap router read when no other call finished for this long, so router_up stays current (0 = off) */
+  routerProbeSeconds: number;
   autoReconcile: 'off' | 'merged' | 'replaced' | 'overridden';
   logLevel: string;
   /** when set, GET /metrics wants `Authorization: Bearer <token>` */
@@ -45,7 +55,11 @@ export interface Config {
   maxBodyBytes: number;
   maxQueryDepth: number;
   maxQueryComplexity: number;
-  /** per minute, per API key and per client address; 0 = no limit */
+  /** aliased fields per document (each fragment spread counted again) */
+  maxQueryAliases: number;
+  /** root mutation fields per document (they run one after the other, each its own router commit) */
+  maxMutationFields: number;
+  /** cost units a minute per API key (the key's own limit wins), and per client address for callers without a valid key; 0 = no limit */
   rateLimitWritesPerMinute: number;
   rateLimitReadsPerMinute: number;
   wsMaxConnectionsPerKey: number;
@@ -196,8 +210,15 @@ export function loadConfig(env: Env = process.env): Config {
     vyosTlsInsecure: bool(env, 'VYOS_TLS_INSECURE', false),
     vyosCaFile: optional(env, 'VYOS_CA_FILE'),
     vyosTimeoutMs: integer(env, 'VYOS_TIMEOUT_MS', 10_000, 100, 600_000),
-    vyosCommitTimeoutMs: integer(env, 'VYOS_COMMIT_TIMEOUT_MS', 120_000, 100, 900_000),
+    // Aligned with the router's own bound (nginx proxy_read_timeout 600 s, vyos-api.md §6): a write
+    // we give up on earlier may still commit later.
+    vyosCommitTimeoutMs: integer(env, 'VYOS_COMMIT_TIMEOUT_MS', 610_000, 100, 900_000),
     vyosCommitConfirm: oneOf(env, 'VYOS_COMMIT_CONFIRM', 'auto', ['auto', 'on', 'off']),
+    vyosSave: oneOf(env, 'VYOS_SAVE', 'on', ['on', 'off']) === 'on',
+    vyosBusyWaitMs: integer(env, 'VYOS_BUSY_WAIT_SECONDS', 90, 0, 3600) * 1000,
+    // The router's own bound is nginx's 600 s, and its write lock has none (vyos-api.md §6): twice that.
+    vyosLateWriteWatchMs: integer(env, 'VYOS_LATE_WRITE_WATCH_SECONDS', 1200, 1, 86_400) * 1000,
+    shutdownDrainMs: integer(env, 'SHUTDOWN_DRAIN_SECONDS', 120, 1, 3600) * 1000,
     vyosSyntax: oneOf(env, 'VYOS_SYNTAX', 'auto', ['auto', '1.3', '1.4']),
     wanInterface,
     confirmMinutes: integer(env, 'VYOS_CONFIRM_MINUTES', 1, 1, 60),
@@ -208,6 +229,7 @@ export function loadConfig(env: Env = process.env): Config {
     host: text(env, 'HOST', '0.0.0.0'),
     adminApiKey: optional(env, 'ADMIN_API_KEY'),
     syncIntervalSeconds: integer(env, 'SYNC_INTERVAL_SECONDS', 60, 0, 86_400),
+    routerProbeSeconds: integer(env, 'ROUTER_PROBE_SECONDS', 15, 0, 3600),
     autoReconcile: oneOf(env, 'AUTO_RECONCILE', 'off', ['off', 'merged', 'replaced', 'overridden']),
     logLevel,
     metricsToken,
@@ -217,7 +239,10 @@ export function loadConfig(env: Env = process.env): Config {
     maxBodyBytes: integer(env, 'MAX_BODY_BYTES', 1_048_576, 1024, 100 * 1_048_576),
     maxQueryDepth: integer(env, 'MAX_QUERY_DEPTH', 10, 2, 100),
     maxQueryComplexity: integer(env, 'MAX_QUERY_COMPLEXITY', 20_000, 10, 10_000_000),
-    rateLimitWritesPerMinute: integer(env, 'RATE_LIMIT_WRITES_PER_MINUTE', 30, 0, 1_000_000),
+    maxQueryAliases: integer(env, 'MAX_QUERY_ALIASES', 20, 0, 10_000),
+    maxMutationFields: integer(env, 'MAX_MUTATION_FIELDS', 10, 1, 1000),
+    // A batch workload (100 concurrent changes, then a reconcile) fits in one minute's allowance.
+    rateLimitWritesPerMinute: integer(env, 'RATE_LIMIT_WRITES_PER_MINUTE', 300, 0, 1_000_000),
     rateLimitReadsPerMinute: integer(env, 'RATE_LIMIT_READS_PER_MINUTE', 600, 0, 1_000_000),
     wsMaxConnectionsPerKey: integer(env, 'WS_MAX_CONNECTIONS_PER_KEY', 10, 1, 100_000),
     wsMaxSubscriptionsPerConnection: integer(env, 'WS_MAX_SUBSCRIPTIONS_PER_CONNECTION', 20, 1, 100_000),

@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { ConfigError, loadConfig } from './config.js';
 import { startApp } from './app.js';
 import { createLogger } from './observability/logger.js';
+import { CLOSE_TIMEOUT_MS, drainTimeoutMs } from './shutdown.js';
 
 async function main(): Promise<void> {
   let config;
@@ -20,8 +21,13 @@ async function main(): Promise<void> {
   const shutdown = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal }, 'shutting down: draining HTTP, closing WebSockets and the pool');
-    const force = setTimeout(() => process.exit(1), 30_000);
+    const drainMs = drainTimeoutMs(config);
+    logger.info({ signal, drainMs }, 'shutting down: taking no new work, letting running requests and router batches finish, then closing');
+    // A last resort past the drain and the close: docs/deploy.md sets the grace periods above it.
+    const force = setTimeout(() => {
+      logger.error({ afterMs: drainMs + CLOSE_TIMEOUT_MS }, 'shutdown did not finish in time: exiting');
+      process.exit(1);
+    }, drainMs + CLOSE_TIMEOUT_MS);
     force.unref();
     app.stop().then(
       () => process.exit(0),

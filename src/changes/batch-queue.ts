@@ -1,6 +1,8 @@
 // The batch queue: change sets that arrive while a batch is in flight share the next one (one
 // router commit, one confirm, one database commit for all of them). A batch the router refused
-// as a whole is split, so only the offender fails.
+// as a whole is split, so only the offender fails. A batch runs outside any request, so each
+// change set brings its request's log context along, and the batch's lines list all of them.
+import { batchLogContext, logContext, withLogContext, withoutLogContext, type LogContext, type Logger } from '../observability/logger.js';
 import type { ChangeSet } from './change-set.js';
 import type { BatchOutcome, Member } from './transaction.js';
 
@@ -20,10 +22,15 @@ export interface BatchQueueOptions {
   max: number;
   run(members: Member[]): Promise<{ outcome: BatchOutcome; commands: number; unsettled: boolean }>;
   onBatch?(report: BatchReport): void;
+  /** one line per batch, with the request ids it carried (docs/monitoring.md) */
+  logger?: Logger;
 }
 
+/** A queued change set and the log context of the request that submitted it. */
+type Queued = Member & { log: LogContext | undefined };
+
 export class BatchQueue {
-  private queue: Member[] = [];
+  private queue: Queued[] = [];
   private draining = false;
   private idle: Promise<void> = Promise.resolve();
   private markIdle: () => void = () => {};
@@ -32,7 +39,7 @@ export class BatchQueue {
 
   submit<T>(set: ChangeSet<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.queue.push({ set: set as ChangeSet<unknown>, resolve: resolve as (v: unknown) => void, reject });
+      this.queue.push({ set: set as ChangeSet<unknown>, resolve: resolve as (v: unknown) => void, reject, log: logContext() });
       this.kick();
     });
   }
@@ -46,8 +53,9 @@ export class BatchQueue {
     if (this.draining) return;
     this.draining = true;
     this.idle = new Promise((r) => (this.markIdle = r));
-    // A short window lets requests that arrive together share the first batch too.
-    setTimeout(() => void this.drain(), this.opts.windowMs);
+    // A short window lets requests that arrive together share the first batch too. The drain
+    // belongs to no request: the timer must not inherit the context of the one that kicked it.
+    withoutLogContext(() => setTimeout(() => void this.drain(), this.opts.windowMs));
   }
 
   private async drain(): Promise<void> {
@@ -61,16 +69,22 @@ export class BatchQueue {
   }
 
   /** The next batch: an isolated change set goes alone; the others go together, in order. */
-  private next(): Member[] {
+  private next(): Queued[] {
     if (this.queue[0].set.isolated) return this.queue.splice(0, 1);
-    const batch: Member[] = [];
+    const batch: Queued[] = [];
     while (batch.length < this.opts.max && this.queue.length > 0 && !this.queue[0].set.isolated) batch.push(this.queue.shift()!);
     return batch;
   }
 
-  private async runBatch(members: Member[]): Promise<void> {
+  private async runBatch(members: Queued[]): Promise<void> {
     const started = Date.now();
-    const result = await this.opts.run(members);
+    const context = batchLogContext(members.map((m) => m.log));
+    const result = await withLogContext(context, async () => {
+      const r = await this.opts.run(members);
+      const line = { changeSets: members.length, operation: [...new Set(members.map((m) => m.set.operation))].join(','), ...r, durationMs: Date.now() - started };
+      this.opts.logger?.[r.outcome === 'failed' ? 'warn' : 'info'](line, 'batch');
+      return r;
+    });
     if (result.outcome === 'split') for (const m of members) await this.runBatch([m]);
     this.opts.onBatch?.({ changeSets: members.length, ...result, durationMs: Date.now() - started });
   }

@@ -31,6 +31,8 @@ export interface ChangeSet<T> {
   critical?: boolean;
   /** take a snapshot with this reason even when nothing is sent (takeSnapshot) */
   snapshotReason?: string;
+  /** save the running config even when nothing is sent (the retry of a failed save) */
+  save?: boolean;
   /** runs in a batch of its own (dry runs, whole-config loads) */
   isolated?: boolean;
   /** stop after planning: the database is rolled back and the router is not written */

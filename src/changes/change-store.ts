@@ -2,7 +2,7 @@
 // the batch transaction, the journal, rollback events, snapshot rows and `needs_repair`. The
 // runner (transaction.ts) is the only code that holds both this and the router.
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
-import { FINISHED_STATES, Operation, OperationState, PortRule, RollbackEvent, Snapshot, type RollbackOutcome, type RollbackStage } from '../domain/entities/index.js';
+import { FINISHED_STATES, Operation, OperationState, PortRule, RollbackEvent, RouterState, Snapshot, type RollbackOutcome, type RollbackStage } from '../domain/entities/index.js';
 import type { Protocol } from '../domain/entities/protocol.js';
 import { expectedRouterRule } from '../domain/rule-mapping.js';
 import type { ExpectedRule } from '../drift/drift-diff.js';
@@ -18,6 +18,8 @@ export interface JournalRow {
   commands: RouterCommand[];
   confirmDeadline: Date | null;
   createdAt: Date;
+  /** why it failed, when it did */
+  error?: string | null;
 }
 
 export interface RollbackRecord {
@@ -70,6 +72,15 @@ export interface ChangeStore {
   unsettled(): Promise<JournalRow[]>;
   markNeedsRepair(ruleNumbers: readonly number[]): Promise<void>;
   saveRollback(r: RollbackRecord): Promise<{ id: string; at: Date }>;
+  /** the outcome of a save of the router's running config to its boot config */
+  recordSave(outcome: { ok: true } | { ok: false; error: string }): Promise<void>;
+  /** null when the router's running config is saved (as far as this server knows) */
+  unsaved(): Promise<UnsavedState | null>;
+}
+
+export interface UnsavedState {
+  since: Date;
+  error: string | null;
 }
 
 export const UNSETTLED_STATES = Object.values(OperationState).filter((s) => !FINISHED_STATES.includes(s));
@@ -77,7 +88,7 @@ export const UNSETTLED_STATES = Object.values(OperationState).filter((s) => !FIN
 const intArray = (numbers: readonly number[]) => `{${numbers.join(',')}}`;
 
 function toJournalRow(o: Operation): JournalRow {
-  return { id: o.id, operation: o.operation, state: o.state, commands: o.commands, confirmDeadline: o.confirmDeadline ?? null, createdAt: o.createdAt };
+  return { id: o.id, operation: o.operation, state: o.state, commands: o.commands, confirmDeadline: o.confirmDeadline ?? null, createdAt: o.createdAt, error: o.error ?? null };
 }
 
 /** The database state of `ruleNumbers` as router rules (absent rows -> null, i.e. "no rule"). */
@@ -143,6 +154,12 @@ export function vmAddresses(em: EntityManager): Promise<{ id: string; name: stri
 export async function unsettledCount(em: EntityManager): Promise<number> {
   const [row] = await em.execute<{ n: number }[]>('select count(*)::int as n from operation where state = any(?::text[])', [`{${UNSETTLED_STATES.join(',')}}`]);
   return row?.n ?? 0;
+}
+
+/** The router's save state on `em` (a consistent read's transaction): null when saved. */
+export async function unsavedState(em: EntityManager, routerName: string): Promise<UnsavedState | null> {
+  const row = await em.findOne(RouterState, { router: routerName });
+  return row?.unsavedSince ? { since: row.unsavedSince, error: row.saveError ?? null } : null;
 }
 
 /** After a repair: every flagged rule is clear except those that will still differ. */
@@ -295,6 +312,25 @@ export class DatabaseChangeStore implements ChangeStore {
   async markNeedsRepair(ruleNumbers: readonly number[]): Promise<void> {
     if (ruleNumbers.length === 0) return;
     await this.orm.em.fork().execute('update port_rule set needs_repair = true where rule_number = any(?::int[])', [intArray(ruleNumbers)]);
+  }
+
+  async recordSave(outcome: { ok: true } | { ok: false; error: string }): Promise<void> {
+    const em = this.orm.em.fork();
+    const now = new Date();
+    if (outcome.ok) {
+      await em.upsert(RouterState, { router: this.opts.routerName, unsavedSince: null, saveError: null, savedAt: now });
+      return;
+    }
+    // The first failure dates the unsaved state; later ones only refresh the reason.
+    await em.execute(
+      `insert into router_state (router, unsaved_since, save_error) values (?, ?, ?)
+         on conflict (router) do update set unsaved_since = coalesce(router_state.unsaved_since, excluded.unsaved_since), save_error = excluded.save_error`,
+      [this.opts.routerName, now, outcome.error],
+    );
+  }
+
+  async unsaved(): Promise<UnsavedState | null> {
+    return unsavedState(this.orm.em.fork(), this.opts.routerName);
   }
 
   async saveRollback(r: RollbackRecord): Promise<{ id: string; at: Date }> {

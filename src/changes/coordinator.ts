@@ -6,6 +6,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Config } from '../config.js';
 import type { Logger } from '../observability/logger.js';
 import type { RouterApi } from '../vyos/types.js';
+import { BackoffRetry } from './backoff-retry.js';
 import { BatchQueue, type BatchReport } from './batch-queue.js';
 import type { ChangeSet } from './change-set.js';
 import type { ChangeStore, JournalRow } from './change-store.js';
@@ -13,10 +14,10 @@ import type { EventBus } from './event-bus.js';
 import type { RollbackEventPayload } from './events.js';
 import { resumeEntry } from './recovery.js';
 import { RollbackRecorder } from './rollback-recorder.js';
-import { RouterTransaction } from './transaction.js';
+import { RouterTransaction, type TransactionHooks } from './transaction.js';
 
 /** Observers for metrics; the coordinator does not know Prometheus. */
-export interface CoordinatorHooks {
+export interface CoordinatorHooks extends TransactionHooks {
   batch?(e: Omit<BatchReport, 'unsettled'>): void;
   rollback?(e: RollbackEventPayload): void;
 }
@@ -35,16 +36,38 @@ export interface CoordinatorDeps {
 export class Coordinator {
   private readonly queue: BatchQueue;
   private readonly resuming = new Set<string>();
-  private resumeTimer: NodeJS.Timeout | null = null;
-  private resumeFailures = 0;
-  private stopped = false;
+  /** owed undos: 1 s doubling to a minute */
+  private readonly resumes: BackoffRetry;
+  /** an owed save: 5 s doubling to 5 minutes */
+  private readonly saves: BackoffRetry;
 
   constructor(private readonly deps: CoordinatorDeps) {
+    this.resumes = new BackoffRetry({
+      firstMs: deps.resumeDelayMs ?? 1000,
+      maxMs: 60_000,
+      attempt: () => this.resumeUnsettled(),
+      onError: (e) => deps.logger.error({ err: e }, 'resuming journal entries failed'),
+    });
+    this.saves = new BackoffRetry({
+      firstMs: 5000,
+      maxMs: 300_000,
+      attempt: () => this.saveNow(),
+      onError: (e) => deps.logger.warn({ err: e }, 'the save retry could not run; trying again later'),
+    });
     const recorder = new RollbackRecorder({ store: deps.store, events: deps.events, logger: deps.logger, onRecorded: deps.hooks?.rollback });
-    const transaction = new RouterTransaction({ router: deps.router, store: deps.store, recorder, config: deps.config, logger: deps.logger });
+    const hooks: TransactionHooks = {
+      busyWait: (e) => deps.hooks?.busyWait?.(e),
+      saved: (e) => {
+        deps.hooks?.saved?.(e);
+        if (e.ok) this.saves.reset();
+        else this.saves.schedule();
+      },
+    };
+    const transaction = new RouterTransaction({ router: deps.router, store: deps.store, recorder, config: deps.config, logger: deps.logger, hooks });
     this.queue = new BatchQueue({
       windowMs: deps.config.batchWindowMs,
       max: deps.config.batchMax,
+      logger: deps.logger,
       run: (members) => transaction.run(members),
       onBatch: ({ unsettled, ...report }) => {
         deps.hooks?.batch?.(report);
@@ -89,29 +112,32 @@ export class Coordinator {
       }),
     );
     if ((await this.deps.store.unsettled()).length > 0) this.scheduleResume();
-    else this.resumeFailures = 0;
+    else this.resumes.reset();
     return settled;
   }
 
-  /** Another resume after a back-off (1 s doubling to a minute by default). */
+  /**
+   * Everything owed to the router: unsettled journal entries, and a save when the running config
+   * is not saved (a failed save of any replica). The background sync job calls it on every run.
+   */
+  async catchUp(): Promise<void> {
+    await this.resumeUnsettled();
+    if (this.deps.config.vyosSave && (await this.deps.store.unsaved())) await this.saveNow();
+  }
+
+  /** A save of the running config through the runner (its save stage), with nothing else sent. */
+  saveNow(): Promise<null> {
+    return this.submit({ operation: 'save', save: true, prepare: async () => ({ intents: [], result: null }) });
+  }
+
   private scheduleResume(): void {
-    if (this.stopped || this.resumeTimer || !this.deps.store.journalled) return;
-    const delay = Math.min(60_000, (this.deps.resumeDelayMs ?? 1000) * 2 ** Math.min(this.resumeFailures++, 6));
-    this.resumeTimer = setTimeout(() => {
-      this.resumeTimer = null;
-      this.resumeUnsettled().catch((e: unknown) => {
-        this.deps.logger.error({ err: e }, 'resuming journal entries failed');
-        this.scheduleResume();
-      });
-    }, delay);
-    this.resumeTimer.unref();
+    if (this.deps.store.journalled) this.resumes.schedule();
   }
 
   /** Stops scheduling resumes (shutdown); running batches finish. */
   async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.resumeTimer) clearTimeout(this.resumeTimer);
-    this.resumeTimer = null;
+    this.resumes.stop();
+    this.saves.stop();
     await this.drained();
   }
 }

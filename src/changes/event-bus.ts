@@ -1,17 +1,19 @@
 // Fans events out to subscribers on every replica. On PostgreSQL: NOTIFY after the event row is
 // committed, and every replica (this one included) LISTENs and publishes locally, so a client
-// subscribed to any replica sees every event once. No extra infrastructure.
+// subscribed to any replica sees every event once. No extra infrastructure. A NOTIFY carries only
+// a row id (payloads are limited to 8000 bytes): each replica loads the event whole from its row.
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { Listener } from '../database/listener.js';
-import { RollbackEvent } from '../domain/entities/index.js';
+import { DriftReport, RollbackEvent } from '../domain/entities/index.js';
 import type { Logger } from '../observability/logger.js';
 import { Topic, type AppPubSub, type RollbackEventPayload } from './events.js';
 
 export const CHANNEL = 'vyos_vm_api_events';
-// NOTIFY payloads are limited to 8000 bytes: anything larger travels by reference or trimmed.
-const MAX_PAYLOAD = 7000;
+// A drift report row only has to outlive its NOTIFY's delivery; older ones are pruned as new ones come.
+const KEEP_DRIFT_REPORTS_MS = 60 * 60_000;
 
-type Message = { t: 'rollback'; id: string } | { t: 'drift'; report: unknown };
+// `report`: what replicas before drift_report sent (a rolling upgrade may still deliver one).
+type Message = { t: 'rollback'; id: string } | { t: 'drift'; id: string } | { t: 'drift'; report: unknown };
 
 export interface EventBus {
   /** after the event row is committed */
@@ -54,7 +56,9 @@ export class PostgresEventBus implements EventBus {
     try {
       const msg = JSON.parse(text ?? '') as Message;
       if (msg.t === 'drift') {
-        this.pubsub.publish(Topic.DRIFT_DETECTED, msg.report);
+        const report = 'report' in msg ? msg.report : (await this.orm.em.fork().findOne(DriftReport, { id: msg.id }))?.report;
+        if (report === undefined) this.logger.warn({ driftReportId: 'id' in msg ? msg.id : null }, 'a driftDetected report was gone before it could be delivered');
+        else this.pubsub.publish(Topic.DRIFT_DETECTED, report);
         return;
       }
       const row = await this.orm.em.fork().findOne(RollbackEvent, { id: msg.id });
@@ -82,12 +86,14 @@ export class PostgresEventBus implements EventBus {
   }
 
   async drift(report: { items: unknown[] } & Record<string, unknown>): Promise<void> {
-    let items = report.items;
-    // A huge report is trimmed for the wire; the syncReport query always has all of it.
-    while (items.length > 0 && JSON.stringify({ t: 'drift', report: { ...report, items } }).length > MAX_PAYLOAD) {
-      items = items.slice(0, Math.floor(items.length / 2));
-    }
-    await this.notify({ t: 'drift', report: { ...report, items } });
+    // The whole report, however many items: stored, and delivered by reference.
+    const em = this.orm.em.fork();
+    const row = em.create(DriftReport, { report });
+    await em.flush();
+    await this.notify({ t: 'drift', id: row.id });
+    await em
+      .nativeDelete(DriftReport, { createdAt: { $lt: new Date(Date.now() - KEEP_DRIFT_REPORTS_MS) } })
+      .catch((err: unknown) => this.logger.warn({ err }, 'could not prune old driftDetected reports'));
   }
 
   async close(): Promise<void> {

@@ -24,7 +24,7 @@ export function renderStageTable(): string {
     '| --- | --- | --- | --- | --- | --- |',
     ...rows,
     '',
-    'The undo paths: **release** rolls the database back (nothing reached the router); **discarded** rolls it back and records `ROLLED_BACK` (the router refused the batch and discarded it itself; a commit-confirm timer a failed commit left armed is stopped first); **revert** rolls the database back and, still holding the router lock:',
+    'The undo paths: **none** undoes nothing (the change is correct on both sides); **release** rolls the database back (nothing reached the router); **discarded** rolls it back and records `ROLLED_BACK` (the router refused the batch and discarded it itself; a commit-confirm timer a failed commit left armed is stopped first); **revert** rolls the database back and, still holding the router lock:',
     '',
     ...revert,
   ].join('\n');

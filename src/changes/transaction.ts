@@ -5,7 +5,7 @@
 // is held from the first row until the router is known to agree with the database again.
 import type { Config } from '../config.js';
 import { OperationState, RollbackOutcome, RollbackStage, type Snapshot } from '../domain/entities/index.js';
-import { rollbackFailed, routerRejected, routerUnavailable, toClientError } from '../domain/errors.js';
+import { rollbackFailed, routerBusy, routerRejected, routerUnavailable, toClientError } from '../domain/errors.js';
 import type { Logger } from '../observability/logger.js';
 import { readNatRules } from '../vyos/nat-read.js';
 import { inverse, touchedRuleNumbers } from '../vyos/nat-rule.js';
@@ -30,6 +30,7 @@ export enum StageName {
   VERIFY = 'verify',
   CONFIRM = 'confirm',
   DATABASE_COMMIT = 'database commit',
+  SAVE = 'save',
 }
 
 /** How a failure is undone. */
@@ -40,6 +41,8 @@ export enum UndoPath {
   DISCARDED = 'discarded',
   /** the router has, or may have, the change: put it back under the lock, roll back, record the outcome */
   REVERT = 'revert',
+  /** nothing is undone: the change is correct and committed on both sides (a failed save is retried and shown) */
+  NONE = 'none',
 }
 
 export interface Member {
@@ -60,6 +63,15 @@ export interface TransactionDeps {
   rereadMs?: number;
   /** how long past an armed timer's deadline to wait for the router's own revert */
   revertGraceMs?: number;
+  /** observers for metrics and for the coordinator's save retries */
+  hooks?: TransactionHooks;
+}
+
+export interface TransactionHooks {
+  /** a batch waited out a busy router; `through`: the commit went through in the end */
+  busyWait?(e: { waitedMs: number; through: boolean }): void;
+  /** the save after a batch: ok, or the error that leaves the router unsaved */
+  saved?(e: { ok: true } | { ok: false; error: string }): void;
 }
 
 /** What one batch carries from row to row. */
@@ -86,6 +98,10 @@ interface Batch {
   resumeSeen: Set<string>;
   /** what the resumed entries settled as, decided in the batch transaction */
   settlements: Settlement[];
+  /** save the running config once the batch is through (VYOS_SAVE, or a save retry) */
+  save: boolean;
+  /** our own timeout cut the commit off: the router may still be working on it (§6), so it is undone as if applied */
+  lateWrite: boolean;
 }
 
 type Step =
@@ -180,8 +196,8 @@ export const STAGES: readonly StageRow[] = [
     name: StageName.PLAN,
     does: 'plan the commands from the intents and the router state, and pass them through the allow-list guard',
     onFailure: UndoPath.RELEASE,
-    branches: 'a dry run stops here (the plan is its answer, the database is rolled back); nothing to send and no snapshot: commit the database and finish',
-    async run(b) {
+    branches: 'a dry run stops here (the plan is its answer, the database is rolled back); nothing to send, snapshot or save: commit the database and finish',
+    async run(b, d) {
       const sets = b.accepted.map((a) => a.member.set);
       b.intents = b.accepted.flatMap((a) => a.prepared.intents);
       b.operation = [...new Set(sets.map((s) => s.operation))].join(',');
@@ -190,7 +206,8 @@ export const STAGES: readonly StageRow[] = [
       // The last allow-list check: nothing that is not a value we render reaches the router.
       assertSafeCommands(b.commands);
       if (sets.some((s) => s.dryRun)) return { kind: 'finish', outcome: 'dry-run' };
-      if (!sends(b) && !wantsSnapshot(b)) return { kind: 'finish', outcome: 'noop' };
+      b.save = d.config.vyosSave && (sends(b) || sets.some((s) => s.save));
+      if (!sends(b) && !wantsSnapshot(b) && !b.save) return { kind: 'finish', outcome: 'noop' };
       return NEXT;
     },
   },
@@ -198,7 +215,7 @@ export const STAGES: readonly StageRow[] = [
     name: StageName.SNAPSHOT,
     does: 'save the running config to a rotating file on the router (`/config-file save`) and record it in the batch transaction',
     onFailure: UndoPath.RELEASE,
-    branches: 'a critical change does not go ahead without its way back; a snapshot with nothing to send finishes here',
+    branches: 'a critical change does not go ahead without its way back',
     when: wantsSnapshot,
     async run(b, d) {
       const keep = d.config.snapshotKeep;
@@ -207,7 +224,7 @@ export const STAGES: readonly StageRow[] = [
       await d.router.saveConfigFile(file);
       const reason = b.accepted.map((a) => a.member.set.snapshotReason).find((r) => r) ?? `before ${b.operation}`;
       b.snapshot = await b.tx!.recordSnapshot({ slot, file, reason, operation: sends(b) ? b.operation : null }, keep);
-      return sends(b) ? NEXT : { kind: 'finish', outcome: 'noop' };
+      return NEXT;
     },
   },
   {
@@ -215,6 +232,7 @@ export const STAGES: readonly StageRow[] = [
     does: 'write the journal row (commands, inverse, confirm deadline) before the router is touched',
     journal: { state: OperationState.PENDING, by: 'stage' },
     onFailure: UndoPath.RELEASE,
+    when: sends,
     async run(b, d) {
       b.confirmMinutes = b.caps.commitConfirm ? d.config.confirmMinutes : undefined;
       b.deadline = b.confirmMinutes ? new Date(Date.now() + b.confirmMinutes * 60_000) : null;
@@ -230,35 +248,60 @@ export const STAGES: readonly StageRow[] = [
     rollbackStage: RollbackStage.ROUTER_COMMIT,
     onFailure: UndoPath.REVERT,
     branches:
-      'refused (400) -> the router discarded it: DISCARDED, or split a batch of several change sets; never reached (unreachable, 401) -> RELEASE; lost reply or 5xx -> re-read: applied -> go on, unchanged -> DISCARDED, uncertain -> REVERT',
+      'busy (a commit-confirm pending, a held commit lock) -> wait and retry with back-off up to VYOS_BUSY_WAIT_SECONDS (or past our own timer\'s deadline, which we know), undoing first what a commit-first router committed anyway, then RELEASE with a retryable ROUTER_UNAVAILABLE; refused (400) -> the router discarded it: DISCARDED, or split a batch of several change sets; never reached (unreachable, 401) -> RELEASE; lost reply, 5xx or a reply that is not the envelope -> re-read: applied -> go on, unchanged -> DISCARDED (never after our own timeout: the router may still be working on it), uncertain -> REVERT',
+    when: sends,
     async run(b, d) {
       const options = b.confirmMinutes ? { confirmMinutes: b.confirmMinutes } : {};
-      try {
-        if (b.loadFile) await d.router.loadConfigFile(b.loadFile, options);
-        else await d.router.configure(b.commands, options);
-        b.timerArmed = b.sentWithTimer = b.confirmMinutes !== undefined;
-        return NEXT;
-      } catch (e) {
-        const kind = e instanceof RouterError ? e.kind : null;
-        if (kind === RouterErrorKind.REJECTED) {
-          // VyOS arms the revert timer before it commits, and a failed commit leaves it armed
-          // (vyos-api.md §4): the undo stops it, or every later commit-confirm is refused.
-          b.timerArmed = b.confirmMinutes !== undefined && !/another confirm is pending/i.test(describe(e));
-          return b.accepted.length > 1 ? { kind: 'split' } : fail(UndoPath.DISCARDED, describe(e), toClientError(e));
-        }
-        if (kind !== RouterErrorKind.OUTCOME_UNKNOWN && kind !== RouterErrorKind.SERVER_ERROR) {
-          return fail(UndoPath.RELEASE, describe(e), toClientError(e));
-        }
-        // A lost reply or a 5xx is not a failure yet: the commit may have happened (vyos-api.md §1, §6).
-        d.logger.warn({ operation: b.operation, err: e }, 'no usable reply to the commit; re-reading the router to learn the outcome');
-        const settled = await settle(b, d);
-        b.timerArmed = b.sentWithTimer = settled !== 'not-applied' && b.confirmMinutes !== undefined;
-        if (settled === 'applied') {
-          d.logger.info({ operation: b.operation }, 'the lost commit did apply; continuing');
+      const started = Date.now();
+      let limit: number | undefined;
+      for (let attempt = 0; ; attempt++) {
+        try {
+          if (b.loadFile) await d.router.loadConfigFile(b.loadFile, options);
+          else await d.router.configure(b.commands, options);
+          b.timerArmed = b.sentWithTimer = b.confirmMinutes !== undefined;
+          if (attempt > 0) d.hooks?.busyWait?.({ waitedMs: Date.now() - started, through: true });
           return NEXT;
+        } catch (e) {
+          const kind = e instanceof RouterError ? e.kind : null;
+          if (kind === RouterErrorKind.BUSY) {
+            const landed = await undoWhatLanded(b, d, e as RouterError);
+            if (landed) return landed;
+            const waited = Date.now() - started;
+            // A timer of our own (an undo still owed under commit-confirm) ends at a deadline we know.
+            limit ??= Math.max(d.config.vyosBusyWaitMs, (await ownTimerDeadline(d)) + 10_000 - started);
+            if (waited >= limit) {
+              d.hooks?.busyWait?.({ waitedMs: waited, through: false });
+              return fail(UndoPath.RELEASE, `router busy: ${describe(e)}`, routerBusy(describe(e), waited));
+            }
+            d.logger.warn({ operation: b.operation, routerMessage: describe(e), waitedMs: waited }, 'the router is busy; waiting to retry the commit');
+            await sleep(Math.min(busyBackoff(attempt, d), limit - waited));
+            continue;
+          }
+          if (kind === RouterErrorKind.REJECTED) {
+            // June 2025 code arms the timer before it commits and a failed commit leaves it armed
+            // (vyos-api.md §4): ours to stop. On commit-first code nothing was armed, and a
+            // confirm would stop whatever is pending, someone else's included: never send it then.
+            b.timerArmed = b.confirmMinutes !== undefined && b.caps.confirmOrder === 'arm-first';
+            return b.accepted.length > 1 ? { kind: 'split' } : fail(UndoPath.DISCARDED, describe(e), toClientError(e));
+          }
+          if (kind !== RouterErrorKind.OUTCOME_UNKNOWN && kind !== RouterErrorKind.SERVER_ERROR && kind !== RouterErrorKind.PROTOCOL) {
+            return fail(UndoPath.RELEASE, describe(e), toClientError(e));
+          }
+          // A lost reply or a 5xx is not a failure yet: the commit may have happened (vyos-api.md §1, §6).
+          d.logger.warn({ operation: b.operation, err: e }, 'no usable reply to the commit; re-reading the router to learn the outcome');
+          // A write whose reply was lost (our timeout, a reset) may still be queued on the router (§6).
+          b.lateWrite = kind === RouterErrorKind.OUTCOME_UNKNOWN;
+          const settled = await settle(b, d);
+          b.sentWithTimer = settled !== 'not-applied' && b.confirmMinutes !== undefined;
+          // Only a commit seen applied armed a timer that is surely ours.
+          b.timerArmed = settled === 'applied' && b.confirmMinutes !== undefined;
+          if (settled === 'applied') {
+            d.logger.info({ operation: b.operation }, 'the lost commit did apply; continuing');
+            return NEXT;
+          }
+          if (settled === 'not-applied') return fail(UndoPath.DISCARDED, `${describe(e)}; the router did not apply it`, routerUnavailable(describe(e)));
+          return fail(UndoPath.REVERT, `${describe(e)}; the router state is uncertain`, routerUnavailable(describe(e)));
         }
-        if (settled === 'not-applied') return fail(UndoPath.DISCARDED, `${describe(e)}; the router did not apply it`, routerUnavailable(describe(e)));
-        return fail(UndoPath.REVERT, `${describe(e)}; the router state is uncertain`, routerUnavailable(describe(e)));
       }
     },
   },
@@ -267,7 +310,7 @@ export const STAGES: readonly StageRow[] = [
     does: 'read the touched rules back and compare them with the intent (a read that fails is retried before deciding)',
     rollbackStage: RollbackStage.ROUTER_VERIFY,
     onFailure: UndoPath.REVERT,
-    when: (b) => b.loadFile === null,
+    when: (b) => sends(b) && b.loadFile === null,
     async run(b, d) {
       const after = await reread(d);
       if (!after) return fail(UndoPath.REVERT, 'read-back failed: the router did not answer', routerUnavailable('the router did not answer the read-back'));
@@ -311,7 +354,60 @@ export const STAGES: readonly StageRow[] = [
       return NEXT;
     },
   },
+  {
+    name: StageName.SAVE,
+    does: 'save the running config to `/config/config.boot` (`/config-file save`): a commit is not a save, and the router boots from that file',
+    onFailure: UndoPath.NONE,
+    branches: 'a failed save never undoes a correct change: the router is marked unsaved (metric, /health, syncReport) and the save is retried until one succeeds',
+    when: (b) => b.save,
+    async run(b, d) {
+      let outcome: { ok: true } | { ok: false; error: string };
+      try {
+        await d.router.saveBootConfig();
+        outcome = { ok: true };
+      } catch (e) {
+        d.logger.error({ err: e, operation: b.operation }, 'could not save the router configuration; the change is live but would not survive a reboot');
+        outcome = { ok: false, error: describe(e) };
+      }
+      await d.store.recordSave(outcome).catch((e: unknown) => d.logger.error({ err: e }, 'could not record the save state'));
+      d.hooks?.saved?.(outcome);
+      return NEXT;
+    },
+  },
 ];
+
+/** After `Another confirm is pending` on a commit-first router the batch may be committed anyway, under someone else's timer: undo it before waiting. */
+async function undoWhatLanded(b: Batch, d: TransactionDeps, e: RouterError): Promise<Step | null> {
+  if (!b.confirmMinutes || b.caps.confirmOrder === 'arm-first' || !/another confirm is pending/i.test(describe(e)) || b.loadFile) return null;
+  const now = await reread(d);
+  if (now && unchangedSince(b.intents, b.before, now)) return null;
+  const goal = goalBefore(b);
+  try {
+    if (!now) throw new Error('the router did not answer the re-read');
+    await d.router.configure(planCommands(goal, now, b.caps.syntax));
+    const after = await reread(d);
+    if (after && unchangedSince(b.intents, b.before, after)) return null;
+  } catch (err) {
+    d.logger.error({ err, operation: b.operation }, 'could not undo a batch the router committed under a commit-confirm that is not ours');
+  }
+  return fail(UndoPath.REVERT, `${describe(e)}; the router committed the batch anyway (commit-first order) and undoing it failed`, routerUnavailable(describe(e)));
+}
+
+/** When the latest commit-confirm timer this server may still have running ends (0: none). */
+async function ownTimerDeadline(d: TransactionDeps): Promise<number> {
+  const rows = await d.store.unsettled().catch(() => []);
+  return Math.max(0, ...rows.map((r) => r.confirmDeadline?.getTime() ?? 0));
+}
+
+/** 1 s doubling to 10 s between attempts on a busy router. */
+function busyBackoff(attempt: number, d: TransactionDeps): number {
+  return Math.min(10_000, (d.rereadMs ?? 1000) * 2 ** Math.min(attempt, 4));
+}
+
+/** The touched rules as they were before the batch. */
+function goalBefore(b: Batch): RuleIntent[] {
+  return touchedRuleNumbers(b.commands).map((n) => ({ ruleNumber: n, desired: b.before.get(n) ?? null }));
+}
 
 /** What the REVERT path does, in order (docs/operations.md lists these). */
 export const REVERT_STEPS: readonly string[] = [
@@ -322,7 +418,9 @@ export const REVERT_STEPS: readonly string[] = [
   'an outcome the router has not reached yet (our timer still running, or a failed undo) leaves the journal row UNDO_PENDING: it is resumed, with back-off, until router and database agree',
 ];
 
-const sends = (b: Batch) => b.commands.length > 0 || b.loadFile !== null;
+function sends(b: Batch): boolean {
+  return b.commands.length > 0 || b.loadFile !== null;
+}
 function wantsSnapshot(b: Batch): boolean {
   return b.accepted.some((a) => a.member.set.snapshotReason) || (sends(b) && b.accepted.some((a) => a.member.set.critical));
 }
@@ -337,7 +435,7 @@ export class RouterTransaction {
       accepted: [],
       release: null,
       tx: null,
-      caps: { version: 'unknown', commitConfirm: false, syntax: '1.4' },
+      caps: { version: 'unknown', commitConfirm: false, commitConfirmBasis: 'unsure', confirmOrder: 'unknown', syntax: '1.4' },
       before: new Map(),
       intents: [],
       commands: [],
@@ -351,6 +449,8 @@ export class RouterTransaction {
       snapshot: null,
       resumeSeen: new Set(),
       settlements: [],
+      save: false,
+      lateWrite: false,
     };
     try {
       for (const row of STAGES) {
@@ -363,7 +463,7 @@ export class RouterTransaction {
         return { ...(await this.end(b, row, step)), commands: b.commands.length };
       }
       await this.complete(b);
-      return { outcome: 'committed', commands: b.commands.length, unsettled: false };
+      return { outcome: 'committed', commands: b.commands.length, unsettled: watching(b) };
     } catch (e) {
       // A fault in the bookkeeping itself (the database went away mid-batch): nobody is left waiting.
       this.d.logger.error({ err: e, operation: b.operation }, 'batch failed unexpectedly');
@@ -382,7 +482,7 @@ export class RouterTransaction {
       if (step.outcome === 'dry-run') await b.tx!.rollback();
       else await commitBatch(b, this.d);
       await this.complete(b);
-      return { outcome: 'noop', unsettled: false };
+      return { outcome: 'noop', unsettled: watching(b) };
     }
     if (step.kind === 'split') {
       await this.stopTimer(b);
@@ -392,6 +492,9 @@ export class RouterTransaction {
       return { outcome: 'split', unsettled: false };
     }
     // Before the prepare stage every member is still waiting; after it, only the accepted ones.
+    // A failed `/config-file load` leaves the router's one shared session dirty (vyos-api.md §2):
+    // clean it before anything else reads or commits through it.
+    if (b.loadFile && row.name === StageName.ROUTER_COMMIT) await this.d.router.discardSession().catch((e: unknown) => this.d.logger.error({ err: e }, 'could not discard the router session after a failed load'));
     const failed = STAGES.indexOf(row) < STAGES.findIndex((r) => r.name === StageName.PREPARE) ? b.members : b.accepted.map((a) => a.member);
     const stage = row.rollbackStage ?? RollbackStage.ROUTER_COMMIT;
     let error = step.error;
@@ -409,7 +512,7 @@ export class RouterTransaction {
       await b.tx!.rollback();
       const undo = await this.revert(b);
       unsettled = !undo.settled;
-      if (b.entry) await store.markJournal(b.entry, undo.settled ? OperationState.ROLLED_BACK : OperationState.UNDO_PENDING, step.reason);
+      if (b.entry) await store.markJournal(b.entry, undo.settled ? OperationState.ROLLED_BACK : OperationState.UNDO_PENDING, b.lateWrite ? `${step.reason}; ${LATE_WRITE}` : step.reason);
       if (undo.outcome === RollbackOutcome.ROLLBACK_FAILED) {
         await store.markNeedsRepair(touchedRuleNumbers(b.commands)).catch((e: unknown) => this.d.logger.error({ err: e }, 'could not mark rules as needing repair'));
         error = rollbackFailed(`${error?.message ?? step.reason}; undoing it on the router also failed, the affected rules need repair (see syncReport; the undo is retried)`);
@@ -426,6 +529,7 @@ export class RouterTransaction {
       member.resolve(member.set.complete ? member.set.complete(prepared.result, { snapshot: b.snapshot, commands: b.commands }) : prepared.result);
     }
     for (const s of b.settlements) {
+      if (s.state === 'watching') continue;
       if (s.event) await this.d.recorder.record(s.event);
       this.d.logger.warn({ operationId: s.row.id, operation: s.row.operation, state: s.row.state, settlement: s.state }, 'settled an unfinished operation');
     }
@@ -438,10 +542,15 @@ export class RouterTransaction {
       // A whole-config load has no inverse of ours: the router's own revert is the way back.
       return { outcome: b.timerArmed ? RollbackOutcome.AUTO_REVERTED : RollbackOutcome.ROLLBACK_FAILED, settled: true };
     }
-    const touched = touchedRuleNumbers(b.commands);
-    const goal: RuleIntent[] = touched.map((n) => ({ ruleNumber: n, desired: b.before.get(n) ?? null }));
+    const goal = goalBefore(b);
     let now = await reread(this.d);
     let sent = false;
+    if (now && b.lateWrite) {
+      // The write we gave up on may still commit; the router serialises writes (vyos-api.md §6),
+      // so an undo computed as if it had applied lands after it.
+      now = new Map([...now, ...stateAfter(b.commands)]);
+      for (const n of goal.map((g) => g.ruleNumber)) if (!b.commands.some((c) => c.op === 'set' && c.path[3] === String(n))) now.delete(n);
+    }
     if (now && !unchangedSince(goal, b.before, now)) {
       try {
         await router.configure(planCommands(goal, now, b.caps.syntax));
@@ -453,7 +562,8 @@ export class RouterTransaction {
     }
     if (now && unchangedSince(goal, b.before, now)) {
       if (!(await this.stopTimer(b))) return { outcome: RollbackOutcome.AUTO_REVERTED, settled: false };
-      return { outcome: !sent && b.sentWithTimer ? RollbackOutcome.AUTO_REVERTED : RollbackOutcome.ROLLED_BACK, settled: true };
+      // A late write is checked again later: the resume makes the router agree if it landed after all.
+      return { outcome: !sent && b.sentWithTimer ? RollbackOutcome.AUTO_REVERTED : RollbackOutcome.ROLLED_BACK, settled: !b.lateWrite };
     }
     // Under commit-confirm the router reverts by itself when the confirm never comes.
     return { outcome: b.timerArmed ? RollbackOutcome.AUTO_REVERTED : RollbackOutcome.ROLLBACK_FAILED, settled: false };
@@ -479,9 +589,12 @@ export class RouterTransaction {
 /** A resumed journal entry's outcome, decided in the batch transaction and recorded after it. */
 interface Settlement {
   row: JournalRow;
-  state: 'completed' | 'reverted' | 'auto-reverted' | 'not-applied' | 'repaired' | 'agreed';
+  /** `watching`: the router agrees now, but a late write of the entry may still land; not settled yet */
+  state: 'completed' | 'reverted' | 'auto-reverted' | 'not-applied' | 'repaired' | 'agreed' | 'watching';
   event: Parameters<RollbackRecorder['record']>[0] | null;
 }
+
+const watching = (b: Batch) => b.settlements.some((s) => s.state === 'watching');
 
 /** Commits the batch: the journal row and the resumed entries' states commit with its data. */
 async function commitBatch(b: Batch, d: TransactionDeps): Promise<void> {
@@ -490,8 +603,9 @@ async function commitBatch(b: Batch, d: TransactionDeps): Promise<void> {
   for (const { member, prepared } of b.accepted) {
     const row = member.set.resumes;
     if (!row) continue;
-    const s = settlementOf(row, prepared.intents, b);
+    const s = settlementOf(row, prepared.intents, b, d);
     b.settlements.push(s);
+    if (s.state === 'watching') continue;
     await tx.markJournal(row.id, s.state === 'completed' ? OperationState.DONE : OperationState.ROLLED_BACK, s.state === 'completed' ? null : s.event?.reason ?? 'the router agrees with the database');
     await tx.clearNeedsRepair(prepared.intents.map((i) => i.ruleNumber));
   }
@@ -499,10 +613,15 @@ async function commitBatch(b: Batch, d: TransactionDeps): Promise<void> {
   await tx.commit();
 }
 
-function settlementOf(row: JournalRow, goal: RuleIntent[], b: Batch): Settlement {
+/** Marks a journal row whose write was given up on: the router may still commit it (vyos-api.md §6). */
+export const LATE_WRITE = 'the write was given up on and may still commit on the router';
+
+function settlementOf(row: JournalRow, goal: RuleIntent[], b: Batch, d: TransactionDeps): Settlement {
   const rules = new Set(goal.map((g) => g.ruleNumber));
   const sent = b.commands.some((c) => rules.has(Number(c.path[3])));
   const event = (outcome: RollbackOutcome, reason: string) => ({ operation: row.operation, stage: stageOf(row.state), reason, outcome, commands: row.commands });
+  // A late write can land after the router first agrees: keep watching it (VYOS_LATE_WRITE_WATCH_SECONDS).
+  if (row.error?.includes(LATE_WRITE) && Date.now() < row.createdAt.getTime() + d.config.vyosLateWriteWatchMs) return { row, state: 'watching', event: null };
   if (row.state === OperationState.UNDO_PENDING) {
     // Its failure was recorded when it happened; a completed undo is news, the router's own revert is not.
     return sent ? { row, state: 'repaired', event: event(RollbackOutcome.ROLLED_BACK, 'the undo owed since the change failed was completed on the router') } : { row, state: 'agreed', event: null };
@@ -548,8 +667,9 @@ async function settle(b: Batch, d: TransactionDeps): Promise<'applied' | 'not-ap
     const now = await readNatRules(d.router).catch(() => null);
     if (!now) continue;
     if (verifyIntents(b.intents, now).length === 0) return 'applied';
-    // A commit still running on the router shows the old state: give it a few reads.
-    if (unchangedSince(b.intents, b.before, now) && ++unchanged >= 3) return 'not-applied';
+    // A commit still running on the router shows the old state: give it a few reads. After our own
+    // timeout it may still be queued behind the router's write lock: never "not applied" then (§6).
+    if (!b.lateWrite && unchangedSince(b.intents, b.before, now) && ++unchanged >= 3) return 'not-applied';
   }
   return 'uncertain';
 }

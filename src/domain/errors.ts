@@ -21,7 +21,7 @@ export const ERROR_CODE_DESCRIPTIONS: Readonly<Record<ErrorCode, string>> = {
   [ErrorCode.NOT_FOUND]: 'No VM, port rule or other object has that id (`extensions.id`).',
   [ErrorCode.CONFLICT]: 'What was asked for is taken: a VM name, an internal address, or an external port whose protocol overlaps an existing rule (TCP_UDP overlaps both). Choose another value or let the server allocate one.',
   [ErrorCode.POOL_EXHAUSTED]: 'No free value is left to allocate in a pool (`extensions.pool`: NAT_RULE_RANGE, EXTERNAL_PORT_RANGE or LAN_POOL). Free some, or widen the range.',
-  [ErrorCode.ROUTER_UNAVAILABLE]: 'The router could not be reached or did not answer in time, and the change was not made. Safe to retry later (with the same idempotencyKey for provisionVm).',
+  [ErrorCode.ROUTER_UNAVAILABLE]: 'The router could not be reached or did not answer in time, and the change was not made; or (`extensions.reason` SHUTTING_DOWN, HTTP 503) the server is shutting down and took no new request. Safe to retry later (with the same idempotencyKey for provisionVm).',
   [ErrorCode.ROUTER_REJECTED]: 'The router refused the change (`extensions.routerMessage` is its own message); the router discarded the batch and the database was rolled back, and a RollbackEvent was recorded.',
   [ErrorCode.ROLLBACK_FAILED]: 'A change failed after reaching the router and undoing it failed too: the database was not changed, but the router may still hold part of the change. A RollbackEvent with outcome ROLLBACK_FAILED was recorded; an operator should check `syncReport` and run `reconcile`.',
   [ErrorCode.UNAUTHENTICATED]: 'No API key, or an unknown, revoked or expired one. Send `Authorization: Bearer <key>` (WebSocket: `connectionParams.authorization`).',
@@ -105,6 +105,12 @@ export const poolExhausted = (pool: string) =>
   new AppError(ErrorCode.POOL_EXHAUSTED, `no free value left in ${pool}`, { pool });
 export const routerUnavailable = (message: string) =>
   new AppError(ErrorCode.ROUTER_UNAVAILABLE, `router unavailable: ${message}`);
+/** The router was busy (a commit-confirm not ours pending, a held commit lock) for longer than VYOS_BUSY_WAIT_SECONDS: retry later. */
+export const routerBusy = (routerMessage: string, waitedMs: number) =>
+  new AppError(ErrorCode.ROUTER_UNAVAILABLE, `router busy for ${Math.round(waitedMs / 1000)} s: ${routerMessage.trim()}; nothing was changed, retry later`, {
+    reason: 'ROUTER_BUSY',
+    routerMessage: routerMessage.trim(),
+  });
 export const routerRejected = (routerMessage: string) =>
   new AppError(ErrorCode.ROUTER_REJECTED, `router rejected the change: ${routerMessage.trim()}`, { routerMessage });
 export const rollbackFailed = (message: string) =>
@@ -113,6 +119,9 @@ export const unauthenticated = (message = 'a valid API key is required') =>
   new AppError(ErrorCode.UNAUTHENTICATED, message);
 export const forbidden = (needed: string) =>
   new AppError(ErrorCode.FORBIDDEN, `this operation needs the ${needed} role`, { needed });
+/** A request that reached a server draining for shutdown (docs/deploy.md): nothing was done; retry. */
+export const shuttingDown = () =>
+  new AppError(ErrorCode.ROUTER_UNAVAILABLE, 'this server is shutting down and takes no new requests; retry (another replica answers)', { reason: 'SHUTTING_DOWN' });
 
 // Unique constraints (migrations/) by name: the input field each one guards.
 const CONSTRAINT_MESSAGES: [RegExp, string, string][] = [

@@ -52,6 +52,9 @@ export function description(field: string, value: string | null | undefined): st
   if (value === null || value === undefined) return null;
   if (value.length > 200) throw badInput(field, `must be at most 200 characters, got ${value.length}`);
   if (/['"]/.test(value)) throw badInput(field, 'must not contain quote characters (the router refuses them)');
+  // VyOS accepts a backslash at set time, but its config parser reads escapes back out of it: the
+  // value does not round-trip, and some make every read of the config fail (vyos-api.md §5).
+  if (value.includes('\\')) throw badInput(field, 'must not contain a backslash (the router does not store it faithfully)');
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.test(value)) throw badInput(field, 'must not contain newlines or control characters');
   if (/[^\p{L}\p{N}\p{P}\p{S}\p{Zs}]/u.test(value)) throw badInput(field, 'must contain printable characters only');

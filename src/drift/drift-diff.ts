@@ -36,6 +36,8 @@ export interface SyncReportData {
   items: DriftFinding[];
   /** journal entries whose undo the router has not reached yet (retried by the server) */
   pendingUndos: number;
+  /** since when changes are live on the router but not saved to its boot config (null: saved) */
+  unsavedSince: Date | null;
 }
 
 const KIND_ORDER = [DriftKind.MISSING_ON_ROUTER, DriftKind.DRIFTED, DriftKind.UNMANAGED_ON_ROUTER, DriftKind.SHADOWED];
@@ -95,8 +97,8 @@ export function diffDrift(expected: readonly ExpectedRule[], routerRules: readon
   return items.sort((a, b) => a.ruleNumber - b.ruleNumber || KIND_ORDER.indexOf(a.kind) - KIND_ORDER.indexOf(b.kind));
 }
 
-export function syncReport(items: DriftFinding[], checkedAt = new Date(), pendingUndos = 0): SyncReportData {
-  return { checkedAt, inSync: items.length === 0, items, pendingUndos };
+export function syncReport(items: DriftFinding[], checkedAt = new Date(), pendingUndos = 0, unsavedSince: Date | null = null): SyncReportData {
+  return { checkedAt, inSync: items.length === 0, items, pendingUndos, unsavedSince };
 }
 
 export function countByKind(items: readonly DriftFinding[]): Record<DriftKind, number> {

@@ -3,7 +3,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Config } from '../config.js';
 import { toClientError } from '../domain/errors.js';
-import { expectedRules, unsettledCount } from '../changes/change-store.js';
+import { expectedRules, unsavedState, unsettledCount } from '../changes/change-store.js';
 import type { Coordinator } from '../changes/coordinator.js';
 import { readNatRules } from '../vyos/nat-read.js';
 import type { NatSyntax, RouterApi, RouterRule } from '../vyos/types.js';
@@ -22,16 +22,20 @@ export interface DriftSnapshot {
   report: SyncReportData;
 }
 
-export function compare(expected: ExpectedRule[], routerRules: RouterRule[], config: Config, pendingUndos = 0): SyncReportData {
-  return syncReport(diffDrift(expected, routerRules, config.natRuleRange, config.wanInterface), new Date(), pendingUndos);
+export function compare(expected: ExpectedRule[], routerRules: RouterRule[], config: Config, state: { pendingUndos: number; unsavedSince: Date | null } = { pendingUndos: 0, unsavedSince: null }): SyncReportData {
+  return syncReport(diffDrift(expected, routerRules, config.natRuleRange, config.wanInterface), new Date(), state.pendingUndos, state.unsavedSince);
 }
 
 /** Both reads and the diff, on `em` (a consistent read: no batch in flight). */
 export async function snapshot(em: EntityManager, deps: DriftDeps): Promise<DriftSnapshot> {
-  const database = async () => ({ expected: await expectedRules(em, deps.config.wanInterface), pendingUndos: await unsettledCount(em) });
-  const [{ expected, pendingUndos }, routerRules] = await Promise.all([database(), readNatRules(deps.router)]);
+  const database = async () => ({
+    expected: await expectedRules(em, deps.config.wanInterface),
+    pendingUndos: await unsettledCount(em),
+    unsavedSince: (await unsavedState(em, deps.config.routerName))?.since ?? null,
+  });
+  const [{ expected, ...state }, routerRules] = await Promise.all([database(), readNatRules(deps.router)]);
   const rules = [...routerRules.values()];
-  return { expected, routerRules: rules, report: compare(expected, rules, deps.config, pendingUndos) };
+  return { expected, routerRules: rules, report: compare(expected, rules, deps.config, state) };
 }
 
 /**

@@ -28,6 +28,8 @@ interface KeyRow {
   secret_hash: string;
   revoked: boolean;
   expires_at: string | null;
+  writes_per_minute: number | null;
+  reads_per_minute: number | null;
 }
 
 const MAX_CACHED_KEYS = 10_000;
@@ -60,22 +62,37 @@ export class KeyCache {
   }
 }
 
-/** Looks a presented key up; null for unknown, revoked or expired keys. */
-/** `em` is called only when the row has to be read: a cached key needs no unit of work. */
-export async function resolveKey(em: () => EntityManager, key: string | null, cache?: KeyCache): Promise<AuthInfo | null> {
-  if (!key || key.length > 256) return null;
+/**
+ * Why a presented key was refused. A key is only called expired or revoked when its secret
+ * matched: a wrong secret for a real prefix reads UNKNOWN, so the reason tells nothing to
+ * someone who does not hold the key.
+ */
+export type KeyRefusal = 'MISSING' | 'UNKNOWN' | 'EXPIRED' | 'REVOKED';
+
+export type KeyCheck = { auth: AuthInfo; refusal: null } | { auth: null; refusal: KeyRefusal };
+
+/** Looks a presented key up: its AuthInfo, or why it was refused. `em` is called only when the row has to be read: a cached key needs no unit of work. */
+export async function checkKey(em: () => EntityManager, key: string | null, cache?: KeyCache): Promise<KeyCheck> {
+  if (!key) return { auth: null, refusal: 'MISSING' };
+  if (key.length > 256) return { auth: null, refusal: 'UNKNOWN' };
   const prefix = prefixOf(key);
   let row = cache?.get(prefix);
   if (!row) {
     const generation = cache?.generation ?? 0;
     // Every uncached request does this: a plain row, no managed entity.
-    [row] = await em().execute<KeyRow[]>('select id, name, role, secret_hash, revoked_at is not null as revoked, expires_at from api_key where prefix = ?', [prefix]);
+    [row] = await em().execute<KeyRow[]>('select id, name, role, secret_hash, revoked_at is not null as revoked, expires_at, writes_per_minute, reads_per_minute from api_key where prefix = ?', [prefix]);
     if (row) cache?.set(prefix, generation, row);
   }
-  if (!row || !sameHash(row.secret_hash, hashKey(key))) return null;
+  if (!row || !sameHash(row.secret_hash, hashKey(key))) return { auth: null, refusal: 'UNKNOWN' };
+  if (row.revoked) return { auth: null, refusal: 'REVOKED' };
   // Expiry is a matter of time alone, so it is checked on every use, cached row or not.
-  if (row.revoked || (row.expires_at !== null && new Date(row.expires_at).getTime() <= Date.now())) return null;
-  return { keyId: row.id, name: row.name, role: row.role };
+  if (row.expires_at !== null && new Date(row.expires_at).getTime() <= Date.now()) return { auth: null, refusal: 'EXPIRED' };
+  return { auth: { keyId: row.id, name: row.name, role: row.role, limits: { writesPerMinute: row.writes_per_minute, readsPerMinute: row.reads_per_minute } }, refusal: null };
+}
+
+/** Looks a presented key up; null for missing, unknown, revoked or expired keys. */
+export async function resolveKey(em: () => EntityManager, key: string | null, cache?: KeyCache): Promise<AuthInfo | null> {
+  return (await checkKey(em, key, cache)).auth;
 }
 
 /** Makes sure a key exists for `ADMIN_API_KEY` (idempotent across restarts and replicas). */

@@ -18,6 +18,8 @@ export interface AuthInfo {
   keyId: string;
   name: string;
   role: Role;
+  /** the key's own rate limits (units a minute; 0 = none); null = the server default */
+  limits?: { writesPerMinute: number | null; readsPerMinute: number | null };
 }
 
 /** What the composition root hands to every resolver (one instance per process). */

@@ -107,6 +107,13 @@ export class SyncReport {
       'Failed changes whose undo the router has not reached yet (journal rows UNDO_PENDING, or left unfinished by a dead process). The server retries them until router and database agree; their rules show up in `items` meanwhile.',
   })
   pendingUndos!: number;
+
+  @Field(() => Date, {
+    nullable: true,
+    description:
+      "Since when changes are live on the router but not saved to its boot config (`/config-file save` failed; a reboot would lose them). The server retries the save; null when saved (or VYOS_SAVE=off).",
+  })
+  unsavedSince!: Date | null;
 }
 
 @ObjectType({ description: 'What reconcile did, or would do.' })

@@ -1,8 +1,8 @@
-// Deep health: database, router and background job, for GET /health, GET /ready and the
-// GraphQL `health` query (one implementation, three views).
+// Deep health: database, router and background job, for GET /health and the GraphQL `health`
+// query (one implementation, two views); readiness (GET /ready): the database alone.
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { Field, Float, ObjectType } from 'type-graphql';
-import type { RouterApi } from '../vyos/types.js';
+import type { RouterApi, RouterCapabilities } from '../vyos/types.js';
 
 @ObjectType({ description: 'The state of one dependency.' })
 export class ComponentHealth {
@@ -61,6 +61,8 @@ export interface HealthDeps {
   router: RouterApi;
   simulator: boolean;
   background?: BackgroundStatus;
+  /** whether the router's running config is saved (null: saved) */
+  unsaved?: () => Promise<{ since: Date; error: string | null } | null>;
   timeoutMs?: number;
 }
 
@@ -112,12 +114,23 @@ async function checkDatabase(orm: MikroORM): Promise<Finding> {
   return { detail: describePool(orm) };
 }
 
-async function checkRouter(router: RouterApi, simulator: boolean): Promise<Finding> {
+/** How the server commits on this router, and why (docs/operations.md, "VyOS generations"). */
+function commitPath(caps: RouterCapabilities): string {
+  const basis = { probe: 'probed', setting: 'VYOS_COMMIT_CONFIRM', unsure: 'not known yet: the probe decided nothing, plain commits until it does' }[caps.commitConfirmBasis];
+  const order = caps.confirmOrder === 'unknown' ? '' : `, ${caps.confirmOrder === 'arm-first' ? 'arms the timer before it commits' : 'commits before it arms the timer'}`;
+  return caps.commitConfirm ? `commit-confirm (${basis}${order})` : `plain commit, undo by inverse commands (${basis})`;
+}
+
+async function checkRouter(router: RouterApi, simulator: boolean, unsaved: HealthDeps['unsaved']): Promise<Finding> {
   const caps = await router.capabilities();
   // A real round trip every time (capabilities are cached after the first detection).
   await router.exists(['nat']);
-  const facts = [`version ${caps.version}, commit-confirm ${caps.commitConfirm ? 'available' : 'not available'}`];
+  const facts = [`version ${caps.version}, ${commitPath(caps)}`];
   const warnings: string[] = [];
+  if (caps.commitConfirmBasis === 'unsure') warnings.push('could not tell whether the router has commit-confirm');
+  // The database's own trouble is the database check's to report, not the router's.
+  const notSaved = await unsaved?.().catch(() => null);
+  if (notSaved) warnings.push(`changes since ${notSaved.since.toISOString()} are not saved to the boot config (a reboot would lose them; the save is retried): ${notSaved.error ?? 'save failed'}`);
   if (caps.commitConfirm) {
     const cm = (await router.showConfig(['system', 'config-management']).catch(() => null)) as { 'commit-confirm'?: { action?: string } } | null;
     if (cm?.['commit-confirm']?.action !== 'reload') {
@@ -130,7 +143,7 @@ async function checkRouter(router: RouterApi, simulator: boolean): Promise<Findi
 
 export async function checkHealth(deps: HealthDeps): Promise<Health> {
   const timeoutMs = deps.timeoutMs ?? 5000;
-  const [database, router] = await Promise.all([timed(() => checkDatabase(deps.orm), timeoutMs), timed(() => checkRouter(deps.router, deps.simulator), timeoutMs)]);
+  const [database, router] = await Promise.all([timed(() => checkDatabase(deps.orm), timeoutMs), timed(() => checkRouter(deps.router, deps.simulator, deps.unsaved), timeoutMs)]);
   let background: ComponentHealth;
   try {
     background = deps.background?.check() ?? { status: 'ok', detail: 'no background job configured' };
@@ -139,4 +152,15 @@ export async function checkHealth(deps: HealthDeps): Promise<Health> {
   }
   const status = database.status === 'down' || router.status === 'down' ? 'down' : [database, router, background].some((c) => c.status !== 'ok') ? 'degraded' : 'ok';
   return { status, database, router, background };
+}
+
+/** /ready answers within this: below the 3 s readiness probe timeout docs/deploy.md recommends. */
+export const READY_TIMEOUT_MS = 2000;
+
+/**
+ * Readiness: what this replica needs to serve, its database, and nothing else. The router is not
+ * asked: reads work without it, and a router outage must not take every replica out of service.
+ */
+export function checkReadiness(orm: MikroORM, timeoutMs = READY_TIMEOUT_MS): Promise<ComponentHealth> {
+  return timed(() => checkDatabase(orm), timeoutMs);
 }

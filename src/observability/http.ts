@@ -4,7 +4,7 @@ import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { AuthInfo } from '../graphql/context.js';
 import { logLevelOf } from '../domain/errors.js';
-import { mostSevere, type Logger } from './logger.js';
+import { mostSevere, withLogContext, type LogContext, type Logger } from './logger.js';
 import { OTHER, operationOutcome, type AppMetrics, type OperationType } from './metrics.js';
 
 /** What the GraphQL layer adds to its request's log line (filled by graphql-plugin.ts). */
@@ -22,6 +22,8 @@ export interface OperationRecord {
 
 export interface RequestRecord {
   requestId: string;
+  /** what every line this request causes carries (logger.ts); the key id is added once known */
+  log: LogContext;
   /** whether the request carried Authorization or X-API-Key (never their values) */
   credentialPresented: boolean;
   graphql?: OperationRecord;
@@ -45,28 +47,35 @@ export function requestRecordOf(context: object): RequestRecord | undefined {
   return (context as Carrier)[RECORD];
 }
 
+/** Names the request's API key on every line it causes from now on (null: none, or not valid). */
+export function noteRequestKey(res: Response, keyId: string | null): void {
+  const record = (res as Response & Carrier)[RECORD];
+  if (record) record.log.keyId = keyId;
+}
+
 /** A client's X-Request-Id is kept when it is one short token of visible ASCII; otherwise we make one. */
 export function acceptRequestId(header: unknown): string | null {
   return typeof header === 'string' && /^[\x21-\x7e]{1,100}$/.test(header) ? header : null;
 }
 
 // Probes are polled every few seconds: their successes log at debug so they do not drown the log.
-const PROBES = new Set(['/health', '/ready', '/metrics']);
+const PROBES = new Set(['/health', '/ready', '/live', '/metrics']);
 
-// The server's own paths: the label for requests that failed before routing kept track (a
-// malformed JSON body to /graphql is answered after express has left the /graphql mount).
-const SERVER_PATHS = new Set(['/graphql', '/health', '/ready', '/metrics']);
+// The server's own paths: every `route` label value there is, besides "other".
+const SERVER_PATHS = new Set(['/graphql', '/health', '/ready', '/live', '/metrics']);
 
 /**
- * The matched route, from a closed set: `req.route` for routes, the mount path for mounted
- * middleware (/graphql), "other" for everything unmatched. Never the raw URL (label explosion).
+ * The route label, from a closed set: the server path the request was for, "other" for anything
+ * else. Taken from the request path (case and trailing slashes folded as express matches them)
+ * and the mount path, never from `req.route`: a route matched earlier on the way (the IDE's
+ * `GET /graphql`, which passes non-browser requests on) stays set when the request goes on to
+ * the next handler, and `baseUrl` + `route.path` then read `/graphql/graphql`.
  */
 export function routeLabel(req: Request): string {
-  const route = (req as Request & { route?: { path?: unknown } }).route;
-  if (route && typeof route.path === 'string') return `${req.baseUrl ?? ''}${route.path}`;
-  if (req.baseUrl) return req.baseUrl;
-  const path = (req.originalUrl ?? '').split('?')[0].replace(/\/$/, '');
-  return SERVER_PATHS.has(path) ? path : OTHER;
+  const path = (req.originalUrl ?? req.url ?? '').split('?')[0].replace(/\/+$/, '').toLowerCase();
+  if (SERVER_PATHS.has(path)) return path;
+  const mount = (req.baseUrl ?? '').toLowerCase();
+  return SERVER_PATHS.has(mount) ? mount : OTHER;
 }
 
 /**
@@ -82,6 +91,7 @@ export function observeRequests(metrics: AppMetrics, logger: Logger): RequestHan
     res.setHeader('X-Request-Id', requestId);
     const record: RequestRecord = {
       requestId,
+      log: { requestId, keyId: null },
       credentialPresented: Boolean(req.headers.authorization || req.headers['x-api-key']),
     };
     (res as Response & Carrier)[RECORD] = record;
@@ -120,7 +130,19 @@ export function observeRequests(metrics: AppMetrics, logger: Logger): RequestHan
     };
     res.on('finish', finish);
     res.on('close', finish);
-    next();
+    withLogContext(record.log, next);
+  };
+}
+
+/**
+ * Re-enters the request's log context: stream-driven middleware (the JSON body parser) may call
+ * `next` from the socket's callbacks, outside the context observeRequests opened.
+ */
+export function resumeRequestContext(): RequestHandler {
+  return (_req: Request, res: Response, next: NextFunction) => {
+    const record = (res as Response & Carrier)[RECORD];
+    if (record) withLogContext(record.log, next);
+    else next();
   };
 }
 
@@ -157,8 +179,9 @@ export function observeSockets(metrics: AppMetrics, logger: Logger) {
       metrics.subscriptionClosed();
       logger.info({ keyId: auth?.keyId ?? null, keyName: auth?.name ?? null, code: code ?? null }, 'subscription socket closed');
     },
-    refused(credentialPresented: boolean): void {
-      logger.info({ credential: credentialPresented ? 'invalid' : 'none' }, 'subscription socket refused: no valid API key');
+    /** `reason`: MISSING, UNKNOWN, EXPIRED or REVOKED (graphql/auth.ts KeyRefusal) */
+    refused(reason: string): void {
+      logger.info({ credential: reason === 'MISSING' ? 'none' : 'invalid', reason }, 'subscription socket refused: no valid API key');
     },
   };
 }

@@ -1,5 +1,53 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { randomUUID } from 'node:crypto';
 import pino, { type Logger } from 'pino';
 import type { LogLevel } from '../domain/errors.js';
+
+/**
+ * What a line knows about the work that caused it: one request (`requestId`, `keyId`), or one
+ * batch of the coordinator (`batchId` and the `requestIds`/`keyIds` of the requests it carries).
+ */
+export interface LogContext {
+  requestId?: string;
+  keyId?: string | null;
+  batchId?: string;
+  requestIds?: string[];
+  keyIds?: string[];
+}
+
+// Every line a request or a batch causes carries its context (the pino mixin below reads it), so
+// code deep in the coordinator or the router client logs without passing ids around.
+const current = new AsyncLocalStorage<LogContext>();
+
+/** Runs `fn` (and everything it starts) under `context`. */
+export function withLogContext<T>(context: LogContext, fn: () => T): T {
+  return current.run(context, fn);
+}
+
+/** Runs `fn` outside any context (work that belongs to no request, e.g. a timer it schedules). */
+export function withoutLogContext<T>(fn: () => T): T {
+  return current.exit(fn);
+}
+
+/** The context of the running code, if any (the batch queue captures it at submit time). */
+export function logContext(): LogContext | undefined {
+  return current.getStore();
+}
+
+/** The context of a batch: the ids of every request it carries (requests without one are left out). */
+export function batchLogContext(members: readonly (LogContext | undefined)[]): LogContext {
+  const ids = (pick: (c: LogContext) => string | null | undefined) => [...new Set(members.map((c) => (c ? pick(c) : null)).filter((v): v is string => typeof v === 'string'))];
+  return { batchId: randomUUID(), requestIds: ids((c) => c.requestId), keyIds: ids((c) => c.keyId) };
+}
+
+// A line's own fields win over the context's (the request line states its requestId itself).
+function contextFields(): Record<string, unknown> {
+  const c = current.getStore();
+  if (!c) return {};
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(c)) if (v !== undefined) out[k] = v;
+  return out;
+}
 
 // Secrets never reach a log line, whatever object they travel in.
 const REDACT = [
@@ -19,6 +67,7 @@ export function createLogger(level: string, destination?: pino.DestinationStream
       timestamp: pino.stdTimeFunctions.isoTime,
       redact: { paths: REDACT, censor: '[REDACTED]' },
       formatters: { level: (label) => ({ level: label }) },
+      mixin: contextFields,
     },
     destination,
   );

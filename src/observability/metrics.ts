@@ -163,6 +163,28 @@ export class AppMetrics {
     registers: [this.registry],
   });
 
+  readonly routerUnsaved = new Gauge({
+    name: `${PREFIX}router_unsaved`,
+    help: "1 while a change is live on the router but its last save to the boot config failed (the save is retried; a reboot would lose the change), 0 once a save succeeded.",
+    registers: [this.registry],
+  });
+  readonly routerSaveFailures = new Counter({
+    name: `${PREFIX}router_save_failures_total`,
+    help: 'Saves of the running config to the boot config (/config-file save) that failed.',
+    registers: [this.registry],
+  });
+  readonly routerBusyWaitSeconds = new Counter({
+    name: `${PREFIX}router_busy_wait_seconds_total`,
+    help: 'Time batches spent waiting out a busy router (a commit-confirm not ours pending, a held commit lock).',
+    registers: [this.registry],
+  });
+  readonly routerBusyWaits = new Counter({
+    name: `${PREFIX}router_busy_waits_total`,
+    help: 'Batches that waited out a busy router, by outcome: through (committed in the end) or gave_up (answered ROUTER_UNAVAILABLE, reason ROUTER_BUSY).',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
   readonly readCacheRequests = new Counter({
     name: `${PREFIX}read_cache_requests_total`,
     help: 'GraphQL requests the read cache saw, by outcome: hit (answered from the cache), miss (computed and kept) or bypass (not cacheable, or the cache stood aside).',
@@ -350,6 +372,14 @@ export class AppMetrics {
     },
     rollback: (e) => {
       this.rollbacks.labels(e.stage, e.outcome).inc();
+    },
+    busyWait: (e) => {
+      this.routerBusyWaitSeconds.inc(e.waitedMs / 1000);
+      this.routerBusyWaits.labels(e.through ? 'through' : 'gave_up').inc();
+    },
+    saved: (e) => {
+      this.routerUnsaved.set(e.ok ? 0 : 1);
+      if (!e.ok) this.routerSaveFailures.inc();
     },
   };
 

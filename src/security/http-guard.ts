@@ -4,7 +4,7 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import cors from 'cors';
 import type { ErrorRequestHandler, Express, Request, RequestHandler, Response } from 'express';
 import helmet from 'helmet';
-import { parse } from 'graphql';
+import { parse, type DocumentNode, type GraphQLSchema } from 'graphql';
 import type { Config } from '../config.js';
 import { ErrorCode, INTERNAL_ERROR_CODE, logLevelOf } from '../domain/errors.js';
 import { selectOperation } from '../graphql/audit.js';
@@ -12,7 +12,9 @@ import { keyFromHeaders, resolveKey, type KeyCache } from '../graphql/auth.js';
 import { persistedQueryHash, type PersistedQueryStore } from '../graphql/persisted-queries.js';
 import type { AuthInfo } from '../graphql/context.js';
 import type { Logger } from '../observability/logger.js';
-import { rateLimitedError, type OperationKind, type RateLimiter } from './rate-limit.js';
+import { noteRequestKey } from '../observability/http.js';
+import { costUnits, limitErrors, measureOperation, type QueryLimits } from './query-limits.js';
+import { rateLimitHeaders, rateLimitedError, type OperationKind, type RateLimiter } from './rate-limit.js';
 
 /**
  * The API's own Content-Security-Policy: JSON needs none of it, so nothing may load and nothing
@@ -87,24 +89,46 @@ export function applyHttpHardening(web: Express, config: Config): void {
   if (config.corsOrigins.length > 0) web.use(corsAllowList(config.corsOrigins));
 }
 
+/** What a request is charged: a read or a write (mutations write) and its cost in units. */
+export interface RequestPrice {
+  kind: OperationKind;
+  units: number;
+  /** over a document limit: Apollo refuses it (BAD_USER_INPUT) and it is charged one unit, the price of refusing */
+  refused: boolean;
+}
+
 /**
- * A read or a write: mutations write; queries, subscriptions and anything unparsable read. A
- * persisted query sent as a bare hash is the document this process registered under it.
+ * Prices a GraphQL request body (POST JSON, or GET's query string) the way Apollo will run it:
+ * the selected operation measured with the request's variables. Anything unparsable or ambiguous
+ * is one read (GraphQL reports the error itself). A persisted query sent as a bare hash is the
+ * document this process registered under it (an unknown hash runs nothing: one read).
  */
-export function operationKind(body: unknown, persisted?: PersistedQueryStore): OperationKind {
-  const requests = Array.isArray(body) ? body : [body];
-  for (const r of requests) {
-    const hash = persistedQueryHash((r as { extensions?: unknown })?.extensions);
-    const query = (r as { query?: unknown })?.query ?? (hash !== undefined ? persisted?.documentFor(hash) : undefined);
-    if (typeof query !== 'string' || !/mutation/i.test(query)) continue;
+export function priceRequest(schema: GraphQLSchema, body: unknown, limits: QueryLimits, persisted?: PersistedQueryStore): RequestPrice {
+  const cheap: RequestPrice = { kind: 'read', units: 1, refused: false };
+  const r = body as { query?: unknown; operationName?: unknown; variables?: unknown; extensions?: unknown } | undefined;
+  if (!r || Array.isArray(r)) return cheap;
+  const hash = persistedQueryHash(r.extensions);
+  const query = r.query ?? (hash !== undefined ? persisted?.documentFor(hash) : undefined);
+  if (typeof query !== 'string') return cheap;
+  let document: DocumentNode;
+  try {
+    document = parse(query, { noLocation: true });
+  } catch {
+    return cheap;
+  }
+  const op = selectOperation(document, typeof r.operationName === 'string' ? r.operationName : null);
+  if (!op) return cheap;
+  let variables: unknown = r.variables ?? {};
+  if (typeof variables === 'string') {
     try {
-      const op = selectOperation(parse(query, { noLocation: true }), (r as { operationName?: string }).operationName);
-      if (op?.operation === 'mutation') return 'write';
+      variables = JSON.parse(variables);
     } catch {
-      // GraphQL reports the syntax error itself.
+      variables = {};
     }
   }
-  return 'read';
+  const cost = measureOperation(schema, document, op, variables && typeof variables === 'object' ? (variables as Record<string, unknown>) : {});
+  const refused = limitErrors(cost, limits).length > 0;
+  return { kind: op.operation === 'mutation' ? 'write' : 'read', units: refused ? 1 : costUnits(cost), refused };
 }
 
 const AUTH = Symbol('auth');
@@ -119,22 +143,30 @@ export function clientAddress(req: Request): string {
 }
 
 /**
- * Before GraphQL: resolve the key once (the context reuses it) and take a rate-limit token for the
- * key and the address. Over the limit: HTTP 429 with Retry-After and a GraphQL error body.
+ * Before GraphQL: resolve the key once (the context reuses it), price the request, and charge it
+ * to the caller's budget (shared by every replica). Every charged answer carries the RateLimit
+ * fields; over the limit: HTTP 429 with Retry-After and a GraphQL error body, and nothing runs.
  */
-export function graphqlGuard(deps: { orm: MikroORM; limiter: RateLimiter; logger: Logger; keys?: KeyCache; persistedQueries?: PersistedQueryStore }): RequestHandler {
+export function graphqlGuard(deps: { orm: MikroORM; schema: GraphQLSchema; limits: QueryLimits; limiter: RateLimiter; logger: Logger; keys?: KeyCache; persistedQueries?: PersistedQueryStore }): RequestHandler {
   return async (req, res, next) => {
     try {
       const auth = await resolveKey(() => deps.orm.em.fork(), keyFromHeaders(req.headers.authorization, req.headers['x-api-key']), deps.keys);
       (res.locals as Record<symbol, AuthInfo | null>)[AUTH] = auth;
+      noteRequestKey(res, auth?.keyId ?? null);
       if (req.method === 'OPTIONS') return next();
-      const kind = operationKind(req.method === 'GET' ? req.query : req.body, deps.persistedQueries);
-      const address = clientAddress(req);
-      const refusal = deps.limiter.take(kind, { keyId: auth?.keyId ?? null, address });
-      if (!refusal) return next();
-      const error = rateLimitedError(refusal);
-      deps.logger.warn({ keyId: auth?.keyId ?? null, keyName: auth?.name ?? null, clientAddress: address, kind, scope: refusal.scope }, 'rate limited');
-      res.setHeader('Retry-After', String(refusal.retryAfterSeconds));
+      const who = { auth, address: clientAddress(req) };
+      if (!deps.limiter.applies(who)) return next();
+      const price = priceRequest(deps.schema, req.method === 'GET' ? req.query : req.body, deps.limits, deps.persistedQueries);
+      const decision = await deps.limiter.take(price.kind, who, price.units);
+      if (!decision) return next();
+      for (const [name, value] of Object.entries(rateLimitHeaders(decision))) res.setHeader(name, value);
+      if (decision.allowed) return next();
+      const error = rateLimitedError(decision);
+      deps.logger.warn(
+        { keyId: auth?.keyId ?? null, keyName: auth?.name ?? null, clientAddress: who.address, kind: price.kind, cost: price.units, policy: decision.policy.name },
+        'rate limited',
+      );
+      res.setHeader('Retry-After', String(decision.retryAfterSeconds));
       res.status(429).json({ errors: [{ message: error.message, extensions: { ...error.extensions, code: error.code } }] });
     } catch (e) {
       next(e);

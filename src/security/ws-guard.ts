@@ -6,6 +6,8 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import {
   GraphQLError,
   NoSchemaIntrospectionCustomRule,
+  type DocumentNode,
+  type GraphQLSchema,
   parse,
   specifiedRules,
   validate,
@@ -17,23 +19,35 @@ import type { ServerOptions } from 'graphql-ws';
 import type { Extra as WsSocketExtra } from 'graphql-ws/use/ws';
 import type { IncomingMessage } from 'node:http';
 import type { Config } from '../config.js';
-import { AppError, ErrorCode, unauthenticated } from '../domain/errors.js';
+import { AppError, ErrorCode, shuttingDown, unauthenticated } from '../domain/errors.js';
 import { auditMutation, rootFields, selectOperation } from '../graphql/audit.js';
-import { keyFromHeaders, resolveKey, type KeyCache } from '../graphql/auth.js';
+import { checkKey, keyFromHeaders, type KeyCache, type KeyCheck, type KeyRefusal } from '../graphql/auth.js';
 import type { AuthInfo } from '../graphql/context.js';
 import type { Logger } from '../observability/logger.js';
-import { queryLimitRule } from './query-limits.js';
+import { costUnits, limitErrors, measureOperation, queryLimits } from './query-limits.js';
 import { asGraphQLError, rateLimitedError, type RateLimiter } from './rate-limit.js';
 
 /** Close codes, beside graphql-ws's own 4400-4499 ones. */
 export const WsClose = {
-  /** no, unknown, revoked or expired key (graphql-ws's Forbidden) */
+  /** no, unknown, revoked or expired key (graphql-ws's Forbidden); the reason says which */
   FORBIDDEN: 4403,
   /** WS_MAX_CONNECTIONS_PER_KEY reached */
   TOO_MANY_CONNECTIONS: 4429,
 } as const;
 
 export type ConnectionParams = { authorization?: string; 'x-api-key'?: string };
+
+/**
+ * The close reason of a socket refused for its key (at most 123 bytes, the WebSocket limit).
+ * graphql-ws clients treat 4403 as final and do not reconnect, so the reason is all a client
+ * (or the person reading its log) learns.
+ */
+export const KEY_REFUSAL_REASONS: Readonly<Record<KeyRefusal, string>> = {
+  MISSING: 'Forbidden: no API key; send connectionParams.authorization = "Bearer <key>"',
+  UNKNOWN: 'Forbidden: unknown API key',
+  EXPIRED: 'Forbidden: the API key has expired',
+  REVOKED: 'Forbidden: the API key was revoked',
+};
 
 /** What this server keeps on a connection (graphql-ws/use/ws adds `socket` and `request`). */
 export type WsExtra = {
@@ -47,6 +61,8 @@ type Extra = WsSocketExtra & Partial<WsExtra>;
 
 export interface WsGuardDeps {
   orm: MikroORM;
+  /** to price operations before they run */
+  schema: GraphQLSchema;
   config: Config;
   logger: Logger;
   limiter: RateLimiter;
@@ -54,12 +70,10 @@ export interface WsGuardDeps {
   keys?: KeyCache;
   /** the same formatter Apollo uses on HTTP */
   formatError: (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError;
+  /** true once shutdown has begun: new operations are refused (src/shutdown.ts) */
+  draining?: () => boolean;
 }
 
-/** The validation rules for both transports (HTTP adds introspection itself via Apollo's option). */
-export function limitRules(config: Config): ValidationRule[] {
-  return [queryLimitRule({ maxDepth: config.maxQueryDepth, maxComplexity: config.maxQueryComplexity })];
-}
 
 type GuardOptions = Pick<
   ServerOptions<ConnectionParams, Extra>,
@@ -67,6 +81,8 @@ type GuardOptions = Pick<
 >;
 
 export interface WsGuard {
+  /** Call from onConnect: the key's AuthInfo, or why it was refused (the socket is being closed with 4403 and the reason). */
+  authenticate(ctx: { connectionParams?: Readonly<Record<string, unknown>>; extra: Extra }): Promise<KeyCheck>;
   /** Call from onConnect once the key is known: false = refused (the socket is being closed). */
   admit(ctx: { extra: Extra }, auth: AuthInfo): boolean;
   /** graphql-ws server options to spread into useServer(). */
@@ -76,13 +92,17 @@ export interface WsGuard {
 export function wsGuard(deps: WsGuardDeps): WsGuard {
   const { orm, config, logger, limiter } = deps;
   const perKey = new Map<string, number>();
-  const rules = [
-    ...specifiedRules,
-    ...limitRules(config),
-    ...(config.graphqlIntrospection ? [] : [NoSchemaIntrospectionCustomRule]),
-  ];
-  const authOf = (params: ConnectionParams | undefined) =>
-    resolveKey(() => orm.em.fork(), keyFromHeaders(params?.authorization, params?.['x-api-key']), deps.keys);
+  const limits = queryLimits(config);
+  const rules: ValidationRule[] = [...specifiedRules, ...(config.graphqlIntrospection ? [] : [NoSchemaIntrospectionCustomRule])];
+  const checkOf = (params: Readonly<Record<string, unknown>> | undefined) =>
+    checkKey(() => orm.em.fork(), keyFromHeaders(params?.authorization, params?.['x-api-key']), deps.keys);
+  const refuseKey = (ctx: { extra: Extra }, refusal: KeyRefusal) => ctx.extra.socket.close(WsClose.FORBIDDEN, KEY_REFUSAL_REASONS[refusal]);
+
+  const authenticate = async (ctx: { connectionParams?: Readonly<Record<string, unknown>>; extra: Extra }): Promise<KeyCheck> => {
+    const check = await checkOf(ctx.connectionParams);
+    if (check.refusal) refuseKey(ctx, check.refusal);
+    return check;
+  };
   const format = (errors: readonly GraphQLError[], requestErrorCode?: string): GraphQLFormattedError[] =>
     errors.map((e) => {
       const formatted = e.toJSON();
@@ -119,21 +139,28 @@ export function wsGuard(deps: WsGuardDeps): WsGuard {
     },
 
     onSubscribe: async (ctx, id, payload) => {
+      if (deps.draining?.()) return refuse(shuttingDown());
       // Keys are re-checked on every operation: revoking a key ends its sockets' usefulness.
-      const auth = await authOf(ctx.connectionParams);
-      if (!auth) {
-        ctx.extra.socket.close(WsClose.FORBIDDEN, 'Forbidden: the API key was revoked or has expired');
-        return refuse(unauthenticated('the API key was revoked or has expired'));
+      const check = await checkOf(ctx.connectionParams);
+      if (!check.auth) {
+        refuseKey(ctx, check.refusal);
+        return refuse(unauthenticated(KEY_REFUSAL_REASONS[check.refusal].replace(/^Forbidden: /, '')));
       }
+      const auth = check.auth;
       ctx.extra.auth = auth;
-      let kind: 'query' | 'mutation' | 'subscription' = 'query';
+      let document: DocumentNode;
       try {
-        kind = selectOperation(parse(payload.query, { noLocation: true }), payload.operationName)?.operation ?? 'query';
+        document = parse(payload.query, { noLocation: true });
       } catch (e) {
         // Left to graphql-ws, a syntax error is an "internal error" that closes the socket (4500).
         const syntax = e instanceof GraphQLError ? e : new GraphQLError(String(e));
         return [new GraphQLError(syntax.message, { source: syntax.source, positions: syntax.positions, extensions: { code: 'GRAPHQL_PARSE_FAILED' } })];
       }
+      const op = selectOperation(document, payload.operationName);
+      const kind = op?.operation ?? 'query';
+      // The same document limits as HTTP, with this operation's variables; a refusal costs one unit.
+      const cost = op ? measureOperation(deps.schema, document, op, payload.variables ?? {}) : null;
+      const overLimit = cost ? limitErrors(cost, limits) : [];
       const subs = ctx.extra.subscriptions ?? (ctx.extra.subscriptions = new Set());
       if (kind === 'subscription' && subs.size >= config.wsMaxSubscriptionsPerConnection) {
         return refuse(
@@ -143,11 +170,13 @@ export function wsGuard(deps: WsGuardDeps): WsGuard {
         );
       }
       const address = socketClientAddress(ctx.extra.request, config.trustProxyHops);
-      const refusal = limiter.take(kind === 'mutation' ? 'write' : 'read', { keyId: auth.keyId, address });
-      if (refusal) {
-        logger.warn({ keyId: auth.keyId, keyName: auth.name, clientAddress: address, kind, transport: 'ws' }, 'rate limited');
-        return refuse(rateLimitedError(refusal));
+      const units = cost && !overLimit.length ? costUnits(cost) : 1;
+      const decision = await limiter.take(kind === 'mutation' ? 'write' : 'read', { auth, address }, units);
+      if (decision && !decision.allowed) {
+        logger.warn({ keyId: auth.keyId, keyName: auth.name, clientAddress: address, kind, cost: units, policy: decision.policy.name, transport: 'ws' }, 'rate limited');
+        return refuse(rateLimitedError(decision));
       }
+      if (overLimit.length) return overLimit;
       if (kind === 'subscription') subs.add(id);
     },
 
@@ -162,7 +191,7 @@ export function wsGuard(deps: WsGuardDeps): WsGuard {
         operationName: payload.operationName ?? null,
         auth: ctx.extra.auth ?? null,
         errors: format((result as ExecutionResult).errors ?? [], (result as ExecutionResult).data === undefined ? 'BAD_USER_INPUT' : undefined),
-        requestId: null,
+        requestId: (args.contextValue as { requestId?: string } | undefined)?.requestId ?? null,
         transport: 'ws',
         clientAddress: socketClientAddress(ctx.extra.request, config.trustProxyHops),
       });
@@ -178,7 +207,7 @@ export function wsGuard(deps: WsGuardDeps): WsGuard {
     onError: (_ctx, _id, _payload, errors) => format(errors, 'GRAPHQL_VALIDATION_FAILED'),
 
   };
-  return { admit, options };
+  return { authenticate, admit, options };
 }
 
 /** The client address of an upgrade request, trusting `hops` proxies as Express does on HTTP. */

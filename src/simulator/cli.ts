@@ -1,12 +1,13 @@
-// `node dist/src/simulator/cli.js --port 8443 --key K [--version rolling|1.4|1.3] [--commit-latency-ms 800]
+// `node dist/src/simulator/cli.js --port 8443 --key K [--version <profile>] [--commit-latency-ms 800]
 //  [--minute-ms 60000] [--host 127.0.0.1] [--strict] [--commit-confirm-action reload|reboot]`
 // Runs the simulator as its own process (demos, users' CI) until SIGINT/SIGTERM.
 
+import { PROFILE_NAMES, simulatorProfile, type SimVersionOption } from './profiles';
 import { startSimulator, type SimulatorOptions } from './simulator';
 
 const USAGE =
-  'usage: vyos-simulator [--port 8443 (0 = random)] [--host 127.0.0.1] [--key K]... [--version rolling|1.4|1.3]\n' +
-  '                      [--commit-latency-ms 0] [--minute-ms 60000] [--strict] [--commit-confirm-action reload|reboot]';
+  `usage: vyos-simulator [--port 8443 (0 = random)] [--host 127.0.0.1] [--key K]... [--version ${PROFILE_NAMES.join('|')}]\n` +
+  `                      [--commit-latency-ms 0] [--minute-ms 60000] [--strict] [--commit-confirm-action reload|reboot]`;
 
 function parseArgs(argv: string[]): SimulatorOptions {
   const options: SimulatorOptions = { port: 8443 };
@@ -28,8 +29,8 @@ function parseArgs(argv: string[]): SimulatorOptions {
       case '--key': keys.push(value()); break;
       case '--version': {
         const v = value();
-        if (v !== 'rolling' && v !== '1.4' && v !== '1.3') throw new Error('--version must be rolling, 1.4 or 1.3');
-        options.version = v;
+        if (!PROFILE_NAMES.includes(v)) throw new Error(`--version must be one of ${PROFILE_NAMES.join(', ')}`);
+        options.version = v as SimVersionOption;
         break;
       }
       case '--commit-latency-ms': options.commitLatencyMs = number(flag, value()); break;
@@ -64,7 +65,7 @@ async function main(): Promise<void> {
   }
   const sim = await startSimulator(options);
   process.stdout.write(
-    `VyOS API simulator (${options.version ?? 'rolling'}) listening on ${sim.url}` +
+    `VyOS API simulator (${simulatorProfile(options.version ?? 'rolling').name}, VyOS ${sim.profile.image}) listening on ${sim.url}` +
       ` (keys: ${(options.keys ?? ['sim-key']).join(', ')})\n`,
   );
   const shutdown = (): void => {

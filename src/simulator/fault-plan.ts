@@ -25,6 +25,12 @@ export class FaultPlan {
   internalSkip = 0;
   slowMs = 0;
   slowTimes = 0;
+  /** the next /config-file load|merge fails with this text after it reached the session (failNextLoad) */
+  failLoad: string | null = null;
+  /** requests still to answer as nginx's 502/503 (gatewayErrors), and whether the work happens first */
+  gatewayErrors = 0;
+  gatewayStatus: 502 | 503 = 502;
+  gatewayAfterWork = false;
 
   /** Takes an armed one-shot value, disarming it. */
   takeRejectCommit(): string | null {
@@ -88,6 +94,18 @@ export class FaultPlan {
     return true;
   }
 
+  takeFailLoad(): string | null {
+    const m = this.failLoad;
+    this.failLoad = null;
+    return m;
+  }
+
+  takeGatewayError(): { status: 502 | 503; afterWork: boolean } | null {
+    if (this.gatewayErrors <= 0) return null;
+    this.gatewayErrors--;
+    return { status: this.gatewayStatus, afterWork: this.gatewayAfterWork };
+  }
+
   takeDelay(): number {
     if (this.slowTimes <= 0 || this.slowMs <= 0) return 0;
     this.slowTimes--;
@@ -110,5 +128,8 @@ export class FaultPlan {
     this.internalSkip = 0;
     this.slowMs = 0;
     this.slowTimes = 0;
+    this.failLoad = null;
+    this.gatewayErrors = 0;
+    this.gatewayAfterWork = false;
   }
 }

@@ -1,9 +1,11 @@
 // The request bodies each endpoint accepts, checked the way pydantic checks them (vyos-api.md §1 "Strict
 // types"): StrictStr paths and values, extra fields ignored, and the first error reported as
-// `str(exc.errors()[0])`. 1.3/1.4 run pydantic v1, rolling runs v2, so the wording differs per version.
+// `str(exc.errors()[0])`. The wording differs between pydantic v1 and v2; which one a profile prints is its
+// `pydantic` field (profiles.ts; research §7.10 on the versions VyOS really ships).
 
-import type { SimVersion } from './schema';
 import { pyRepr } from './python-text';
+
+export type PydanticFlavour = 'v1' | 'v2';
 
 export type Loc = (string | number)[];
 type ErrorKind = 'missing' | 'string_type' | 'int_type' | 'list_type' | 'dict_type' | 'too_short' | 'extra_forbidden' | 'bool_parsing';
@@ -29,7 +31,8 @@ const V1: Record<ErrorKind, [string, string]> = {
 const V2: Record<ErrorKind, string> = {
   missing: 'Field required',
   string_type: 'Input should be a valid string',
-  int_type: 'Input should be a valid integer, unable to parse string as an integer',
+  // StrictInt: a string is `int_type` (research §1 [TEST]), not the lax `int_parsing`.
+  int_type: 'Input should be a valid integer',
   list_type: 'Input should be a valid list',
   dict_type: 'Input should be a valid dictionary',
   too_short: 'List should have at least 1 item after validation, not 0',
@@ -38,8 +41,8 @@ const V2: Record<ErrorKind, string> = {
 };
 
 /** The text of one pydantic error, as `str()` of its dict prints it. */
-export function pydanticError(version: SimVersion, kind: ErrorKind, loc: Loc, input: unknown): string {
-  if (version !== 'rolling') {
+export function pydanticError(flavour: PydanticFlavour, kind: ErrorKind, loc: Loc, input: unknown): string {
+  if (flavour === 'v1') {
     const [msg, type] = V1[kind];
     const ctx = kind === 'too_short' ? ", 'ctx': {'limit_value': 1}" : '';
     return `{'loc': ${pyRepr(loc, true)}, 'msg': ${pyRepr(msg)}, 'type': ${pyRepr(type)}${ctx}}`;
@@ -50,12 +53,12 @@ export function pydanticError(version: SimVersion, kind: ErrorKind, loc: Loc, in
 
 type Obj = Record<string, unknown>;
 
-/** Field readers bound to one version and one body; each throws BodyError on the first violation. */
+/** Field readers bound to one pydantic flavour; each throws BodyError on the first violation. */
 export class FieldReader {
-  constructor(readonly version: SimVersion) {}
+  constructor(readonly flavour: PydanticFlavour) {}
 
   fail(kind: ErrorKind, loc: Loc, input: unknown): never {
-    throw new BodyError(pydanticError(this.version, kind, loc, input));
+    throw new BodyError(pydanticError(this.flavour, kind, loc, input));
   }
 
   object(value: unknown, loc: Loc): Obj {
@@ -85,12 +88,19 @@ export class FieldReader {
     return value.map((v, i) => this.strValue(v, [...loc, field, i]));
   }
 
-  /** Lax int, as pydantic accepts "5" for an `int` field. */
-  optInt(obj: Obj, field: string, loc: Loc): number | undefined {
+  /**
+   * `confirm_time: StrictInt = 0` (models.py M-post, research §1): only a JSON integer; a string, a float,
+   * a bool or null is `int_type`. Absent is the default.
+   */
+  optStrictInt(obj: Obj, field: string, loc: Loc): number | undefined {
+    if (!(field in obj)) return undefined;
     const value = obj[field];
-    if (value === undefined || value === null) return undefined;
     if (typeof value === 'number' && Number.isInteger(value)) return value;
-    if (typeof value === 'string' && /^\s*-?\d+\s*$/.test(value)) return Number(value);
     this.fail('int_type', [...loc, field], value);
+  }
+
+  /** Whether optStrictInt would accept the field (for union fall-through, research §1). */
+  isStrictIntOrAbsent(obj: Obj, field: string): boolean {
+    return !(field in obj) || (typeof obj[field] === 'number' && Number.isInteger(obj[field]));
   }
 }

@@ -5,13 +5,16 @@ import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { RouterCommand } from '../vyos/types';
-import { detail, failure, handleRest, info, REST_ROUTES, type Reply, type RestRoute } from './api-routes';
+import { detail, failure, gatewayError, handleRest, info, REST_ROUTES, type Reply, type RestRoute } from './api-routes';
 import { renderJson, renderSetCommands } from './config-render';
 import { factoryCommands } from './factory-config';
 import { decodeBody, readBody } from './request-body';
-import { commitFailure, INTERNAL_ERROR } from './router-messages';
-import { SimulatedRouter } from './router-device';
-import type { SimVersion } from './schema';
+import { commitFailure, INTERNAL_ERROR, nginxErrorPage } from './router-messages';
+import { BOOT_FILE, SimulatedRouter } from './router-device';
+import { simulatorProfile, type SimulatorProfile, type SimVersionOption } from './profiles';
+
+export { SIMULATOR_PROFILES, PROFILE_ALIASES, PROFILE_NAMES, simulatorProfile } from './profiles';
+export type { SimulatorProfile, SimProfileName, SimVersionOption } from './profiles';
 
 export interface SimulatorOptions {
   /** 0 = a random free port (default) */
@@ -20,8 +23,8 @@ export interface SimulatorOptions {
   host?: string;
   /** API keys configured as `service https api keys id keyN key <k>`; default ['sim-key'] */
   keys?: string[];
-  /** which router to imitate; default 'rolling' (2025+, with commit-confirm and /info) */
-  version?: '1.3' | '1.4' | 'rolling';
+  /** which router to imitate: a profile of SIMULATOR_PROFILES (profiles.ts); default 'rolling' = 'rolling-2025-06' */
+  version?: SimVersionOption;
   /** how long each commit takes; default 0 */
   commitLatencyMs?: number;
   /** the length of one `confirm_time` minute; default 60000 */
@@ -57,6 +60,18 @@ export interface SimulatorFaults {
   /** the next `times` (default 1) API requests answer 500 without doing anything */
   /** `skip`: answer that many requests normally first */
   answer500(times?: number, options?: { skip?: number }): void;
+  /**
+   * nginx's 502 (or 503) for the next `times` requests (default 1): on 1.3 HTTP 200 `{"error": ...}`
+   * without `success` (fact sheet §1), on 1.4+ nginx's HTML page. `afterWork`: the request runs first
+   * (the API died after committing), so a write's outcome is unknown.
+   */
+  gatewayErrors(times?: number, options?: { status?: 502 | 503; afterWork?: boolean }): void;
+  /** a CLI user ran `commit-confirm N` (research §2): a timer the API did not arm is pending; `commands` are committed under it */
+  foreignConfirmPending(options: { minutes: number; commands?: RouterCommand[]; action?: 'reload' | 'reboot' }): void;
+  /** a CLI commit holds vyatta's commit lock for `ms`: API commits fail with 400 "Configuration system temporarily locked ..." (research §4) */
+  holdCommitLock(ms: number): void;
+  /** the next /config-file load|merge reaches the session and then fails with 400 `message`; the session stays dirty (research §5) */
+  failNextLoad(message?: string): void;
   /** stop listening (connection refused) / listen again on the same port */
   setUnreachable(down: boolean): Promise<void>;
   /** delay each reply by `ms` (the work is done first) for the next `times` requests; default until clear() */
@@ -75,6 +90,24 @@ export interface Simulator {
   /** commit-confirm timers that expired and reverted the config */
   revertCount: number;
   confirmPending(): boolean;
+  /** the pending timer was armed by a CLI user (foreignConfirmPending), not by the API */
+  foreignTimerPending(): boolean;
+  /** API `op: confirm` requests that stopped a timer the API did not arm ("never confirmed by us" = 0) */
+  foreignConfirmsStolen: number;
+  /** successful `/config-file save` requests */
+  saveCount: number;
+  /** the text of /config/config.boot (what a reboot loads) */
+  savedBoot(): string;
+  /** /config/config.boot parsed, as showConfig JSON of the root (like running()) */
+  savedConfig(): Record<string, unknown>;
+  /** the API's shared session holds uncommitted changes (after a failed /config-file load, research §5) */
+  sessionDirty(): boolean;
+  /** test-only reboot: running := /config/config.boot, timers dropped, API restarted with a clean session */
+  reboot(): void;
+  /** test-only restart of the API process: a clean session, a leaked API lock released (research §6) */
+  restartApi(): void;
+  /** the profile this simulator imitates */
+  profile: SimulatorProfile;
   /** the committed config tree as showConfig JSON of the root */
   running(): Record<string, unknown>;
   /** the committed config as flat `set ...` lines (`show configuration commands`) */
@@ -84,7 +117,6 @@ export interface Simulator {
   setCommitLatency(ms: number): void;
 }
 
-const VERSIONS: SimVersion[] = ['1.3', '1.4', 'rolling'];
 const DEFAULT_REJECTION = commitFailure('Simulated commit failure (rejectNextCommit)');
 /** The fact sheet (§4) has no text for a failed confirm; this one is the simulator's own. */
 const CONFIRM_FAILURE = 'Failed to stop the commit-confirm timer';
@@ -101,22 +133,35 @@ function sleep(ms: number): Promise<void> {
 async function route(device: SimulatedRouter, req: http.IncomingMessage): Promise<Reply> {
   const url = new URL(req.url ?? '/', 'http://simulator.invalid');
   const rest = (REST_ROUTES as readonly string[]).includes(url.pathname) && device.restEnabled();
-  const infoRoute = url.pathname === '/info' && device.version === 'rolling';
+  const infoRoute = url.pathname === '/info' && device.profile.info;
+  // nginx proxies only its whitelist: /info on a build without it is nginx's own HTML 404 (fact sheet §1).
+  if (url.pathname === '/info' && !infoRoute) return { status: 404, contentType: 'text/html', body: nginxErrorPage(404) };
   if (!rest && !infoRoute) return detail(404, 'Not Found');
   if (req.method !== (rest ? 'POST' : 'GET')) return detail(405, 'Method Not Allowed');
+  // R-late: a write blocked on a leaked lock stalls the event loop; nothing is answered (research §6, §7.9).
+  if (device.apiStalled) return gatewayError(device, 504);
+  const gateway = device.faults.takeGatewayError();
+  if (gateway) {
+    if (gateway.afterWork) await serve(device, req, url, rest);
+    return gatewayError(device, gateway.status);
+  }
   if (device.faults.takeInternalError()) return failure(device, 500, INTERNAL_ERROR);
-  if (infoRoute) return info(device, url.searchParams);
+  return serve(device, req, url, rest);
+}
+
+async function serve(device: SimulatedRouter, req: http.IncomingMessage, url: URL, rest: boolean): Promise<Reply> {
+  if (!rest) return info(device, url.searchParams);
   const decoded = await decodeBody(req.headers['content-type'], await readBody(req), device.version);
   if (!decoded.ok) return failure(device, decoded.status, decoded.error);
   return handleRest(device, url.pathname as RestRoute, decoded.body);
 }
 
 export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simulator> {
-  const version = opts.version ?? 'rolling';
-  if (!VERSIONS.includes(version)) throw new Error(`unknown VyOS version "${String(version)}" (expected 1.3, 1.4 or rolling)`);
+  const profile = simulatorProfile(opts.version ?? 'rolling');
+  const version = profile.generation;
   const host = opts.host ?? '127.0.0.1';
   const device = new SimulatedRouter({
-    version,
+    profile,
     commitLatencyMs: opts.commitLatencyMs ?? 0,
     minuteMs: opts.minuteMs ?? 60_000,
     initialCommands: [
@@ -201,6 +246,15 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
         faults.slowMs = ms;
         faults.slowTimes = times;
       },
+      gatewayErrors: (times = 1, options = {}) => {
+        faults.gatewayErrors = times;
+        faults.gatewayStatus = options.status ?? 502;
+        faults.gatewayAfterWork = options.afterWork ?? false;
+      },
+      foreignConfirmPending: ({ minutes, commands = [], action }) =>
+        device.armForeignTimer(minutes, commands, action ?? device.confirmAction()),
+      holdCommitLock: (ms) => device.holdCommitLock(ms),
+      failNextLoad: (message = DEFAULT_REJECTION) => void (faults.failLoad = message),
       clear: () => faults.clear(),
       setUnreachable: async (down) => {
         if (down) await stop();
@@ -214,6 +268,19 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       return device.revertCount;
     },
     confirmPending: () => device.confirmPending(),
+    foreignTimerPending: () => device.foreignTimerPending(),
+    get foreignConfirmsStolen() {
+      return device.foreignConfirmsStolen;
+    },
+    get saveCount() {
+      return device.saveCount;
+    },
+    savedBoot: () => device.files.get(BOOT_FILE) ?? '',
+    savedConfig: () => renderJson(device.bootConfig()),
+    sessionDirty: () => device.sessionDirty(),
+    reboot: () => device.reboot(),
+    restartApi: () => device.restartApi(),
+    profile,
     running: () => renderJson(device.committed()),
     commands: () => renderSetCommands(device.committed()),
     apply: (commands) => device.applyDirect(commands),

@@ -1,36 +1,39 @@
-// Router version -> what the API can do (vyos-api.md §2, §4, §5). Pure.
-import type { NatSyntax, RouterCapabilities } from './types';
+// What the router's API can do, decided from what the router does (vyos-api.md §2, §4, §5;
+// research on the 2025 API models). Pure: the client makes the calls, these read the replies.
+import type { ConfirmOrder, NatSyntax, RouterCapabilities } from './types';
 
 export type CommitConfirmSetting = 'auto' | 'on' | 'off';
 export type SyntaxSetting = 'auto' | NatSyntax;
 
 /**
- * Rolling builds before this date lack commit-confirm over the API: PR vyos-1x#4533 (T3955) was
- * opened 2025-05-30 and merged in June 2025 (vyos-api.md §4). A month of margin: wrongly saying
- * "no" only costs the safer plain-commit path; wrongly saying "yes" would make `confirm_time`
- * silently ignored (extra fields are dropped, §1) and the confirm fail.
+ * The probe: `/config-file` with an op no version has and a `confirm_time` that is not an integer.
+ * API models with commit-confirm (PR vyos-1x#4533, June 2025) declare `confirm_time: StrictInt` on
+ * the `/config-file` model, so pydantic refuses the body before the handler runs, naming the
+ * field; older models ignore unknown fields and the handler refuses the op before it touches the
+ * session, the lock or any timer. Nothing changes either way, and nothing is confirmed.
  */
-const ROLLING_CONFIRM_SINCE = '20250701';
+export const COMMIT_CONFIRM_PROBE = { endpoint: '/config-file', body: { op: 'vyos-vm-api-probe', confirm_time: 'probe' } } as const;
+
+/** The probe's 400 text -> commit-confirm yes / no, or null when the reply decides nothing. */
+export function commitConfirmFromProbe(routerMessage: string): boolean | null {
+  if (/confirm_time/.test(routerMessage)) return true;
+  if (/is not a valid operation/i.test(routerMessage)) return false;
+  return null;
+}
+
+/**
+ * Which order the router runs commit-confirm in, from the reply to one of our own commit-confirm
+ * commits: June 2025 code arms the timer first and its text comes first; later 2025 code commits
+ * first and appends `"\n" + "Initialized commit-confirm; ..."` to the commit output.
+ */
+export function confirmOrderFromReply(data: string | null): ConfirmOrder {
+  if (!data || !/Initialized commit-confirm/.test(data)) return 'unknown';
+  return data.startsWith('Initialized commit-confirm') ? 'arm-first' : 'commit-first';
+}
 
 /** The version text of `/show version` ("Version:          VyOS 1.3.8"), or undefined. */
 export function versionFromShowVersion(text: string): string | undefined {
   return /^\s*Version:\s*VyOS\s+(\S+)/im.exec(text)?.[1];
-}
-
-/**
- * Commit-confirm over the API exists only in 2025+ rolling (the 1.5 stream): 1.3, 1.4 and 2024
- * rolling have no `confirm_time` (vyos-api.md §4). So: "rolling" (dated from July 2025, or
- * undated) or a numbered 1.5+; anything else, including "unknown", is no.
- */
-export function hasCommitConfirm(version: string): boolean {
-  if (/rolling/i.test(version)) {
-    const stamp = /rolling-(\d{8})/i.exec(version)?.[1];
-    return stamp === undefined || stamp >= ROLLING_CONFIRM_SINCE;
-  }
-  const m = /^(\d+)\.(\d+)/.exec(version);
-  if (!m) return false;
-  const [major, minor] = [Number(m[1]), Number(m[2])];
-  return major > 1 || (major === 1 && minor >= 5);
 }
 
 /** 1.3 has the `inbound-interface eth0` leaf; 1.4+ (and anything unknown) the `name` node (§5). */
@@ -38,15 +41,22 @@ export function natSyntaxOf(version: string): NatSyntax {
   return version.startsWith('1.3') ? '1.3' : '1.4';
 }
 
+/**
+ * Capabilities from the detected facts and the overrides. `probed` is the probe's verdict (null:
+ * it decided nothing); without a verdict the safe path is taken: plain commits, inverse-command undo.
+ */
 export function deriveCapabilities(
-  version: string,
+  facts: { version: string; probed: boolean | null; order?: ConfirmOrder },
   settings: { commitConfirm?: CommitConfirmSetting; syntax?: SyntaxSetting } = {},
 ): RouterCapabilities {
   const cc = settings.commitConfirm ?? 'auto';
   const syntax = settings.syntax ?? 'auto';
+  const decided = cc !== 'auto' ? 'setting' : facts.probed === null ? 'unsure' : 'probe';
   return {
-    version,
-    commitConfirm: cc === 'auto' ? hasCommitConfirm(version) : cc === 'on',
-    syntax: syntax === 'auto' ? natSyntaxOf(version) : syntax,
+    version: facts.version,
+    commitConfirm: cc === 'auto' ? facts.probed === true : cc === 'on',
+    commitConfirmBasis: decided,
+    confirmOrder: facts.order ?? 'unknown',
+    syntax: syntax === 'auto' ? natSyntaxOf(facts.version) : syntax,
   };
 }

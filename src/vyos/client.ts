@@ -3,15 +3,27 @@ import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import fetch from 'node-fetch';
-import { deriveCapabilities, versionFromShowVersion, type CommitConfirmSetting, type SyntaxSetting } from './capabilities';
+import {
+  COMMIT_CONFIRM_PROBE,
+  commitConfirmFromProbe,
+  confirmOrderFromReply,
+  deriveCapabilities,
+  versionFromShowVersion,
+  type CommitConfirmSetting,
+  type SyntaxSetting,
+} from './capabilities';
 import { isEmptyPathMessage, readReply, type Reply } from './envelope';
 import {
   RouterError,
   RouterErrorKind,
   type RouterApi,
   type RouterCapabilities,
+  type ConfirmOrder,
   type RouterCommand,
 } from './types';
+
+/** How long an unsure detection (the probe decided nothing) is used before the router is asked again. */
+const UNSURE_DETECTION_MS = 30_000;
 
 export interface RouterClientLogger {
   warn(obj: object, msg?: string): void;
@@ -76,6 +88,7 @@ export class VyosClient implements RouterApi {
   private readonly logger?: RouterClientLogger;
   private readonly onCall?: (e: RouterCallEvent) => void;
   private detected?: Promise<RouterCapabilities>;
+  private order: ConfirmOrder = 'unknown';
 
   constructor(opts: VyosClientOptions) {
     this.base = opts.url.replace(/\/+$/, '');
@@ -133,12 +146,42 @@ export class VyosClient implements RouterApi {
       }
     }
     const body: Record<string, unknown> = { commands: commands.map((c) => ({ op: c.op, path: c.path })) };
-    if (options.confirmMinutes && options.confirmMinutes > 0) body['confirm_time'] = Math.ceil(options.confirmMinutes);
-    return textOrNull(await this.post('/configure', body, 'write', 'commands'));
+    const confirming = options.confirmMinutes !== undefined && options.confirmMinutes > 0;
+    if (confirming) body['confirm_time'] = Math.ceil(options.confirmMinutes!);
+    const data = textOrNull(await this.post('/configure', body, 'write', 'commands'));
+    if (confirming) this.learnOrder(data);
+    return data;
+  }
+
+  /** The commit-confirm order, once a reply of ours showed it (it does not change while the router runs). */
+  private learnOrder(data: string | null): void {
+    const order = confirmOrderFromReply(data);
+    if (order === 'unknown' || order === this.order) return;
+    this.order = order;
+    this.logger?.debug({ confirmOrder: order }, 'router commit-confirm order learned');
   }
 
   async confirm(): Promise<string> {
     return textOrNull(await this.post('/configure', { op: 'confirm' }, 'write')) ?? '';
+  }
+
+  /** `save` with no file writes `/config/config.boot`, what the router boots from (vyos-api.md §2). */
+  async saveBootConfig(): Promise<string> {
+    return textOrNull(await this.post('/config-file', { op: 'save' }, 'write')) ?? '';
+  }
+
+  /**
+   * `/configure` discards the shared session whenever a request fails inside the handler; an op no
+   * version has fails there, after model validation and before any set (research on config_file_op
+   * and configure_op). The refusal is the expected answer.
+   */
+  async discardSession(): Promise<void> {
+    try {
+      await this.post('/configure', { op: 'vyos-vm-api-discard', path: ['nat'] }, 'write');
+    } catch (err) {
+      if (err instanceof RouterError && err.kind === RouterErrorKind.REJECTED && /is not a valid operation/i.test(err.details.routerMessage ?? '')) return;
+      throw err;
+    }
   }
 
   /** Saving writes a file on the router, so a lost reply is OUTCOME_UNKNOWN like any write. */
@@ -171,20 +214,45 @@ export class VyosClient implements RouterApi {
   }
 
   /**
-   * Detected once and cached (a failed detection is retried next time). The version comes from
-   * `/info`; routers without it (1.3, 1.4, rolling before 2025) are asked `/show version`, which
-   * every version has, so that 1.3 gets its NAT syntax without configuration. 'unknown' if neither
-   * answers with a version.
+   * Detected once and cached; a failed detection is retried next time, and an unsure one (the probe
+   * decided nothing) after UNSURE_DETECTION_MS. The version comes from `/info`, or `/show version`
+   * on routers without it, and decides only the NAT syntax; commit-confirm is probed
+   * (COMMIT_CONFIRM_PROBE), never guessed from the name. The order is learned from our own commits.
    */
-  capabilities(): Promise<RouterCapabilities> {
+  async capabilities(): Promise<RouterCapabilities> {
     if (!this.detected) {
-      const detection = this.detectVersion().then((version) => deriveCapabilities(version, this.settings));
-      detection.catch(() => {
-        if (this.detected === detection) this.detected = undefined;
-      });
+      const detection = this.detect();
       this.detected = detection;
+      detection.then(
+        (caps) => {
+          if (caps.commitConfirmBasis === 'unsure') setTimeout(() => this.detected === detection && (this.detected = undefined), UNSURE_DETECTION_MS).unref();
+        },
+        () => {
+          if (this.detected === detection) this.detected = undefined;
+        },
+      );
     }
-    return this.detected;
+    return { ...(await this.detected), confirmOrder: this.order };
+  }
+
+  private async detect(): Promise<RouterCapabilities> {
+    const version = await this.detectVersion();
+    const probed = this.settings.commitConfirm === 'auto' ? await this.probeCommitConfirm() : null;
+    const caps = deriveCapabilities({ version, probed }, this.settings);
+    if (caps.commitConfirmBasis === 'unsure') this.logger?.warn({ version }, 'could not tell whether the router has commit-confirm; using plain commits until it can be told');
+    return caps;
+  }
+
+  /** true / false from the probe's refusal; null when the reply decides nothing (see capabilities.ts). */
+  private async probeCommitConfirm(): Promise<boolean | null> {
+    try {
+      await this.post(COMMIT_CONFIRM_PROBE.endpoint, { ...COMMIT_CONFIRM_PROBE.body }, 'read', 'probe');
+      return null;
+    } catch (err) {
+      if (err instanceof RouterError && err.kind === RouterErrorKind.REJECTED) return commitConfirmFromProbe(err.details.routerMessage ?? '');
+      if (err instanceof RouterError && (err.kind === RouterErrorKind.UNREACHABLE || err.kind === RouterErrorKind.UNAUTHORIZED)) throw err;
+      return null;
+    }
   }
 
   private async detectVersion(): Promise<string> {
@@ -270,7 +338,7 @@ export class VyosClient implements RouterApi {
       kind === RouterErrorKind.UNREACHABLE ? 'router unreachable'
       : kind === RouterErrorKind.TIMEOUT ? 'read failed'
       : 'write outcome unknown (it may have been applied)';
-    return new RouterError(kind, this.mask(`${endpoint}: ${what}: ${reason}${code ? ` (${code})` : ''}`), { endpoint });
+    return new RouterError(kind, this.mask(`${endpoint}: ${what}: ${reason}${code ? ` (${code})` : ''}`), { endpoint, timedOut });
   }
 
   private protocolError(endpoint: string, detail: string): RouterError {

@@ -12,6 +12,26 @@ interface Envelope {
   error?: unknown;
 }
 
+/** 1.3's nginx answers 501/502/503 as HTTP 200 `{"error": "..."}` with no `success` (vyos-api.md §1). */
+function isGatewayError(text: string): string | undefined {
+  try {
+    const body = JSON.parse(text) as Record<string, unknown>;
+    return body && typeof body === 'object' && !('success' in body) && typeof body['error'] === 'string' ? body['error'] : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Newer builds pass error text through `html.escape(msg, quote=False)` (§1): users see `<`, not `&lt;`. */
+export function unescapeRouterText(text: string): string {
+  return text.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+}
+
+/** Refusals that mean "busy, try again", not "your change is wrong" (§4 pending confirm, §6 commit lock). */
+export function isBusyMessage(routerMessage: string): boolean {
+  return /another confirm is pending|temporarily locked due to another commit in progress/i.test(routerMessage);
+}
+
 function asEnvelope(text: string): Envelope | undefined {
   let body: unknown;
   try {
@@ -42,7 +62,12 @@ function snippet(text: string): string {
  */
 export function readReply(status: number, text: string): Reply {
   const envelope = asEnvelope(text);
-  const routerMessage = typeof envelope?.error === 'string' ? envelope.error : undefined;
+  const routerMessage = typeof envelope?.error === 'string' ? unescapeRouterText(envelope.error) : undefined;
+  const gateway = status === 200 && !envelope ? isGatewayError(text) : undefined;
+  if (gateway !== undefined) {
+    // The API process behind nginx failed: for a write, the outcome is unknown.
+    return { ok: false, kind: RouterErrorKind.SERVER_ERROR, message: `HTTP 200 from nginx for a gateway error: ${snippet(gateway)}`, routerMessage: gateway };
+  }
   if (status === 401) {
     return { ok: false, kind: RouterErrorKind.UNAUTHORIZED, message: `HTTP 401: ${snippet(routerMessage ?? text)}`, routerMessage };
   }
@@ -56,7 +81,7 @@ export function readReply(status: number, text: string): Reply {
   // 400/422 (validation, commit failure, bad op), or any other status with success:false.
   return {
     ok: false,
-    kind: RouterErrorKind.REJECTED,
+    kind: routerMessage !== undefined && isBusyMessage(routerMessage) ? RouterErrorKind.BUSY : RouterErrorKind.REJECTED,
     message: `HTTP ${status}: rejected: ${routerMessage === undefined ? '(no error text)' : oneLine(routerMessage)}`,
     routerMessage: routerMessage ?? '',
   };

@@ -11,7 +11,7 @@ export {
   touchedRuleNumbers,
 } from './nat-rule';
 export { commandsToConfigJson } from './config-json';
-export { deriveCapabilities, hasCommitConfirm, natSyntaxOf } from './capabilities';
+export { commitConfirmFromProbe, confirmOrderFromReply, deriveCapabilities, natSyntaxOf } from './capabilities';
 export type { CommitConfirmSetting, SyntaxSetting } from './capabilities';
 export { VyosClient } from './client';
 export type { RouterCallEvent, RouterClientLogger, VyosClientOptions } from './client';

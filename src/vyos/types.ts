@@ -39,12 +39,19 @@ export interface FieldDrift {
   actual: string | null;
 }
 
-/** What the router can do, learned once from `/info` (or configured). */
+/** The order a router runs commit-confirm in (vyos-api.md §4): June 2025 arms first, later code commits first. */
+export type ConfirmOrder = 'arm-first' | 'commit-first' | 'unknown';
+
+/** What the router can do: detected from what it does (or configured). */
 export interface RouterCapabilities {
-  /** e.g. "1.5-rolling-202507010000", "1.4", "1.3", or "unknown" */
+  /** the image name, e.g. "1.3.8", "1.4.0", "2025.11.20-0020-rolling", or "unknown" */
   version: string;
-  /** commit-confirm over the API (`confirm_time`): rolling 2025+ only (vyos-api.md §4) */
+  /** commit-confirm over the API (`confirm_time`, `op: confirm`): 2025 rolling code from June on (vyos-api.md §4) */
   commitConfirm: boolean;
+  /** how `commitConfirm` was decided: the probe's answer, VYOS_COMMIT_CONFIRM, or unsure (safe path, probed again) */
+  commitConfirmBasis: 'probe' | 'setting' | 'unsure';
+  /** learned from the reply to our first commit-confirm commit */
+  confirmOrder: ConfirmOrder;
   syntax: NatSyntax;
 }
 
@@ -60,6 +67,11 @@ export enum RouterErrorKind {
   UNAUTHORIZED = 'UNAUTHORIZED',
   /** HTTP 400/422 with `success:false`: validation or commit failed; batch discarded */
   REJECTED = 'REJECTED',
+  /**
+   * HTTP 400 that says the router is busy, not that the change is wrong: a commit-confirm is
+   * pending (`Another confirm is pending`) or another commit holds vyatta's commit lock (§4, §6)
+   */
+  BUSY = 'BUSY',
   /** HTTP 5xx */
   SERVER_ERROR = 'SERVER_ERROR',
   /** a reply that is not the VyOS envelope */
@@ -70,7 +82,8 @@ export class RouterError extends Error {
   constructor(
     readonly kind: RouterErrorKind,
     message: string,
-    readonly details: { status?: number; routerMessage?: string; endpoint?: string } = {},
+    /** timedOut: our own timeout cut a write off; the router may still be working on it (§6) */
+    readonly details: { status?: number; routerMessage?: string; endpoint?: string; timedOut?: boolean } = {},
   ) {
     super(message);
     this.name = 'RouterError';
@@ -89,6 +102,10 @@ export interface RouterApi {
   confirm(): Promise<string>;
   /** `/config-file save` to `file`. */
   saveConfigFile(file: string): Promise<string>;
+  /** `/config-file save` to the boot config (`/config/config.boot`), so the running config survives a reboot */
+  saveBootConfig(): Promise<string>;
+  /** Discards the API's one shared session (left dirty by a failed `/config-file load`, vyos-api.md §2). */
+  discardSession(): Promise<void>;
   /** `/config-file load` of `file` (commits it), optionally with commit-confirm. */
   loadConfigFile(file: string, options?: { confirmMinutes?: number }): Promise<string | null>;
   /** `/show configuration commands`: the flat `set` commands. */

@@ -2,6 +2,7 @@
 // agree, no row was lost, and exactly the expected event reached a subscriber over a WebSocket.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { SIMULATOR_PROFILES } from '../../src/simulator/profiles.js';
 import { errorCode, ok, startTestApp, type TestApp } from '../support/app.js';
 import { assertInSync } from '../support/in-sync.js';
 import { startServerProcess } from '../support/server-process.js';
@@ -12,7 +13,9 @@ const PROVISION = `mutation($input: ProvisionVmInput!) { provisionVm(input: $inp
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-describe('fault matrix', { skip: !process.env.TEST_DATABASE_URL && 'needs PostgreSQL (TEST_DATABASE_URL): LISTEN/NOTIFY and the journal' }, () => {
+// Every VyOS generation the simulator models; the commit-confirm faults where the router has it.
+for (const profile of SIMULATOR_PROFILES) describe(`fault matrix (${profile.name}, VyOS ${profile.image})`, { skip: !process.env.TEST_DATABASE_URL && 'needs PostgreSQL (TEST_DATABASE_URL): LISTEN/NOTIFY and the journal' }, () => {
+  const ccOnly = { skip: !profile.commitConfirm && 'this router has no commit-confirm over the API' };
   let t: TestApp;
   let sub: Subscriber<Event>;
   let seen = 0;
@@ -20,7 +23,7 @@ describe('fault matrix', { skip: !process.env.TEST_DATABASE_URL && 'needs Postgr
 
   before(async () => {
     // a confirm "minute" of 4 s, so the router's own revert can be watched
-    t = await startTestApp({ sim: { minuteMs: 4000 } });
+    t = await startTestApp({ sim: { minuteMs: 4000, version: profile.name } });
     const vm = ok(await t.gql(PROVISION, { input: { name: 'keep-me', portRules: [{ internalPort: 80 }, { internalPort: 443 }] } })).provisionVm;
     seedIds = [vm.id, ...vm.portRules.map((r: { id: string }) => r.id)];
     sub = await subscribe<Event>(t.url, t.adminKey, 'subscription { rollbackEvents { id operation stage outcome reason } }');
@@ -57,7 +60,7 @@ describe('fault matrix', { skip: !process.env.TEST_DATABASE_URL && 'needs Postgr
     await settled();
   });
 
-  test('the confirm fails -> ROUTER_CONFIRM / ROLLED_BACK', async () => {
+  test('the confirm fails -> ROUTER_CONFIRM / ROLLED_BACK', ccOnly, async () => {
     t.sim.faults.failNextConfirm();
     assert.ok((await t.gql(PROVISION, { input: { name: 'f-confirm', portRules: [{ internalPort: 2 }] } })).errors);
     await expectEvent({ stage: 'ROUTER_CONFIRM', outcome: 'ROLLED_BACK' });
@@ -76,7 +79,7 @@ describe('fault matrix', { skip: !process.env.TEST_DATABASE_URL && 'needs Postgr
     await settled();
   });
 
-  test('the undo fails too, under commit-confirm -> AUTO_REVERTED: the router reverts by itself when the window ends', async () => {
+  test('the undo fails too, under commit-confirm -> AUTO_REVERTED: the router reverts by itself when the window ends', ccOnly, async () => {
     const rule = ok(await t.gql(`query($id: ID!) { portRule(id: $id) { id ruleNumber internalPort } }`, { id: seedIds[2] })).portRule;
     t.sim.faults.tamperNextCommit([{ op: 'set', path: ['nat', 'destination', 'rule', String(rule.ruleNumber), 'translation', 'port', '9998'] }]);
     t.sim.faults.rejectNextCommit('undo refused', { skip: 1 });
@@ -127,7 +130,7 @@ describe('fault matrix', { skip: !process.env.TEST_DATABASE_URL && 'needs Postgr
     await settled();
   });
 
-  test('the server is killed (SIGKILL) between commit and confirm and started again -> AUTO_REVERTED, seen by a subscriber on another process', async () => {
+  test('the server is killed (SIGKILL) between commit and confirm and started again -> AUTO_REVERTED, seen by a subscriber on another process', ccOnly, async () => {
     const env = { DATABASE_URL: t.db.url, VYOS_URL: t.sim.url, VYOS_API_KEY: 'sim-key', ADMIN_API_KEY: t.adminKey };
     const first = await startServerProcess(env);
     t.sim.setCommitLatency(2000); // the router is slow: the process dies while it commits
@@ -156,7 +159,7 @@ describe('fault matrix', { skip: !process.env.TEST_DATABASE_URL && 'needs Postgr
   });
 
   test('an event raised on one replica reaches a subscriber on another replica (same database)', async () => {
-    const other = await startTestApp({ db: t.db, sim: { minuteMs: 4000 } });
+    const other = await startTestApp({ db: t.db, sim: { minuteMs: 4000, version: profile.name } });
     try {
       other.sim.faults.rejectNextCommit();
       assert.equal(errorCode(await other.gql(PROVISION, { input: { name: 'f-replica', portRules: [{ internalPort: 7 }] } }, { key: other.adminKey })), 'ROUTER_REJECTED');

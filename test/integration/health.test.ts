@@ -46,7 +46,7 @@ describe('health while the router goes away and comes back', () => {
     assert.equal(body.database.status, 'ok');
     assert.match(body.database.detail ?? '', /^pool \d+ used, \d+ idle, 0 waiting \(max 10\)$/);
     assert.notEqual(body.router.status, 'down');
-    assert.match(body.router.detail ?? '', /version \S+, commit-confirm available/);
+    assert.match(body.router.detail ?? '', /version \S+, commit-confirm \(probed/);
     assert.ok(typeof body.router.latencyMs === 'number' && body.router.latencyMs >= 0);
     assert.match(body.background.detail ?? '', /disabled \(SYNC_INTERVAL_SECONDS=0\)/);
     const ready = await fetch(`${t.url}/ready`);

@@ -7,7 +7,7 @@ import { getIntrospectionQuery, parse } from 'graphql';
 import WebSocket from 'ws';
 import { createAppPubSub } from '../../src/changes/events.js';
 import { createSchema } from '../../src/graphql/schema.js';
-import { measureOperation } from '../../src/security/query-limits.js';
+import { costUnits, limitErrors, measureOperation } from '../../src/security/query-limits.js';
 import { createKey, errorCode, ok, startTestApp, type TestApp } from '../support/app.js';
 import { wsClient, wsOperation } from '../support/ws-operation.js';
 
@@ -35,6 +35,31 @@ describe('query cost model (pure)', () => {
     const intro = cost(getIntrospectionQuery());
     assert.equal(intro.depth, 0, 'introspection does not count towards the data depth');
     assert.ok(intro.fullDepth < 20 && intro.complexity < 1000, JSON.stringify(intro));
+  });
+
+  test('real variables, router prices, aliases, mutation fields, units', async () => {
+    const schema = await createSchema(createAppPubSub());
+    const cost = (q: string, variables?: Record<string, unknown>) => {
+      const doc = parse(q);
+      return measureOperation(schema, doc, doc.definitions[0] as never, variables);
+    };
+    const page = `query($n: Int) { vms(first: $n) { totalCount } }`;
+    assert.equal(cost(page, { n: 5 }).complexity, 6, 'the value sent');
+    assert.equal(cost(page, {}).complexity, 51, 'not sent: the argument default (50)');
+    assert.equal(cost(`{ vms { totalCount } }`).complexity, 51, 'absent: the argument default');
+    assert.equal(cost(`{ syncReport { inSync } }`).complexity, 10_001);
+    assert.equal(cost(`{ health { status } }`).complexity, 1001);
+    const three = cost(`mutation { a: decommissionVm(id: "x") b: decommissionVm(id: "y") ...M } fragment M on Mutation { c: removePortRule(id: "z") }`);
+    assert.deepEqual([three.mutationFields, three.aliases, three.complexity, costUnits(three)], [3, 3, 3000, 3]);
+    assert.equal(costUnits(cost(`{ __typename }`)), 1, 'at least one unit');
+    // each fragment spreads the next twice: 2^30 fields if walked naively, priced in linear time
+    const bomb = Array.from({ length: 30 }, (_, i) => `fragment F${i} on Query { a: __typename ...F${i + 1} b: __typename ...F${i + 1} }`).join(' ') + ' fragment F30 on Query { __typename }';
+    const started = performance.now();
+    const huge = cost(`{ ...F0 } ${bomb}`);
+    assert.ok(performance.now() - started < 500, 'measured quickly');
+    assert.ok(huge.aliases > 1_000_000, 'and counted in full');
+    const errors = limitErrors(huge, { maxDepth: 10, maxComplexity: 20_000, maxAliases: 20, maxMutationFields: 10 });
+    assert.deepEqual(errors.map((e) => e.extensions.reason), ['QUERY_TOO_COMPLEX', 'TOO_MANY_ALIASES']);
   });
 });
 

@@ -11,7 +11,9 @@ import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { startSimulator, type Simulator } from '../../src/simulator/simulator.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { startTestApp, type TestApp } from '../support/app.js';
 import { subscribe } from '../support/subscriber.js';
+import { wsClient, wsOperation } from '../support/ws-operation.js';
 
 type Line = Record<string, any>;
 
@@ -214,5 +216,86 @@ describe('structured logs of a full scenario', () => {
     assert.match(opened.keyId, /^[0-9a-f-]{36}$/);
     assert.ok(lines.some((l) => l.msg === 'subscription socket closed' && l.keyId === opened.keyId));
     assert.ok(lines.some((l) => /subscription socket refused/.test(l.msg) && l.credential === 'invalid'));
+  });
+});
+
+describe('request ids through the batch queue', () => {
+  const raw: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      raw.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+      done();
+    },
+  });
+  let t: TestApp;
+  const lines = () => raw.map((l) => JSON.parse(l) as Line);
+  const carries = (l: Line, id: string) => l.requestId === id || (Array.isArray(l.requestIds) && l.requestIds.includes(id));
+  const provision = `mutation($input: ProvisionVmInput!) { provisionVm(input: $input) { id } }`;
+
+  before(async () => {
+    // A wide batch window, so two requests sent together share a batch.
+    t = await startTestApp({ env: { BATCH_WINDOW_MS: '300' }, logger: createLogger('debug', sink) });
+  });
+  after(async () => {
+    await t?.close();
+  });
+
+  test('one request id on the request line, the batch line and the router error line of a failing mutation', async () => {
+    t.sim.faults.rejectNextCommit();
+    const res = await t.gql(provision, { input: { name: 'trace-1', portRules: [{ internalPort: 80 }] } }, { headers: { 'x-request-id': 'req-trace-1' } });
+    assert.equal(res.errors?.[0]?.extensions?.code, 'ROUTER_REJECTED');
+    await new Promise((r) => setTimeout(r, 50));
+    const all = lines();
+    const request = all.find((l) => l.msg === 'request' && l.requestId === 'req-trace-1');
+    assert.ok(request, 'the request line');
+    assert.match(request.keyId, /^[0-9a-f-]{36}$/);
+    const batch = all.find((l) => l.msg === 'batch' && carries(l, 'req-trace-1'));
+    assert.ok(batch, `a batch line carrying the request id: ${JSON.stringify(all.filter((l) => l.msg === 'batch'))}`);
+    assert.deepEqual(batch.requestIds, ['req-trace-1']);
+    assert.deepEqual(batch.keyIds, [request.keyId], 'the batch line names the key too');
+    assert.equal(batch.outcome, 'failed');
+    const routerError = all.find((l) => l.msg === 'router call' && l.endpoint === '/configure' && l.outcome === 'REJECTED');
+    assert.ok(routerError, 'the router error line');
+    assert.ok(carries(routerError, 'req-trace-1'), `the router error line carries the request id: ${JSON.stringify(routerError)}`);
+    const rollback = all.find((l) => l.rollback);
+    assert.ok(rollback && carries(rollback, 'req-trace-1'), `the rollback line carries the request id: ${JSON.stringify(rollback)}`);
+    assert.equal(rollback.batchId, batch.batchId, 'lines of one batch share its batchId');
+    const graphqlError = all.find((l) => l.msg === 'GraphQL error' && l.code === 'ROUTER_REJECTED');
+    assert.ok(graphqlError && graphqlError.requestId === 'req-trace-1' && graphqlError.keyId === request.keyId, `the GraphQL error line: ${JSON.stringify(graphqlError)}`);
+  });
+
+  test('a batch carrying two requests lists both ids', async () => {
+    const [one, two] = await Promise.all([
+      t.gql(provision, { input: { name: 'pair-a', portRules: [{ internalPort: 80 }] } }, { headers: { 'x-request-id': 'req-pair-a' } }),
+      t.gql(provision, { input: { name: 'pair-b', portRules: [{ internalPort: 80 }] } }, { headers: { 'x-request-id': 'req-pair-b' } }),
+    ]);
+    assert.equal(one.errors, undefined);
+    assert.equal(two.errors, undefined);
+    await new Promise((r) => setTimeout(r, 50));
+    const batch = lines().find((l) => l.msg === 'batch' && carries(l, 'req-pair-a'));
+    assert.ok(batch, 'a batch line');
+    assert.deepEqual([...batch.requestIds].sort(), ['req-pair-a', 'req-pair-b']);
+    assert.equal(batch.changeSets, 2);
+    assert.equal(batch.outcome, 'committed');
+    // Lines of one request outside the batch name only that request.
+    const own = lines().filter((l) => l.requestId === 'req-pair-a');
+    assert.ok(own.length >= 2, 'the request line and the audit line at least');
+    assert.ok(!lines().some((l) => l.requestId === 'req-pair-a' && l.requestIds), 'a line has one request id or a list, not both');
+  });
+
+  test('a mutation over the WebSocket: its audit line and its batch line share one request id', async () => {
+    const client = wsClient(t.url, t.adminKey);
+    try {
+      const outcome = await wsOperation(client, provision, { input: { name: 'ws-trace', portRules: [{ internalPort: 80 }] } });
+      assert.equal(outcome.errors, undefined);
+    } finally {
+      await client.dispose();
+    }
+    await new Promise((r) => setTimeout(r, 50));
+    const audit = lines().find((l) => l.audit && l.transport === 'ws');
+    assert.ok(audit && typeof audit.requestId === 'string', `the audit line names its request: ${JSON.stringify(audit)}`);
+    const batch = lines().find((l) => l.msg === 'batch' && carries(l, audit.requestId));
+    assert.ok(batch, 'the batch line lists the WebSocket request');
+    assert.deepEqual(batch.keyIds, [audit.keyId]);
   });
 });

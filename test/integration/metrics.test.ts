@@ -97,6 +97,25 @@ describe('GET /metrics', () => {
     assert.equal(value(s1, 'vyos_vm_api_sync_interval_seconds'), 0);
   });
 
+  test('GraphQL over GET counts under route="/graphql", however the path is spelled; route labels stay in the documented set', async () => {
+    const before = parseMetrics((await scrape(t.url)).text);
+    const get = (path: string) =>
+      fetch(`${t.url}${path}?query=${encodeURIComponent('{ health { status } }')}`, {
+        headers: { accept: 'application/json', 'apollo-require-preflight': 'true', authorization: `Bearer ${t.adminKey}` },
+      });
+    for (const path of ['/graphql', '/GraphQL', '/graphql/']) {
+      const res = await get(path);
+      assert.equal(res.status, 200, `GET ${path}`);
+      assert.ok(((await res.json()) as { data?: { health?: unknown } }).data?.health, `GET ${path} ran the query`);
+    }
+    const after = parseMetrics((await scrape(t.url)).text);
+    const moved = (labels: Record<string, string>) => value(after, 'vyos_vm_api_http_requests_total', labels) - value(before, 'vyos_vm_api_http_requests_total', labels);
+    assert.equal(moved({ route: '/graphql', status: '200' }), 3, 'the three GET operations');
+    assert.equal(moved({ route: '/graphql', status: '200' }), moved({ status: '200' }) - 1, 'everything but the scrape counted under /graphql');
+    const routes = new Set(after.filter((x) => x.name === 'vyos_vm_api_http_requests_total').map((x) => x.labels.route));
+    for (const r of routes) assert.ok(['/graphql', '/health', '/ready', '/live', '/metrics', 'other'].includes(r), `route label ${r} is outside the documented set`);
+  });
+
   test('router_up follows the router: 0 while it is unreachable, 1 when it answers again', async () => {
     const before = parseMetrics((await scrape(t.url)).text);
     assert.equal(value(before, 'vyos_vm_api_router_up', { router: 'default' }), 1);

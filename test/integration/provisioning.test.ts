@@ -1,15 +1,17 @@
 // The server core end to end: GraphQL over real HTTP, real PostgreSQL, the simulator over HTTP.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { SIMULATOR_PROFILES } from '../../src/simulator/profiles.js';
 import { errorCode, ok, startTestApp, type TestApp } from '../support/app.js';
 
 const PROVISION = `mutation($input: ProvisionVmInput!) { provisionVm(input: $input) {
   id name internalIp portRules { id ruleNumber protocol externalPort internalPort sourceAddress description enabled vm { id } } } }`;
 
-describe('provisioning through one router transaction', () => {
+// Every VyOS generation the simulator models (vyos-api.md §2, §4, §5): the same contract on each.
+for (const profile of SIMULATOR_PROFILES) describe(`provisioning through one router transaction (${profile.name}, VyOS ${profile.image})`, () => {
   let t: TestApp;
   before(async () => {
-    t = await startTestApp();
+    t = await startTestApp({ sim: { version: profile.name } });
   });
   after(async () => {
     await t?.close();

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { RouterCommand } from '../../src/vyos/types';
-import { startSimulator, type Simulator, type SimulatorOptions } from '../../src/simulator/simulator';
+import { startSimulator, SIMULATOR_PROFILES, type Simulator, type SimulatorOptions, type SimulatorProfile } from '../../src/simulator/simulator';
 
 const KEY = 'sim-key';
 const R = ['nat', 'destination', 'rule'];
@@ -173,7 +173,10 @@ test('§1 StrictStr: a non-string path element is 400 with a pydantic message', 
   const b = await post(rolling, '/configure', { commands: [{ op: 'set', path: [...R, '10', 'destination', 'port', 8080] }] });
   assert.equal(b.status, 400);
   assert.match(b.json.error ?? '', /'loc': \('body', 'commands', 0, 'path', 6\), 'msg': 'Input should be a valid string', 'input': 8080/);
-  const c = await post(rolling, '/configure', { op: 'set', path: [] });
+  // Before commit-confirm the /configure model needs a non-empty path; on commit-confirm profiles the body
+  // falls through to ConfirmModel instead (research §1, tested below).
+  const preConfirm = await start(t, { version: 'rolling-2025-03' });
+  const c = await post(preConfirm, '/configure', { op: 'set', path: [] });
   assert.match(c.json.error ?? '', /too_short/, 'a /configure path must be non-empty');
 });
 
@@ -226,7 +229,7 @@ test('§2 GET /info exists only in rolling, without a key; false parameters give
   const a = await answer(await fetch(rolling.url + '/info'));
   assert.equal(a.status, 200);
   assert.deepEqual((a.json.data as Record<string, string>).hostname, 'vyos');
-  assert.match((a.json.data as Record<string, string>).version, /^1\.5-rolling/);
+  assert.equal((a.json.data as Record<string, string>).version, '2025.06.20-0021-rolling', "the image name of 'rolling' = rolling-2025-06");
   const b = await answer(await fetch(rolling.url + '/info?version=false&hostname=false'));
   assert.deepEqual([(b.json.data as Record<string, string>).version, (b.json.data as Record<string, string>).hostname], ['', '']);
   const c = await answer(await fetch(rolling.url + '/info?colour=1'));
@@ -441,7 +444,7 @@ test('§4 confirm_time: apply + commit, "Initialized commit-confirm", then confi
   assert.equal(hasRule(sim, '10'), true);
   assert.equal((await post(sim, '/configure', { op: 'confirm' })).json.data, 'Reload timer stopped\n');
   assert.equal(sim.confirmPending(), false);
-  assert.equal((await post(sim, '/configure', { op: 'confirm' })).json.data, 'No confirm pending');
+  assert.equal((await post(sim, '/configure', { op: 'confirm' })).json.data, 'No confirm pending\n');
   await delay(300);
   assert.equal(hasRule(sim, '10'), true, 'confirmed changes stay');
   assert.equal(sim.revertCount, 0);
@@ -451,7 +454,7 @@ test('§4 a second confirm_time while pending is 400 "Another confirm is pending
   const sim = await start(t, { minuteMs: 1000 });
   await post(sim, '/configure', { commands: ruleCommands('10'), confirm_time: 1 });
   const b = await post(sim, '/configure', { commands: ruleCommands('11', '8081'), confirm_time: 1 });
-  assert.deepEqual([b.status, b.json.error], [400, 'Another confirm is pending']);
+  assert.deepEqual([b.status, b.json.error], [400, 'Another confirm is pending\n']);
   assert.equal(hasRule(sim, '11'), false);
 });
 
@@ -475,7 +478,7 @@ test('§4 timer expiry with action reload reverts to the last confirmed config',
   assert.equal(hasRule(sim, '10'), false);
   assert.equal(hasRule(sim, '5'), true, 'earlier confirmed commits stay');
   assert.equal(sim.confirmPending(), false);
-  assert.equal((await post(sim, '/configure', { op: 'confirm' })).json.data, 'No confirm pending');
+  assert.equal((await post(sim, '/configure', { op: 'confirm' })).json.data, 'No confirm pending\n');
 });
 
 test('§4 timer expiry with action reboot goes back to the saved /config/config.boot', async (t) => {
@@ -522,7 +525,7 @@ test('§4 delayNextConfirm: a confirm that arrives after the window finds the co
   const began = Date.now();
   const a = await post(sim, '/configure', { op: 'confirm' });
   assert.ok(Date.now() - began >= 390);
-  assert.deepEqual(a.json, { success: true, data: 'No confirm pending', error: null });
+  assert.deepEqual(a.json, { success: true, data: 'No confirm pending\n', error: null });
   assert.equal(sim.revertCount, 1);
   assert.equal(hasRule(sim, '10'), false, 'the unconfirmed commit was reverted');
   await post(sim, '/configure', { commands: ruleCommands('11', '8081'), confirm_time: 1 });
@@ -564,7 +567,7 @@ test('§2 /config-file save (default /config/config.boot) and load (requires fil
   const sim = await start(t);
   sim.apply(ruleCommands('10'));
   const saved = await post(sim, '/config-file', { op: 'save' });
-  assert.equal(saved.json.data, "Saving configuration to '/config/config.boot'...\nDone\n");
+  assert.equal(saved.json.data, '', '1.4+ print nothing (research §3)');
   assert.equal((await post(sim, '/config-file', { op: 'save', file: '/config/ours.boot' })).status, 200);
   sim.apply([{ op: 'delete', path: [...R, '10'] }]);
   const missing = await post(sim, '/config-file', { op: 'load' });
@@ -684,4 +687,372 @@ test('§1 tls option serves HTTPS', async (t) => {
     req.end(JSON.stringify({ key: KEY, op: 'exists', path: [] }));
   });
   assert.equal(body, '{"success": true, "data": true, "error": null}');
+});
+
+// Issue 14: every VyOS generation (src/simulator/profiles.ts). Research = research/vyos-notes.md.
+
+const CC = SIMULATOR_PROFILES.filter((p) => p.commitConfirm);
+const NO_CC = SIMULATOR_PROFILES.filter((p) => !p.commitConfirm);
+const gen = (p: SimulatorProfile): SimulatorOptions['version'] => (p.generation === '1.3' ? '1.3' : 'rolling');
+const invalidOp = (p: SimulatorProfile, op: string): string => (p.name === '1.3' ? `"${op}" is not a valid operation` : `'${op}' is not a valid operation`);
+
+test('profiles: the list, image names, /show version, /info and html escaping per profile', async (t) => {
+  assert.deepEqual(SIMULATOR_PROFILES.map((p) => [p.name, p.image, p.commitConfirm, p.confirmOrder]), [
+    ['1.3', '1.3.8', false, null],
+    ['1.4', '1.4.0', false, null],
+    ['rolling-2025-03', '2025.04.04-0018-rolling', false, null],
+    ['stream-2025-q1', '1.5-stream-2025-Q1', false, null],
+    ['rolling-2025-06', '2025.06.20-0021-rolling', true, 'arm-then-commit'],
+    ['rolling-2025-late', '2025.11.20-0020-rolling', true, 'commit-then-arm'],
+  ]);
+  for (const p of SIMULATOR_PROFILES) {
+    const sim = await start(t, { version: p.name });
+    assert.equal(sim.profile, p);
+    const v = await post(sim, '/show', { op: 'show', path: ['version'] });
+    assert.match(String(v.json.data), new RegExp(`^Version: +VyOS ${p.image.replace(/\./g, '\\.')}\n`), p.name);
+    const i = await fetch(sim.url + '/info');
+    if (p.info) assert.equal(((await answer(i)).json.data as Record<string, string>).version, p.image, p.name);
+    else {
+      assert.equal(i.status, 404, p.name);
+      assert.match(await i.text(), /<title>404 Not Found<\/title>/, 'nginx HTML, not FastAPI');
+    }
+    const e = await post(sim, '/configure', { op: 'set', path: ['nat', '<x>&'] });
+    assert.match(e.json.error ?? '', p.htmlEscape ? /\[nat &lt;x&gt;&amp;\]/ : /\[nat <x>&\]/, p.name);
+  }
+  const alias = await start(t, { version: 'rolling' });
+  assert.equal(alias.profile.name, 'rolling-2025-06');
+  await assert.rejects(startSimulator({ version: 'rolling-1999' as never }), /unknown VyOS version/);
+});
+
+test('research §1: the /config-file commit-confirm probe, per profile, changes nothing', async (t) => {
+  for (const p of SIMULATOR_PROFILES) {
+    const sim = await start(t, { version: p.name });
+    for (const send of [post, postForm]) {
+      const a = await send(sim, '/config-file', { key: KEY, op: 'vvmapi-probe', confirm_time: 'x' });
+      assert.equal(a.status, 400, p.name);
+      if (p.commitConfirm) {
+        assert.equal(a.json.error, "{'type': 'int_type', 'loc': ('body', 'confirm_time'), 'msg': 'Input should be a valid integer', 'input': 'x'}", p.name);
+      } else assert.equal(a.json.error, invalidOp(p, 'vvmapi-probe'), p.name);
+    }
+    assert.deepEqual([sim.commitCount, sim.saveCount, sim.confirmPending(), sim.sessionDirty()], [0, 0, false, false], p.name);
+  }
+});
+
+test('research §1: confirm_time is a StrictInt on commit-confirm profiles, an ignored extra field elsewhere', async (t) => {
+  for (const p of SIMULATOR_PROFILES) {
+    const sim = await start(t, { version: p.name, minuteMs: 10_000 });
+    // single command: on commit-confirm profiles ConfigureModel fails and the body validates as ConfirmModel
+    const single = await post(sim, '/configure', { op: 'set', path: ['system', 'host-name'], value: 'edge1', confirm_time: '5' });
+    if (p.commitConfirm) {
+      assert.deepEqual([single.status, single.json.error], [400, "'set' is not a valid operation"], p.name);
+      assert.equal(sim.commitCount, 0);
+    } else {
+      assert.equal(single.status, 200, p.name);
+      assert.equal(sim.confirmPending(), false, `${p.name}: no commit-confirm`);
+    }
+    const batch = await post(sim, '/configure', { commands: ruleCommands('10', '8080', gen(p)), confirm_time: 'x' });
+    if (p.commitConfirm) {
+      assert.equal(batch.status, 400, p.name);
+      assert.match(batch.json.error ?? '', /'int_type', 'loc': \('body', 'confirm_time'\)/, p.name);
+      assert.equal(hasRule(sim, '10'), false);
+      const file = await post(sim, '/config-file', { op: 'load', file: '/config/config.boot', confirm_time: '1' });
+      assert.match(file.json.error ?? '', /'loc': \('body', 'confirm_time'\)/, p.name);
+    } else assert.equal(batch.status, 200, p.name);
+  }
+});
+
+test('research §1, §7.2: {"op":"confirm"} without commit-confirm: /configure needs a path, /config-file "is not a valid operation"', async (t) => {
+  for (const p of NO_CC) {
+    const sim = await start(t, { version: p.name });
+    const a = await post(sim, '/configure', { op: 'confirm' });
+    assert.equal(a.status, 400, p.name);
+    assert.match(a.json.error ?? '', /'loc': \('body', 'path'\)/, p.name);
+    const b = await post(sim, '/config-file', { op: 'confirm' });
+    assert.deepEqual([b.status, b.json.error], [400, invalidOp(p, 'confirm')], p.name);
+  }
+});
+
+test('research §1: on commit-confirm profiles a /configure body without a path is ConfirmModel: 400 and the session is discarded', async (t) => {
+  for (const p of CC) {
+    const sim = await start(t, { version: p.name });
+    sim.faults.failNextLoad('load broke');
+    await post(sim, '/config-file', { op: 'load', file: '/config/config.boot' });
+    assert.equal(sim.sessionDirty(), true);
+    const a = await post(sim, '/configure', { op: 'vvmapi-probe' });
+    assert.deepEqual([a.status, a.json.error], [400, "'vvmapi-probe' is not a valid operation"], p.name);
+    assert.equal(sim.sessionDirty(), false, 'the handler discarded');
+  }
+});
+
+test('research §2: confirm with nothing pending is a 200 success "No confirm pending\\n" on both endpoints', async (t) => {
+  for (const p of CC) {
+    const sim = await start(t, { version: p.name });
+    for (const route of ['/configure', '/config-file']) {
+      assert.deepEqual((await post(sim, route, { op: 'confirm' })).json, { success: true, data: 'No confirm pending\n', error: null }, `${p.name} ${route}`);
+    }
+  }
+});
+
+test('research §2: rolling-2025-06 arms then commits: "Initialized" first; a failed commit leaves the timer armed', async (t) => {
+  const sim = await start(t, { version: 'rolling-2025-06', minuteMs: 150 });
+  sim.apply([{ op: 'set', path: ['interfaces', 'ethernet', 'eth0', 'description', 'WAN'] }]);
+  const ok = await post(sim, '/configure', { commands: [...ruleCommands('10'), { op: 'set', path: [...R, '10', 'inbound-interface', 'name', 'eth7'] }], confirm_time: 1 });
+  assert.equal(ok.json.data, 'Initialized commit-confirm; 1 minutes to confirm before reload\nWARNING: NAT interface "eth7" for destination NAT rule "10" does not exist!\n');
+  assert.equal((await post(sim, '/configure', { op: 'confirm' })).json.data, 'Reload timer stopped\n');
+  sim.faults.rejectNextCommit();
+  const failed = await post(sim, '/configure', { commands: ruleCommands('11', '8081'), confirm_time: 1 });
+  assert.equal(failed.status, 400);
+  assert.equal(sim.confirmPending(), true, 'armed before the commit failed');
+  assert.equal(hasRule(sim, '11'), false);
+  await delay(250);
+  assert.equal(sim.revertCount, 1, 'the leftover timer fires');
+});
+
+test('research §2: rolling-2025-late commits then arms: commit output + "\\n" + "Initialized"; a failed commit arms nothing', async (t) => {
+  const sim = await start(t, { version: 'rolling-2025-late', minuteMs: 10_000 });
+  sim.faults.rejectNextCommit();
+  const failed = await post(sim, '/configure', { commands: ruleCommands('11', '8081'), confirm_time: 1 });
+  assert.equal(failed.status, 400);
+  assert.equal(sim.confirmPending(), false);
+  const ok = await post(sim, '/configure', { commands: ruleCommands('10'), confirm_time: 2 });
+  assert.deepEqual(ok.json, { success: true, data: '\nInitialized commit-confirm; 2 minutes to confirm before reload\n', error: null });
+  assert.equal(sim.confirmPending(), true);
+  const warned = await start(t, { version: 'rolling-2025-late', minuteMs: 10_000 });
+  const w = await post(warned, '/configure', { commands: [...ruleCommands('10'), { op: 'set', path: [...R, '10', 'inbound-interface', 'name', 'eth7'] }], confirm_time: 1 });
+  assert.equal(w.json.data, 'WARNING: NAT interface "eth7" for destination NAT rule "10" does not exist!\n\nInitialized commit-confirm; 1 minutes to confirm before reload\n');
+});
+
+test('research §2: a second confirm_time while pending: 2025-06 commits nothing, 2025-late commits and still answers 400', async (t) => {
+  for (const p of CC) {
+    const sim = await start(t, { version: p.name, minuteMs: 200 });
+    await post(sim, '/configure', { commands: ruleCommands('10'), confirm_time: 1 });
+    const b = await post(sim, '/configure', { commands: ruleCommands('11', '8081'), confirm_time: 1 });
+    assert.deepEqual([b.status, b.json.error], [400, 'Another confirm is pending\n'], p.name);
+    assert.equal(hasRule(sim, '11'), p.confirmOrder === 'commit-then-arm', p.name);
+    assert.equal(sim.sessionDirty(), false);
+    await delay(300);
+    assert.deepEqual([hasRule(sim, '10'), hasRule(sim, '11')], [false, false], `${p.name}: the pending timer reverts both`);
+  }
+});
+
+test('research §3: /config-file save: 1.3 prints "Saving configuration to ...", 1.4+ ""; saveCount, savedBoot, savedConfig', async (t) => {
+  for (const p of SIMULATOR_PROFILES) {
+    const sim = await start(t, { version: p.name });
+    sim.apply(ruleCommands('10', '8080', gen(p)));
+    assert.equal(sim.saveCount, 0);
+    assert.equal((sim.savedConfig().nat as unknown) ?? null, null, 'not saved yet');
+    const a = await post(sim, '/config-file', { op: 'save' });
+    assert.deepEqual(a.json, { success: true, data: p.name === '1.3' ? "Saving configuration to '/config/config.boot'...\nDone\n" : '', error: null }, p.name);
+    const b = await post(sim, '/config-file', { op: 'save', file: '/config/other.boot' });
+    if (p.name === '1.3') assert.equal(b.json.data, "Saving configuration to '/config/other.boot'...\nDone\n");
+    assert.equal(sim.saveCount, 2);
+    assert.match(sim.savedBoot(), /rule 10 \{/);
+    assert.deepEqual((sim.savedConfig() as { nat: unknown }).nat, sim.running().nat);
+  }
+});
+
+test('fact sheet /config-file: reboot() loads /config/config.boot: unsaved commits are gone, timers dropped, session clean', async (t) => {
+  for (const p of SIMULATOR_PROFILES) {
+    const sim = await start(t, { version: p.name, minuteMs: 10_000 });
+    await post(sim, '/configure', { commands: ruleCommands('10', '8080', gen(p)) });
+    await post(sim, '/config-file', { op: 'save' });
+    await post(sim, '/configure', { commands: ruleCommands('11', '8081', gen(p)), ...(p.commitConfirm ? { confirm_time: 5 } : {}) });
+    sim.faults.failNextLoad('x');
+    await post(sim, '/config-file', { op: 'load', file: '/config/config.boot' });
+    assert.equal(sim.sessionDirty(), true);
+    sim.reboot();
+    assert.deepEqual([hasRule(sim, '10'), hasRule(sim, '11'), sim.confirmPending(), sim.sessionDirty()], [true, false, false, false], p.name);
+    const fresh = await start(t, { version: p.name });
+    fresh.apply(ruleCommands('10', '8080', gen(p)));
+    fresh.reboot();
+    assert.equal(hasRule(fresh, '10'), false, 'never saved: the boot config');
+    assert.ok((fresh.running().service as object) !== undefined, 'the factory config survives');
+  }
+});
+
+test('research §2: foreignConfirmPending: never confirmed by us unless we send confirm; confirm_time per order; plain commits pass', async (t) => {
+  for (const p of CC) {
+    const sim = await start(t, { version: p.name, minuteMs: 200 });
+    sim.faults.foreignConfirmPending({ minutes: 1, commands: ruleCommands('5', '7000') });
+    assert.deepEqual([sim.foreignTimerPending(), sim.confirmPending(), hasRule(sim, '5')], [true, true, true]);
+    const plain = await post(sim, '/configure', { commands: ruleCommands('10') });
+    assert.equal(plain.status, 200, 'plain commits are not blocked');
+    const cc = await post(sim, '/configure', { commands: ruleCommands('11', '8081'), confirm_time: 1 });
+    assert.deepEqual([cc.status, cc.json.error], [400, 'Another confirm is pending\n'], p.name);
+    assert.equal(hasRule(sim, '11'), p.confirmOrder === 'commit-then-arm', p.name);
+    assert.equal(sim.foreignConfirmsStolen, 0);
+    await delay(300);
+    assert.equal(sim.foreignTimerPending(), false);
+    assert.equal(sim.revertCount, 1);
+    assert.equal(hasRule(sim, '11'), false, 'what 2025-late committed under the foreign timer is reverted');
+    assert.equal(hasRule(sim, '10'), true, 'the plain commit was archived as revision 0, hence kept');
+    assert.equal(hasRule(sim, '5'), true, "and with it the CLI user's unconfirmed change (§4: a plain commit makes the pending change permanent)");
+    // Without our plain commit, the CLI user's change is reverted.
+    sim.faults.foreignConfirmPending({ minutes: 1, commands: ruleCommands('6', '7001') });
+    await delay(300);
+    assert.equal(hasRule(sim, '6'), false, "the CLI user's unconfirmed change is reverted");
+    sim.faults.foreignConfirmPending({ minutes: 1 });
+    assert.equal((await post(sim, '/configure', { op: 'confirm' })).json.data, 'Reload timer stopped\n');
+    assert.equal(sim.foreignConfirmsStolen, 1, 'a confirm stops whatever is pending');
+  }
+  const v14 = await start(t, { version: '1.4' });
+  v14.faults.foreignConfirmPending({ minutes: 5 });
+  assert.equal(v14.foreignTimerPending(), true);
+  assert.equal((await post(v14, '/configure', { commands: ruleCommands('10'), confirm_time: 1 })).status, 200, 'confirm_time is ignored on 1.4');
+});
+
+test('research §4: holdCommitLock: API commits fail with 400 "Configuration system temporarily locked ..." and are discarded', async (t) => {
+  for (const p of SIMULATOR_PROFILES) {
+    const sim = await start(t, { version: p.name, minuteMs: 10_000 });
+    sim.faults.holdCommitLock(300);
+    const a = await post(sim, '/configure', { commands: ruleCommands('10', '8080', gen(p)) });
+    assert.deepEqual([a.status, a.json.error], [400, 'Configuration system temporarily locked due to another commit in progress\n'], p.name);
+    assert.deepEqual([hasRule(sim, '10'), sim.sessionDirty()], [false, false]);
+    assert.throws(() => sim.apply(ruleCommands('12', '8082', gen(p))), /temporarily locked/);
+    if (p.confirmOrder === 'arm-then-commit') {
+      await post(sim, '/configure', { commands: ruleCommands('10'), confirm_time: 1 });
+      assert.equal(sim.confirmPending(), true, 'R-jun armed before the commit failed');
+    }
+    await delay(320);
+    assert.equal((await post(sim, '/configure', { commands: ruleCommands('10', '8080', gen(p)) })).status, 200, `${p.name}: free again`);
+  }
+});
+
+test('research §5: a failed /config-file load leaves the session dirty: reads see it, the next /configure commits it along', async (t) => {
+  for (const p of SIMULATOR_PROFILES) {
+    const sim = await start(t, { version: p.name });
+    await post(sim, '/configure', { commands: ruleCommands('10', '8080', gen(p)) });
+    await post(sim, '/config-file', { op: 'save', file: '/config/snap.boot' });
+    await post(sim, '/configure', { commands: [{ op: 'delete', path: [...R, '10'] }, ...ruleCommands('20', '8020', gen(p))] });
+    sim.faults.failNextLoad('\nsimulated load failure\n');
+    const a = await post(sim, '/config-file', { op: 'load', file: '/config/snap.boot' });
+    assert.deepEqual([a.status, a.json.error], [400, '\nsimulated load failure\n'], p.name);
+    assert.equal(sim.sessionDirty(), true);
+    assert.deepEqual([hasRule(sim, '10'), hasRule(sim, '20')], [false, true], 'nothing committed');
+    const read = await post(sim, '/retrieve', { op: 'showConfig', path: ['nat', 'destination'] });
+    assert.deepEqual(Object.keys((read.json.data as { rule: object }).rule), ['10'], 'the read sees the loaded candidate');
+    const next = await post(sim, '/configure', { commands: ruleCommands('30', '8030', gen(p)) });
+    assert.equal(next.status, 200);
+    assert.deepEqual([hasRule(sim, '10'), hasRule(sim, '20'), hasRule(sim, '30')], [true, false, true], `${p.name}: the snapshot went along`);
+    assert.equal(sim.sessionDirty(), false);
+  }
+});
+
+test('research §5: a failing /configure discards the dirty session ("vvmapi-discard"); a file that does not parse changes nothing', async (t) => {
+  for (const p of SIMULATOR_PROFILES) {
+    const sim = await start(t, { version: p.name });
+    await post(sim, '/config-file', { op: 'save', file: '/config/snap.boot' });
+    await post(sim, '/configure', { commands: ruleCommands('20', '8020', gen(p)) });
+    sim.faults.failNextLoad('x');
+    await post(sim, '/config-file', { op: 'load', file: '/config/snap.boot' });
+    assert.equal(sim.sessionDirty(), true);
+    const clean = await post(sim, '/configure', { op: 'vvmapi-discard', path: ['nat'] });
+    assert.deepEqual([clean.status, clean.json.error], [400, invalidOp(p, 'vvmapi-discard')], p.name);
+    assert.equal(sim.sessionDirty(), false);
+    assert.equal((await post(sim, '/configure', { op: 'vvmapi-discard', path: ['nat'] })).status, 400, 'idempotent');
+    const bad = await post(sim, '/config-file', { op: 'load', file: '/config/none.boot' });
+    assert.equal(bad.status, 400);
+    const broken = p.commitConfirm ? await post(sim, '/config-file', { op: 'load', string: 'nat { destination {' }) : null;
+    if (broken) assert.match(broken.json.error ?? '', /^Failed to parse configuration/);
+    assert.equal(sim.sessionDirty(), false);
+    // a commit failure on load (NAT verify) also leaves the session dirty
+    const invalid = p.commitConfirm ? await post(sim, '/config-file', { op: 'merge', string: 'nat { destination { rule 40 { protocol tcp } } }' }) : null;
+    if (invalid) assert.deepEqual([invalid.status, sim.sessionDirty()], [400, true], p.name);
+  }
+});
+
+test('research §6: a foreign description with a bad backslash escape breaks every /retrieve (raw 500) and, on 1.4+, leaks the API lock', async (t) => {
+  for (const p of SIMULATOR_PROFILES) {
+    const sim = await start(t, { version: p.name });
+    await post(sim, '/configure', { commands: ruleCommands('10', '8080', gen(p)) });
+    sim.apply([{ op: 'set', path: [...R, '10', 'description', 'C:\\vms web'] }]);
+    for (const body of [{ op: 'showConfig', path: ['nat', 'destination'] }, { op: 'showConfig', path: ['system'], configFormat: 'raw' }, { op: 'returnValues', path: ['system', 'host-name'] }, { op: 'exists', path: [] }]) {
+      const r = await post(sim, '/retrieve', body);
+      assert.deepEqual([r.status, r.text, r.contentType], [500, 'Internal Server Error', 'text/plain; charset=utf-8'], `${p.name} ${JSON.stringify(body)}`);
+    }
+    const w = await post(sim, '/configure', { commands: ruleCommands('11', '8081', gen(p)) });
+    assert.deepEqual([w.status, w.text], [500, 'Internal Server Error'], p.name);
+    const again = await post(sim, '/configure', { commands: ruleCommands('11', '8081', gen(p)) });
+    if (p.name === '1.3') assert.equal(again.status, 500, '1.3 builds Config() before the lock: no hang');
+    else {
+      assert.equal(again.status, 504, `${p.name}: the lock was never released`);
+      assert.match(again.text, /504 Gateway Time-out/);
+      const show = await post(sim, '/show', { op: 'show', path: ['version'] });
+      assert.equal(show.status, p.asyncHandlers ? 504 : 200, `${p.name}: R-late stalls the whole API`);
+      sim.restartApi();
+      assert.equal((await post(sim, '/show', { op: 'show', path: ['version'] })).status, 200);
+    }
+    assert.equal(hasRule(sim, '11'), false);
+    sim.apply([{ op: 'delete', path: [...R, '10', 'description'] }]);
+    sim.restartApi();
+    assert.equal((await post(sim, '/retrieve', { op: 'exists', path: [...R, '10'] })).json.data, true, `${p.name}: readable again`);
+    assert.equal((await post(sim, '/configure', { commands: ruleCommands('11', '8081', gen(p)) })).status, 200);
+  }
+});
+
+test('research §6: valid escapes in a quoted value do not fail but do not round-trip; unquoted backslashes survive', async (t) => {
+  const sim = await start(t);
+  sim.apply([
+    ...ruleCommands('10'),
+    { op: 'set', path: [...R, '10', 'description', 'tab\\there \\\\ and \\n'] },
+    ...ruleCommands('11', '8081'),
+    { op: 'set', path: [...R, '11', 'description', 'C:\\vms'] },
+  ]);
+  const show = await post(sim, '/retrieve', { op: 'showConfig', path: ['nat', 'destination'] });
+  const rules = (show.json.data as { rule: Record<string, { description: string }> }).rule;
+  assert.equal(rules['10'].description, 'tab\there \\ and \n', 'escapes interpreted');
+  assert.equal(rules['11'].description, 'C:\\vms', 'an unquoted value keeps its backslash');
+  const value = await post(sim, '/retrieve', { op: 'returnValue', path: [...R, '10', 'description'] });
+  assert.equal(value.json.data, 'tab\there \\ and \n', 'returnValue reads the parsed Config() too');
+  const raw = await post(sim, '/retrieve', { op: 'showConfig', path: [...R, '10'], configFormat: 'raw' });
+  assert.match(String(raw.json.data), /description "tab\\there \\\\ and \\n"/, 'raw prints the stored value');
+  // A quoted value ending in a backslash escapes its closing quote: a parse failure.
+  sim.apply([{ op: 'set', path: [...R, '11', 'description', 'ends with \\'] }]);
+  assert.equal((await post(sim, '/retrieve', { op: 'exists', path: [] })).status, 500);
+});
+
+test('research §6: on 1.4+ an API /configure that sets an unparseable value is an enveloped 500 and a discard', async (t) => {
+  const sim = await start(t, { version: '1.4' });
+  const a = await post(sim, '/configure', { commands: [...ruleCommands('10'), { op: 'set', path: [...R, '10', 'description', 'bad \\q'] }] });
+  assert.deepEqual([a.status, a.json.error], [500, 'An internal error occured. Check the logs for details.']);
+  assert.equal(hasRule(sim, '10'), false);
+  assert.equal((await post(sim, '/retrieve', { op: 'exists', path: [] })).status, 200, 'the running config still parses');
+});
+
+test('fact sheet §1: gatewayErrors: 1.3 answers HTTP 200 {"error": ...} without success; 1.4+ nginx 502; afterWork commits', async (t) => {
+  const v13 = await start(t, { version: '1.3' });
+  v13.faults.gatewayErrors(1, { afterWork: true });
+  const a = await post(v13, '/configure', { commands: ruleCommands('10', '8080', '1.3') });
+  assert.equal(a.status, 200);
+  assert.deepEqual(a.json, { error: 'service https api unavailable at this proxy address: set service https api-restrict virtual-host' });
+  assert.equal(hasRule(v13, '10'), true, 'the write happened: outcome unknown to the client');
+  v13.faults.gatewayErrors(1, { status: 503 });
+  const b = await post(v13, '/configure', { commands: ruleCommands('11', '8081', '1.3') });
+  assert.deepEqual([b.status, 'success' in b.json, hasRule(v13, '11')], [200, false, false]);
+  for (const name of ['1.4', 'rolling-2025-late'] as const) {
+    const sim = await start(t, { version: name });
+    sim.faults.gatewayErrors(2);
+    for (let i = 0; i < 2; i++) {
+      const c = await post(sim, '/retrieve', { op: 'exists', path: [] });
+      assert.deepEqual([c.status, /<title>502 Bad Gateway<\/title>/.test(c.text)], [502, true], name);
+    }
+    assert.equal((await post(sim, '/retrieve', { op: 'exists', path: [] })).status, 200);
+  }
+});
+
+test('fact sheet §6: ghost commit: a held write commits after the client gave up and disconnected', async (t) => {
+  for (const p of SIMULATOR_PROFILES) {
+    const sim = await start(t, { version: p.name });
+    sim.faults.holdNextCommit(300);
+    const request = fetch(sim.url + '/configure', {
+      method: 'POST',
+      body: JSON.stringify({ key: KEY, commands: ruleCommands('10', '8080', gen(p)) }),
+      signal: AbortSignal.timeout(100),
+    });
+    await assert.rejects(request, /aborted|timeout/i);
+    assert.equal(hasRule(sim, '10'), false, 'not yet');
+    await delay(350);
+    assert.equal(hasRule(sim, '10'), true, `${p.name}: committed after the client left`);
+    assert.equal(sim.commitCount, 1);
+  }
 });

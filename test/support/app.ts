@@ -47,6 +47,8 @@ export async function startTestApp(opts: { sim?: SimulatorOptions; simulator?: S
     ADMIN_API_KEY: adminKey,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     SYNC_INTERVAL_SECONDS: '0',
+    // No background router reads either: they would take faults armed for the test's own calls.
+    ROUTER_PROBE_SECONDS: '0',
     VYOS_TIMEOUT_MS: '3000',
     VYOS_COMMIT_TIMEOUT_MS: '5000',
     // Tests drive many requests with one key from one address; rate-limit tests turn these on.

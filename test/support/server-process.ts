@@ -1,5 +1,6 @@
 // The server as its own OS process (node dist/src/main.js), for replica and crash tests.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 
@@ -22,17 +23,21 @@ export interface ServerProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-export async function startServerProcess(env: Record<string, string>): Promise<ServerProcess> {
+/** `logFile`: also append the process's output (JSON log lines) to this file. */
+export async function startServerProcess(env: Record<string, string>, opts: { logFile?: string } = {}): Promise<ServerProcess> {
   const port = await freePort();
   const child = spawn(process.execPath, [MAIN], {
     // load tests send many requests with one key from one address: no rate limits unless asked
-    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', LOG_LEVEL: 'warn', SYNC_INTERVAL_SECONDS: '0', RATE_LIMIT_WRITES_PER_MINUTE: '0', RATE_LIMIT_READS_PER_MINUTE: '0', ...env, PORT: String(port) },
+    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', LOG_LEVEL: 'warn', SYNC_INTERVAL_SECONDS: '0', ROUTER_PROBE_SECONDS: '0', RATE_LIMIT_WRITES_PER_MINUTE: '0', RATE_LIMIT_READS_PER_MINUTE: '0', ...env, PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let log = '';
-  child.stdout!.on('data', (d) => (log += d));
-  child.stderr!.on('data', (d) => (log += d));
+  const file = opts.logFile ? createWriteStream(opts.logFile, { flags: 'a' }) : null;
+  child.stdout!.on('data', (d) => ((log += d), file?.write(d)));
+  child.stderr!.on('data', (d) => ((log += d), file?.write(d)));
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  // 'close' comes after the last output (unlike 'exit')
+  if (file) child.once('close', () => file.end());
   const url = `http://127.0.0.1:${port}`;
   for (let i = 0; ; i++) {
     if (await fetch(`${url}/ready`).then((r) => r.ok, () => false)) break;

@@ -14,11 +14,12 @@ export interface WsOutcome {
   streaming?: boolean;
 }
 
-export function wsClient(httpUrl: string, key: string | null): Client {
+/** `params`: connectionParams as given, instead of the ones made from `key`. */
+export function wsClient(httpUrl: string, key: string | null, params?: Record<string, unknown>): Client {
   return createClient({
     url: httpUrl.replace(/^http/, 'ws') + '/graphql',
     webSocketImpl: WebSocket,
-    connectionParams: key ? { authorization: `Bearer ${key}` } : {},
+    connectionParams: params ?? (key ? { authorization: `Bearer ${key}` } : {}),
     retryAttempts: 0,
     lazy: true,
     // keep the socket between operations of one test
@@ -27,8 +28,9 @@ export function wsClient(httpUrl: string, key: string | null): Client {
 }
 
 /**
- * Runs `query` on `client`. Queries and mutations settle with their result; a subscription that
- * neither errors nor ends within `watchMs` counts as started (and is then unsubscribed).
+ * Runs `query` on `client`. Queries and mutations settle with their result (waiting up to
+ * `watchMs`, at least 10 s); a subscription that neither errors nor ends within `watchMs` counts
+ * as started (and is then unsubscribed).
  */
 export function wsOperation(client: Client, query: string, variables: Record<string, unknown> = {}, watchMs = 300): Promise<WsOutcome> {
   return new Promise((resolve) => {
@@ -41,7 +43,7 @@ export function wsOperation(client: Client, query: string, variables: Record<str
       unsubscribe();
       resolve(o);
     };
-    const timer = setTimeout(() => done({ ...outcome, streaming: true }), /^\s*subscription/.test(query) ? watchMs : 10_000);
+    const timer = setTimeout(() => done({ ...outcome, streaming: true }), /^\s*subscription/.test(query) ? watchMs : Math.max(watchMs, 10_000));
     const unsubscribe = client.subscribe(
       { query, variables },
       {

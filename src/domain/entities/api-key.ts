@@ -1,6 +1,6 @@
 import { Entity, Enum, OptionalProps, PrimaryKey, Property, Unique } from '@mikro-orm/core';
 import { randomUUID } from 'node:crypto';
-import { Field, ID, ObjectType, registerEnumType } from 'type-graphql';
+import { Field, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
 
 export enum Role {
   VIEWER = 'VIEWER',
@@ -23,7 +23,7 @@ export const roleAllows = (has: Role, needs: Role) => rank[has] >= rank[needs];
 @Entity({ tableName: 'api_key' })
 @ObjectType({ description: 'An API key, without its secret (the secret is shown once, by createApiKey).' })
 export class ApiKey {
-  [OptionalProps]?: 'createdAt' | 'expiresAt' | 'revokedAt';
+  [OptionalProps]?: 'createdAt' | 'expiresAt' | 'revokedAt' | 'writesPerMinute' | 'readsPerMinute';
 
   @Field(() => ID, { description: 'Stable identifier (a UUID); not the secret.' })
   @PrimaryKey({ type: 'uuid' })
@@ -58,4 +58,12 @@ export class ApiKey {
   @Field(() => Date, { nullable: true, description: 'When the key was revoked (refused from then on); null = not revoked.' })
   @Property({ type: 'timestamptz', nullable: true })
   revokedAt?: Date | null;
+
+  @Field(() => Int, { nullable: true, description: 'This key\'s own write budget, in cost units a minute (a mutation is one unit; see docs/security.md); 0 = no limit; null = the server\'s RATE_LIMIT_WRITES_PER_MINUTE.' })
+  @Property({ type: 'integer', nullable: true })
+  writesPerMinute?: number | null;
+
+  @Field(() => Int, { nullable: true, description: 'This key\'s own read budget, in cost units a minute (an ordinary query is one unit; see docs/security.md); 0 = no limit; null = the server\'s RATE_LIMIT_READS_PER_MINUTE.' })
+  @Property({ type: 'integer', nullable: true })
+  readsPerMinute?: number | null;
 }

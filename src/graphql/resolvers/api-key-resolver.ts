@@ -1,10 +1,11 @@
 // Key management (ADMIN): create (the secret is returned once), list (never a secret), revoke.
-import { Arg, Authorized, Ctx, Field, ID, Mutation, ObjectType, Query, Resolver } from 'type-graphql';
+import { Arg, Authorized, Ctx, Field, ID, Int, Mutation, ObjectType, Query, Resolver } from 'type-graphql';
 import { generateKey } from '../../domain/api-key-secret.js';
 import { ApiKey, Role } from '../../domain/entities/index.js';
 import { badInput, conflict, notFound } from '../../domain/errors.js';
 import { isUuid } from '../../changes/vm-changes.js';
 import type { GraphQLContext } from '../context.js';
+import { CHANGE_COST } from '../../security/query-limits.js';
 
 @ObjectType({ description: 'A new API key and its secret. The secret is shown here once and never again: store it now.' })
 export class CreatedApiKey {
@@ -16,6 +17,8 @@ export class CreatedApiKey {
 }
 
 const NAME = /^[\p{L}\p{N}\p{P}\p{S} ]{1,100}$/u;
+/** the same ceiling as RATE_LIMIT_*_PER_MINUTE */
+const MAX_PER_MINUTE = 1_000_000;
 
 @Resolver(() => ApiKey)
 export class ApiKeyResolver {
@@ -26,24 +29,39 @@ export class ApiKeyResolver {
   }
 
   @Authorized(Role.ADMIN)
-  @Mutation(() => CreatedApiKey, { description: 'Creates an API key. The secret is in the reply only; rotate by creating a new key, switching clients, then revoking the old one.' })
+  @Mutation(() => CreatedApiKey, { complexity: CHANGE_COST, description: 'Creates an API key. The secret is in the reply only; rotate by creating a new key, switching clients, then revoking the old one.' })
   async createApiKey(
     @Ctx() { em }: GraphQLContext,
     @Arg('name', { description: 'What the key is for, e.g. "ci-deploy"; 1-100 printable characters.' }) name: string,
     @Arg('role', () => Role, { description: 'What the key may do.' }) role: Role,
     @Arg('expiresAt', () => Date, { nullable: true, description: 'When the key stops working; must be in the future. Omit for no expiry.' }) expiresAt?: Date | null,
+    @Arg('writesPerMinute', () => Int, { nullable: true, description: `This key's write budget in cost units a minute (a mutation is one unit), shared by every replica; 0 = no limit. Omit for the server's RATE_LIMIT_WRITES_PER_MINUTE.` })
+    writesPerMinute?: number | null,
+    @Arg('readsPerMinute', () => Int, { nullable: true, description: `This key's read budget in cost units a minute (an ordinary query is one unit, syncReport ten), shared by every replica; 0 = no limit. Omit for the server's RATE_LIMIT_READS_PER_MINUTE.` })
+    readsPerMinute?: number | null,
   ): Promise<CreatedApiKey> {
     const trimmed = name.trim();
     if (!NAME.test(trimmed)) throw badInput('name', 'must be 1-100 printable characters');
     if (expiresAt && expiresAt.getTime() <= Date.now()) throw badInput('expiresAt', 'must be in the future');
+    for (const [field, value] of [['writesPerMinute', writesPerMinute], ['readsPerMinute', readsPerMinute]] as const) {
+      if (value != null && (value < 0 || value > MAX_PER_MINUTE)) throw badInput(field, `must be between 0 (no limit) and ${MAX_PER_MINUTE}`);
+    }
     const k = generateKey();
-    const apiKey = em.create(ApiKey, { name: trimmed, role, prefix: k.prefix, secretHash: k.hash, expiresAt: expiresAt ?? null });
+    const apiKey = em.create(ApiKey, {
+      name: trimmed,
+      role,
+      prefix: k.prefix,
+      secretHash: k.hash,
+      expiresAt: expiresAt ?? null,
+      writesPerMinute: writesPerMinute ?? null,
+      readsPerMinute: readsPerMinute ?? null,
+    });
     await em.flush();
     return { apiKey, secret: k.key };
   }
 
   @Authorized(Role.ADMIN)
-  @Mutation(() => ApiKey, {
+  @Mutation(() => ApiKey, { complexity: CHANGE_COST,
     description: 'Revokes a key: it is refused from the next request on (and on its open WebSockets at the next subscribe). Revoking a revoked key changes nothing. The last active ADMIN key cannot be revoked.',
   })
   async revokeApiKey(@Ctx() { em }: GraphQLContext, @Arg('id', () => ID, { description: 'The key to revoke (its id, not its secret).' }) id: string): Promise<ApiKey> {

@@ -9,17 +9,18 @@ import { importRouterRules } from '../../drift/router-import.js';
 import { takeSyncReport } from '../../drift/sync-report.js';
 import type { GraphQLContext } from '../context.js';
 import { ImportResult, ReconcileResult, SyncReport } from '../drift-types.js';
+import { ROUTER_SCAN_COST } from '../../security/query-limits.js';
 
 @Resolver()
 export class DriftResolver {
   @Authorized(Role.VIEWER)
-  @Query(() => SyncReport, { description: 'The database compared with one read of the router, taken while no change is in flight.' })
+  @Query(() => SyncReport, { complexity: ROUTER_SCAN_COST, description: 'The database compared with one read of the router, taken while no change is in flight.' })
   async syncReport(@Ctx() { app, em }: GraphQLContext): Promise<SyncReport> {
     return withPortRules(em, await takeSyncReport(app.drift));
   }
 
   @Authorized(Role.ADMIN)
-  @Mutation(() => ReconcileResult, {
+  @Mutation(() => ReconcileResult, { complexity: ROUTER_SCAN_COST,
     description: 'Repairs drift inside NAT_RULE_RANGE in one router commit (commit-confirm, rollback events); rules outside the range are never touched.',
   })
   async reconcile(
@@ -32,7 +33,7 @@ export class DriftResolver {
   }
 
   @Authorized(Role.ADMIN)
-  @Mutation(() => ImportResult, {
+  @Mutation(() => ImportResult, { complexity: ROUTER_SCAN_COST,
     description:
       'Adopts UNMANAGED_ON_ROUTER rules whose translation address is a VM\'s internal IP as port rules, keeping number, ports, protocol, source address, description and state. Nothing is deleted.',
   })
@@ -54,11 +55,13 @@ export class DriftResolver {
   @Authorized(Role.VIEWER)
   @Subscription(() => SyncReport, {
     topics: Topic.DRIFT_DETECTED,
-    description: 'Each report of the background sync job that is not in sync (every SYNC_INTERVAL_SECONDS while drift lasts).',
+    description:
+      'Each report of the background sync job that is not in sync (every SYNC_INTERVAL_SECONDS while drift lasts), with every item, on every replica. Nested fields are read when the event is delivered.',
   })
   async driftDetected(@Root() report: SyncReportData, @Ctx() { em }: GraphQLContext): Promise<SyncReport> {
-    // A payload may have crossed processes as JSON: the date arrives as a string.
-    return withPortRules(em.fork(), { ...report, checkedAt: new Date(report.checkedAt) });
+    // `em` is this event's own unit of work (ws-execution.ts). A payload may have crossed
+    // processes as JSON: the date arrives as a string.
+    return withPortRules(em, { ...report, checkedAt: new Date(report.checkedAt) });
   }
 }
 
@@ -76,6 +79,7 @@ async function withPortRules(em: EntityManager, report: SyncReportData): Promise
     checkedAt: report.checkedAt,
     inSync: report.inSync,
     pendingUndos: report.pendingUndos ?? 0,
+    unsavedSince: report.unsavedSince ? new Date(report.unsavedSince) : null,
     items: report.items.map((i) => ({
       kind: i.kind,
       ruleNumber: i.ruleNumber,

@@ -3,6 +3,7 @@ import { restoreSnapshot, takeSnapshot } from '../../changes/snapshots.js';
 import { Role, Snapshot } from '../../domain/entities/index.js';
 import * as check from '../../domain/validation.js';
 import type { GraphQLContext } from '../context.js';
+import { ROUTER_SCAN_COST } from '../../security/query-limits.js';
 
 @Resolver(() => Snapshot)
 export class SnapshotResolver {
@@ -13,14 +14,14 @@ export class SnapshotResolver {
   }
 
   @Authorized(Role.ADMIN)
-  @Mutation(() => Snapshot, { description: 'Saves the whole router configuration now (`/config-file save`).' })
+  @Mutation(() => Snapshot, { complexity: ROUTER_SCAN_COST, description: 'Saves the whole router configuration now (`/config-file save`).' })
   async takeSnapshot(@Ctx() { app }: GraphQLContext, @Arg('reason', { description: 'Why (shown in `snapshots`); printable, at most 200 characters.' }) reason: string): Promise<Snapshot> {
     const why = check.description('reason', reason) ?? 'on demand';
     return app.coordinator.submit(takeSnapshot(why));
   }
 
   @Authorized(Role.ADMIN)
-  @Mutation(() => Snapshot, {
+  @Mutation(() => Snapshot, { complexity: ROUTER_SCAN_COST,
     description:
       'Loads a snapshot back into the router (`/config-file load`, with commit-confirm where the router has it). The whole router configuration returns to the snapshot; the database is not changed, so run `syncReport` afterwards.',
   })

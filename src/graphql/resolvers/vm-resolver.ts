@@ -7,6 +7,7 @@ import { connectionType, selects } from '../connection.js';
 import { vmPage, vmRow, type VmRow } from '../read-model.js';
 import type { GraphQLContext } from '../context.js';
 import { ProvisionVmInput } from '../inputs.js';
+import { CHANGE_COST } from '../../security/query-limits.js';
 
 export const VmConnection = connectionType('Vm', Vm);
 
@@ -35,7 +36,7 @@ export class VmResolver {
   }
 
   @Authorized(Role.OPERATOR)
-  @Mutation(() => Vm, { description: 'Creates a VM and puts all its port rules on the router in one commit.' })
+  @Mutation(() => Vm, { complexity: CHANGE_COST, description: 'Creates a VM and puts all its port rules on the router in one commit.' })
   async provisionVm(@Ctx() { em, app }: GraphQLContext, @Arg('input', () => ProvisionVmInput, { description: 'The VM and its port rules.' }) input: ProvisionVmInput) {
     const spec = validateProvision(input);
     if (spec.idempotencyKey) {
@@ -47,7 +48,7 @@ export class VmResolver {
   }
 
   @Authorized(Role.OPERATOR)
-  @Mutation(() => ID, { description: 'Removes the VM and all its rules from the router and the database; returns its id.' })
+  @Mutation(() => ID, { complexity: CHANGE_COST, description: 'Removes the VM and all its rules from the router and the database; returns its id.' })
   async decommissionVm(@Ctx() { app }: GraphQLContext, @Arg('id', () => ID, { description: 'The VM to remove.' }) id: string) {
     return app.coordinator.submit(decommissionVm(id));
   }

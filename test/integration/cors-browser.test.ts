@@ -16,6 +16,7 @@ interface Seen {
   status?: number;
   requestId?: string | null;
   retryAfter?: string | null;
+  rateLimit?: string | null;
   body?: string;
   error?: string;
 }
@@ -50,7 +51,7 @@ describe('a page on a listed origin, in headless Chromium', { skip }, () => {
       async ({ url, headers }) => {
         try {
           const res = await fetch(url, { method: 'POST', headers, body: JSON.stringify({ query: '{ vms { totalCount } }' }) });
-          return { status: res.status, requestId: res.headers.get('x-request-id'), retryAfter: res.headers.get('retry-after'), body: await res.text() };
+          return { status: res.status, requestId: res.headers.get('x-request-id'), retryAfter: res.headers.get('retry-after'), rateLimit: res.headers.get('ratelimit'), body: await res.text() };
         } catch (e) {
           return { error: String(e) };
         }
@@ -74,11 +75,12 @@ describe('a page on a listed origin, in headless Chromium', { skip }, () => {
     assert.match(seen.requestId ?? '', /^[0-9a-f-]{36}$/, 'X-Request-Id is exposed');
   });
 
-  test('on a 429, Retry-After is readable', async () => {
+  test('on a 429, Retry-After and RateLimit are readable', async () => {
     let seen: Seen = {};
     for (let i = 0; i < 4 && seen.status !== 429; i++) seen = await call({ 'content-type': 'application/json', authorization: `Bearer ${t.adminKey}` });
     assert.equal(seen.status, 429, JSON.stringify(seen));
     assert.match(seen.retryAfter ?? '', /^\d+$/, 'Retry-After is exposed');
+    assert.match(seen.rateLimit ?? '', /;r=0/, 'RateLimit is exposed');
     assert.ok(seen.requestId);
   });
 });

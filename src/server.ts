@@ -14,6 +14,8 @@ import { keyFromHeaders, resolveKey } from './graphql/auth.js';
 import type { AppServices, GraphQLContext } from './graphql/context.js';
 import { auditPlugin } from './graphql/audit.js';
 import { formatError } from './graphql/errors.js';
+import { graphqlOverHttpPlugin } from './graphql/graphql-over-http.js';
+import { PersistedQueryStore } from './graphql/persisted-queries.js';
 import { createReadLoaders } from './graphql/read-model.js';
 import { answerFromReadCache, readCachePlugin } from './graphql/read-cache-http.js';
 import { graphqlIde } from './graphql/ide.js';
@@ -51,7 +53,10 @@ export async function startHttpServer(schema: GraphQLSchema, app: AppServices): 
   // Counted in PostgreSQL: every replica spends the same budgets (docs/security.md#rate-limits).
   const limiter = new RateLimiter(new PgBucketStore(orm, logger), { writesPerMinute: config.rateLimitWritesPerMinute, readsPerMinute: config.rateLimitReadsPerMinute }, logger);
   const limits = queryLimits(config);
-  const ws = wsGuard({ orm, schema, config, logger, limiter, keys: app.keys, formatError: formatError(logger), draining: () => shutdown.isDraining });
+  // With introspection off, error messages must not hint at the schema either (docs/security.md).
+  const formatErrors = formatError(logger, { hideSchemaHints: !config.graphqlIntrospection });
+  const persistedQueries = new PersistedQueryStore();
+  const ws = wsGuard({ orm, schema, config, logger, limiter, keys: app.keys, formatError: formatErrors, draining: () => shutdown.isDraining });
   const sockets = observeSockets(metrics, logger);
   const execution = wsExecution(orm);
   const server = createServer(web);
@@ -93,8 +98,13 @@ export async function startHttpServer(schema: GraphQLSchema, app: AppServices): 
 
   const apollo = new ApolloServer<GraphQLContext>({
     schema,
-    formatError: formatError(logger),
+    formatError: formatErrors,
+    // formatError drops stack traces too; this keeps Apollo from computing them (its default
+    // follows NODE_ENV, which neither `npm start` nor the systemd unit sets).
+    includeStacktraceInErrorResponses: false,
     introspection: config.graphqlIntrospection,
+    // Automatic persisted queries, in this process's memory (docs/security.md "Persisted queries").
+    persistedQueries: { cache: persistedQueries },
     allowBatchedHttpRequests: false,
     // main.ts owns SIGTERM/SIGINT and shuts everything down in order.
     stopOnTerminationSignals: false,
@@ -111,6 +121,7 @@ export async function startHttpServer(schema: GraphQLSchema, app: AppServices): 
       graphqlObservabilityPlugin(metrics),
       readCachePlugin(app.readCache, metrics),
       auditPlugin(logger),
+      graphqlOverHttpPlugin(),
     ],
   });
   await apollo.start();
@@ -139,7 +150,7 @@ export async function startHttpServer(schema: GraphQLSchema, app: AppServices): 
     '/graphql',
     express.json({ limit: config.maxBodyBytes }),
     resumeRequestContext(),
-    graphqlGuard({ orm, schema, limits, limiter, logger, keys: app.keys }),
+    graphqlGuard({ orm, schema, limits, limiter, logger, keys: app.keys, persistedQueries }),
     answerFromReadCache(app.readCache, metrics),
     expressMiddleware(apollo, {
       context: async ({ req, res }): Promise<GraphQLContext> => {

@@ -31,6 +31,22 @@ export const ERROR_CODE_DESCRIPTIONS: Readonly<Record<ErrorCode, string>> = {
 /** The code a masked internal error leaves with: outside the closed set, it tells a client nothing. */
 export const INTERNAL_ERROR_CODE = 'INTERNAL_SERVER_ERROR';
 
+/**
+ * Codes of the automatic persisted queries protocol (Apollo's APQ), outside the closed set: they
+ * are not failures but the protocol's own replies, which an APQ client link switches on (send
+ * the full query with its hash; or stop sending hashes). Passed through as they are, logged at debug.
+ */
+export enum ProtocolCode {
+  PERSISTED_QUERY_NOT_FOUND = 'PERSISTED_QUERY_NOT_FOUND',
+  PERSISTED_QUERY_NOT_SUPPORTED = 'PERSISTED_QUERY_NOT_SUPPORTED',
+}
+
+const PROTOCOL = new Set<string>(Object.values(ProtocolCode));
+
+export function isProtocolCode(code: unknown): code is ProtocolCode {
+  return typeof code === 'string' && PROTOCOL.has(code);
+}
+
 /** The levels errors are logged at (a subset of pino's, so a logger takes them as they are). */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
@@ -57,8 +73,9 @@ export function isErrorCode(code: unknown): code is ErrorCode {
   return typeof code === 'string' && CLOSED.has(code);
 }
 
-/** The level an error with this code is logged at; anything outside the closed set is internal: error. */
+/** The level an error with this code is logged at; APQ protocol replies at debug; anything else outside the closed set is internal: error. */
 export function logLevelOf(code: unknown): LogLevel {
+  if (isProtocolCode(code)) return 'debug';
   return isErrorCode(code) ? ERROR_LOG_LEVELS[code] : 'error';
 }
 

@@ -1,6 +1,7 @@
 // The GraphQL IDE at `GET /graphql` (browsers): GraphiQL served from this server's own
 // node_modules, so it works with no internet access. Turned off with GRAPHQL_IDE=false.
 import express, { type Request, type Router } from 'express';
+import helmet from 'helmet';
 import path from 'node:path';
 import { projectRoot } from '../database/orm.js';
 
@@ -22,20 +23,24 @@ export const IDE_ASSETS: Readonly<Record<string, string>> = {
 };
 
 /**
- * The page's own policy: every script and style sheet comes from this origin and none is inline
- * (GraphiQL sets style attributes and embeds its fonts as data: URLs; the socket is same-origin).
+ * The page's own policy (helmet sends it in place of the API's): every script and style sheet
+ * comes from this origin and no script is inline (GraphiQL sets style attributes and embeds its
+ * fonts as data: URLs; the socket is same-origin). No upgrade-insecure-requests: a server on
+ * plain HTTP (a laptop, a lab) would send the page's own requests to an HTTPS port that is not there.
  */
-export const IDE_CONTENT_SECURITY_POLICY = [
-  "default-src 'self'",
-  "script-src 'self'",
-  "style-src 'self' 'unsafe-inline'",
-  "font-src 'self' data:",
-  "img-src 'self' data:",
-  "connect-src 'self'",
-  "frame-ancestors 'none'",
-  "base-uri 'none'",
-  "form-action 'none'",
-].join('; ');
+export const IDE_CONTENT_SECURITY_POLICY = {
+  'default-src': ["'self'"],
+  'script-src': ["'self'"],
+  'script-src-attr': ["'none'"],
+  'style-src': ["'self'", "'unsafe-inline'"],
+  'font-src': ["'self'", 'data:'],
+  'img-src': ["'self'", 'data:'],
+  'connect-src': ["'self'"],
+  'frame-ancestors': ["'none'"],
+  'base-uri': ["'none'"],
+  'form-action': ["'none'"],
+  'object-src': ["'none'"],
+} as const;
 
 /** A browser asking for the page, not a GraphQL GET request (which carries `query`). */
 export function wantsIde(req: Request): boolean {
@@ -48,9 +53,8 @@ export function graphqlIde(): Router {
   const router = express.Router();
   const page = path.join(IDE_DIR, 'index.html');
 
-  router.get('/graphql', (req, res, next) => {
-    if (!wantsIde(req)) return next();
-    res.setHeader('Content-Security-Policy', IDE_CONTENT_SECURITY_POLICY);
+  const policy = helmet.contentSecurityPolicy({ useDefaults: false, directives: IDE_CONTENT_SECURITY_POLICY });
+  router.get('/graphql', (req, res, next) => (wantsIde(req) ? policy(req, res, next) : next('route')), (_req, res) => {
     res.setHeader('Cache-Control', 'no-cache');
     res.sendFile(page);
   });

@@ -1,12 +1,15 @@
-// The HTTP edge: security headers, the CORS allow-list, who is calling (key and address), rate
+// The HTTP edge: security headers (helmet), the CORS allow-list (cors), who is calling (key and address), rate
 // limits, and JSON errors for what fails before GraphQL (too large, not JSON) without stack traces.
 import type { MikroORM } from '@mikro-orm/postgresql';
+import cors from 'cors';
 import type { ErrorRequestHandler, Express, Request, RequestHandler, Response } from 'express';
+import helmet from 'helmet';
 import { parse, type DocumentNode, type GraphQLSchema } from 'graphql';
 import type { Config } from '../config.js';
 import { ErrorCode, INTERNAL_ERROR_CODE, logLevelOf } from '../domain/errors.js';
 import { selectOperation } from '../graphql/audit.js';
 import { keyFromHeaders, resolveKey, type KeyCache } from '../graphql/auth.js';
+import { persistedQueryHash, type PersistedQueryStore } from '../graphql/persisted-queries.js';
 import type { AuthInfo } from '../graphql/context.js';
 import type { Logger } from '../observability/logger.js';
 import { noteRequestKey } from '../observability/http.js';
@@ -14,45 +17,76 @@ import { costUnits, limitErrors, measureOperation, type QueryLimits } from './qu
 import { rateLimitHeaders, rateLimitedError, type OperationKind, type RateLimiter } from './rate-limit.js';
 
 /**
- * Defaults for every response. The CSP allows same-origin scripts and styles only (pages such as
- * the IDE may send a stricter or more specific one of their own); JSON needs none of it.
+ * The API's own Content-Security-Policy: JSON needs none of it, so nothing may load and nothing
+ * may frame it. Pages send their own (the IDE: src/graphql/ide.ts).
  */
-export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
-  'X-Content-Type-Options': 'nosniff',
-  'X-Frame-Options': 'DENY',
-  'Referrer-Policy': 'no-referrer',
-  'Content-Security-Policy': "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'",
-  'Cross-Origin-Resource-Policy': 'same-origin',
-};
+export const API_CONTENT_SECURITY_POLICY = {
+  'default-src': ["'self'"],
+  'base-uri': ["'none'"],
+  'form-action': ["'none'"],
+  'frame-ancestors': ["'none'"],
+  'object-src': ["'none'"],
+  'script-src-attr': ["'none'"],
+} as const;
 
-const CORS_ALLOW_HEADERS = 'authorization, content-type, x-api-key, x-request-id, apollo-require-preflight';
+/**
+ * helmet's defaults with our choices: no framing at all (DENY, not SAMEORIGIN), no referrer, our
+ * CSP, and HSTS for this host only: the API does not own its parent domain's other hosts.
+ */
+export function securityHeaders(): RequestHandler {
+  return helmet({
+    contentSecurityPolicy: { useDefaults: false, directives: API_CONTENT_SECURITY_POLICY },
+    xFrameOptions: { action: 'deny' },
+    referrerPolicy: { policy: 'no-referrer' },
+    strictTransportSecurity: { maxAge: 31_536_000, includeSubDomains: false },
+  }) as RequestHandler;
+}
+
+/**
+ * Request headers a browser client may send: ours, the GraphQL clients' (Apollo's CSRF and
+ * client-awareness headers), Cache-Control (a fresh answer, docs/read-cache.md) and tracing.
+ */
+export const CORS_ALLOWED_HEADERS = [
+  'accept',
+  'authorization',
+  'cache-control',
+  'content-type',
+  'x-api-key',
+  'x-request-id',
+  'apollo-require-preflight',
+  'x-apollo-operation-name',
+  'apollographql-client-name',
+  'apollographql-client-version',
+  'traceparent',
+  'tracestate',
+  'baggage',
+] as const;
+
+/** Response headers browser code may read: the request id, rate-limit advice. */
+export const CORS_EXPOSED_HEADERS = ['X-Request-Id', 'Retry-After', 'RateLimit', 'RateLimit-Policy', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset'] as const;
+
+/**
+ * CORS for the listed origins only (exact matches, no credentials: keys travel in headers);
+ * any other origin gets no Access-Control-Allow-Origin, so the browser keeps the reply from it.
+ */
+export function corsAllowList(origins: readonly string[]): RequestHandler {
+  return cors({
+    origin: [...origins],
+    methods: ['GET', 'POST', 'OPTIONS'],
+    allowedHeaders: [...CORS_ALLOWED_HEADERS],
+    exposedHeaders: [...CORS_EXPOSED_HEADERS],
+    maxAge: 600,
+    optionsSuccessStatus: 204,
+  });
+}
 
 /** Headers, CORS and the client address: mount before every route. */
 export function applyHttpHardening(web: Express, config: Config): void {
   web.disable('x-powered-by');
   // Behind N trusted proxies the client is N hops back in X-Forwarded-For; 0 = the socket peer.
   web.set('trust proxy', config.trustProxyHops);
-  web.use((_req, res, next) => {
-    for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
-    next();
-  });
+  web.use(securityHeaders());
   if (config.corsOrigins.length > 0) web.use(corsAllowList(config.corsOrigins));
-}
-
-/** CORS for the listed origins only; any other origin gets no CORS headers (the browser blocks it). */
-export function corsAllowList(origins: readonly string[]): RequestHandler {
-  const allowed = new Set(origins);
-  return (req, res, next) => {
-    res.vary('Origin');
-    const origin = req.headers.origin;
-    if (!origin || !allowed.has(origin)) return next();
-    res.setHeader('Access-Control-Allow-Origin', origin);
-    if (req.method !== 'OPTIONS') return next();
-    res.setHeader('Access-Control-Allow-Methods', 'GET, POST, OPTIONS');
-    res.setHeader('Access-Control-Allow-Headers', CORS_ALLOW_HEADERS);
-    res.setHeader('Access-Control-Max-Age', '600');
-    res.status(204).end();
-  };
 }
 
 /** What a request is charged: a read or a write (mutations write) and its cost in units. */
@@ -66,15 +100,19 @@ export interface RequestPrice {
 /**
  * Prices a GraphQL request body (POST JSON, or GET's query string) the way Apollo will run it:
  * the selected operation measured with the request's variables. Anything unparsable or ambiguous
- * is one read (GraphQL reports the error itself).
+ * is one read (GraphQL reports the error itself). A persisted query sent as a bare hash is the
+ * document this process registered under it (an unknown hash runs nothing: one read).
  */
-export function priceRequest(schema: GraphQLSchema, body: unknown, limits: QueryLimits): RequestPrice {
+export function priceRequest(schema: GraphQLSchema, body: unknown, limits: QueryLimits, persisted?: PersistedQueryStore): RequestPrice {
   const cheap: RequestPrice = { kind: 'read', units: 1, refused: false };
-  const r = body as { query?: unknown; operationName?: unknown; variables?: unknown } | undefined;
-  if (!r || Array.isArray(r) || typeof r.query !== 'string') return cheap;
+  const r = body as { query?: unknown; operationName?: unknown; variables?: unknown; extensions?: unknown } | undefined;
+  if (!r || Array.isArray(r)) return cheap;
+  const hash = persistedQueryHash(r.extensions);
+  const query = r.query ?? (hash !== undefined ? persisted?.documentFor(hash) : undefined);
+  if (typeof query !== 'string') return cheap;
   let document: DocumentNode;
   try {
-    document = parse(r.query, { noLocation: true });
+    document = parse(query, { noLocation: true });
   } catch {
     return cheap;
   }
@@ -109,7 +147,7 @@ export function clientAddress(req: Request): string {
  * to the caller's budget (shared by every replica). Every charged answer carries the RateLimit
  * fields; over the limit: HTTP 429 with Retry-After and a GraphQL error body, and nothing runs.
  */
-export function graphqlGuard(deps: { orm: MikroORM; schema: GraphQLSchema; limits: QueryLimits; limiter: RateLimiter; logger: Logger; keys?: KeyCache }): RequestHandler {
+export function graphqlGuard(deps: { orm: MikroORM; schema: GraphQLSchema; limits: QueryLimits; limiter: RateLimiter; logger: Logger; keys?: KeyCache; persistedQueries?: PersistedQueryStore }): RequestHandler {
   return async (req, res, next) => {
     try {
       const auth = await resolveKey(() => deps.orm.em.fork(), keyFromHeaders(req.headers.authorization, req.headers['x-api-key']), deps.keys);
@@ -118,7 +156,7 @@ export function graphqlGuard(deps: { orm: MikroORM; schema: GraphQLSchema; limit
       if (req.method === 'OPTIONS') return next();
       const who = { auth, address: clientAddress(req) };
       if (!deps.limiter.applies(who)) return next();
-      const price = priceRequest(deps.schema, req.method === 'GET' ? req.query : req.body, deps.limits);
+      const price = priceRequest(deps.schema, req.method === 'GET' ? req.query : req.body, deps.limits, deps.persistedQueries);
       const decision = await deps.limiter.take(price.kind, who, price.units);
       if (!decision) return next();
       for (const [name, value] of Object.entries(rateLimitHeaders(decision))) res.setHeader(name, value);

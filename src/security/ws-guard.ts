@@ -103,12 +103,12 @@ export function wsGuard(deps: WsGuardDeps): WsGuard {
     if (check.refusal) refuseKey(ctx, check.refusal);
     return check;
   };
-  const format = (errors: readonly GraphQLError[], beforeExecution = false): GraphQLFormattedError[] =>
+  const format = (errors: readonly GraphQLError[], requestErrorCode?: string): GraphQLFormattedError[] =>
     errors.map((e) => {
       const formatted = e.toJSON();
-      // graphql-js gives parse and validation errors no code (Apollo names them on HTTP). Errors
-      // from execution keep none: without a code of ours they are internal, and masked.
-      const named = beforeExecution && !formatted.extensions?.code ? { ...formatted, extensions: { ...formatted.extensions, code: 'GRAPHQL_VALIDATION_FAILED' } } : formatted;
+      // graphql-js gives parse, validation and variable errors no code (Apollo names them on
+      // HTTP). Errors from execution keep none: without a code of ours they are internal, and masked.
+      const named = requestErrorCode && !formatted.extensions?.code ? { ...formatted, extensions: { ...formatted.extensions, code: requestErrorCode } } : formatted;
       return deps.formatError(named, e);
     });
   const refuse = (e: AppError) => [asGraphQLError(e)];
@@ -151,8 +151,10 @@ export function wsGuard(deps: WsGuardDeps): WsGuard {
       let document: DocumentNode;
       try {
         document = parse(payload.query, { noLocation: true });
-      } catch {
-        return; // graphql-ws reports the syntax error
+      } catch (e) {
+        // Left to graphql-ws, a syntax error is an "internal error" that closes the socket (4500).
+        const syntax = e instanceof GraphQLError ? e : new GraphQLError(String(e));
+        return [new GraphQLError(syntax.message, { source: syntax.source, positions: syntax.positions, extensions: { code: 'GRAPHQL_PARSE_FAILED' } })];
       }
       const op = selectOperation(document, payload.operationName);
       const kind = op?.operation ?? 'query';
@@ -188,7 +190,7 @@ export function wsGuard(deps: WsGuardDeps): WsGuard {
         operation: rootFields(op),
         operationName: payload.operationName ?? null,
         auth: ctx.extra.auth ?? null,
-        errors: format((result as ExecutionResult).errors ?? []),
+        errors: format((result as ExecutionResult).errors ?? [], (result as ExecutionResult).data === undefined ? 'BAD_USER_INPUT' : undefined),
         requestId: (args.contextValue as { requestId?: string } | undefined)?.requestId ?? null,
         transport: 'ws',
         clientAddress: socketClientAddress(ctx.extra.request, config.trustProxyHops),
@@ -199,9 +201,11 @@ export function wsGuard(deps: WsGuardDeps): WsGuard {
       ctx.extra.subscriptions?.delete(id);
     },
 
-    onNext: (_ctx, _id, _payload, _args, result) => (result.errors ? { ...result, errors: format(result.errors) } : undefined),
+    // A result without data never ran: its errors are the variables' (coercion), the caller's input.
+    onNext: (_ctx, _id, _payload, _args, result) => (result.errors ? { ...result, errors: format(result.errors, result.data === undefined ? 'BAD_USER_INPUT' : undefined) } : undefined),
 
-    onError: (_ctx, _id, _payload, errors) => format(errors, true),
+    onError: (_ctx, _id, _payload, errors) => format(errors, 'GRAPHQL_VALIDATION_FAILED'),
+
   };
   return { authenticate, admit, options };
 }

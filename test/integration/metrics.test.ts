@@ -80,8 +80,9 @@ describe('GET /metrics', () => {
     assert.ok(moved('vyos_vm_api_batch_router_commands_sum') >= 6, 'the provision sent its set commands');
 
     // HTTP by route and status; the unknown URL is "other", never its path.
-    assert.equal(moved('vyos_vm_api_http_requests_total', { route: '/graphql', status: '200' }), 3, 'the provisions and the NOT_FOUND');
-    assert.equal(moved('vyos_vm_api_http_requests_total', { route: '/graphql', status: '400' }), 2, 'the malformed body and the invalid query');
+    // An invalid query is 200 for application/json (GraphQL over HTTP); only the malformed body is 400.
+    assert.equal(moved('vyos_vm_api_http_requests_total', { route: '/graphql', status: '200' }), 4, 'the provisions, the invalid query and the NOT_FOUND');
+    assert.equal(moved('vyos_vm_api_http_requests_total', { route: '/graphql', status: '400' }), 1, 'the malformed body');
     assert.equal(moved('vyos_vm_api_http_requests_total', { route: 'other', status: '404' }), 1);
     assert.equal(moved('vyos_vm_api_http_requests_total', { route: '/metrics', status: '200' }), 1, 'the first scrape');
     assert.ok(!s1.some((s) => s.labels.route?.includes('/no/such')), 'raw URLs never become labels');

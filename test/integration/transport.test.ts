@@ -30,7 +30,27 @@ describe('security headers and CORS (default: no CORS)', () => {
       // Express's own 404 page sends the stricter `default-src 'none'`.
       assert.match(res.headers.get('content-security-policy') ?? '', path === '/no-such-page' ? /default-src 'none'/ : /default-src 'self'.*frame-ancestors 'none'/, path);
       assert.equal(res.headers.get('x-powered-by'), null, path);
+      // helmet's other defaults (issue 15, finding 9).
+      assert.equal(res.headers.get('cross-origin-opener-policy'), 'same-origin', path);
+      assert.equal(res.headers.get('cross-origin-resource-policy'), 'same-origin', path);
+      assert.equal(res.headers.get('origin-agent-cluster'), '?1', path);
+      assert.equal(res.headers.get('x-dns-prefetch-control'), 'off', path);
+      assert.equal(res.headers.get('x-permitted-cross-domain-policies'), 'none', path);
+      assert.equal(res.headers.get('x-xss-protection'), '0', path);
+      assert.equal(res.headers.get('strict-transport-security'), 'max-age=31536000', path);
     }
+  });
+
+  test("the API's policy forbids loading, framing and forms; the IDE page's allows what GraphiQL needs and no more", async () => {
+    const api = await fetch(`${t.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ __typename }"}' });
+    const policy = api.headers.get('content-security-policy') ?? '';
+    for (const directive of ["base-uri 'none'", "form-action 'none'", "object-src 'none'", "frame-ancestors 'none'"]) assert.ok(policy.includes(directive), `${directive} in ${policy}`);
+    const ide = await fetch(`${t.url}/graphql`, { headers: { accept: 'text/html' } });
+    const idePolicy = ide.headers.get('content-security-policy') ?? '';
+    assert.match(idePolicy, /script-src 'self'(;|$)/);
+    assert.match(idePolicy, /connect-src 'self'/);
+    assert.doesNotMatch(idePolicy, /unsafe-eval|upgrade-insecure-requests/);
+    assert.doesNotMatch(idePolicy, /script-src[^;]*unsafe-inline/);
   });
 
   test('with CORS_ORIGINS unset, no origin gets CORS headers', async () => {
@@ -80,6 +100,27 @@ describe('CORS allow-list', () => {
       const res = await fetch(`${t.url}/graphql`, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST' } });
       assert.equal(res.headers.get('access-control-allow-origin'), null, origin);
     }
+  });
+
+  test('browser code may read X-Request-Id and Retry-After, and common client headers pass the preflight', async () => {
+    const asked = ['authorization', 'content-type', 'cache-control', 'x-request-id', 'x-apollo-operation-name', 'apollographql-client-name', 'apollographql-client-version', 'traceparent', 'tracestate'];
+    const pre = await fetch(`${t.url}/graphql`, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://console.example.com', 'access-control-request-method': 'POST', 'access-control-request-headers': asked.join(', ') },
+    });
+    assert.equal(pre.status, 204);
+    const allowed = (pre.headers.get('access-control-allow-headers') ?? '').toLowerCase().split(/\s*,\s*/);
+    for (const h of asked) assert.ok(allowed.includes(h), `${h} is allowed at preflight (${allowed.join(', ')})`);
+    assert.equal(pre.headers.get('access-control-max-age'), '600');
+    assert.equal(pre.headers.get('access-control-allow-credentials'), null, 'keys travel in headers, never cookies');
+
+    const post = await fetch(`${t.url}/graphql`, {
+      method: 'POST',
+      headers: { origin: 'https://console.example.com', 'content-type': 'application/json', authorization: `Bearer ${t.adminKey}` },
+      body: '{"query":"{ vms { totalCount } }"}',
+    });
+    const exposed = (post.headers.get('access-control-expose-headers') ?? '').toLowerCase().split(/\s*,\s*/);
+    for (const h of ['x-request-id', 'retry-after', 'ratelimit', 'ratelimit-policy']) assert.ok(exposed.includes(h), `${h} is exposed (${exposed.join(', ')})`);
   });
 });
 

@@ -82,6 +82,9 @@ test('log levels: the caller\'s mistakes quietly, the router\'s trouble as warni
   assert.equal(logLevelOf(INTERNAL_ERROR_CODE), 'error');
   assert.equal(logLevelOf('SOMETHING_ELSE'), 'error');
   assert.equal(logLevelOf(undefined), 'error');
+  // The APQ protocol's replies are not failures (issue 15, finding 5).
+  assert.equal(logLevelOf('PERSISTED_QUERY_NOT_FOUND'), 'debug');
+  assert.equal(logLevelOf('PERSISTED_QUERY_NOT_SUPPORTED'), 'debug');
 });
 
 test('a line about several errors is as loud as the worst', () => {

@@ -5,7 +5,7 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { CoordinatorHooks } from '../changes/coordinator.js';
 import { RollbackOutcome, RollbackStage } from '../domain/entities/index.js';
-import { ErrorCode, INTERNAL_ERROR_CODE } from '../domain/errors.js';
+import { ErrorCode, INTERNAL_ERROR_CODE, ProtocolCode } from '../domain/errors.js';
 import type { RouterCallEvent } from '../vyos/client.js';
 import type { CacheOutcome, ReadCacheStats } from '../graphql/read-cache.js';
 import type { BackgroundJobStatus } from './health.js';
@@ -33,8 +33,9 @@ export type OperationType = 'query' | 'mutation' | 'subscription' | 'unknown';
 /** `client_error`: the caller's request was refused (its fault); `server_error`: ours or the router's. */
 export type OperationOutcome = 'success' | 'client_error' | 'server_error';
 
-const CLIENT_CODES = new Set<string>([ErrorCode.BAD_USER_INPUT, ErrorCode.NOT_FOUND, ErrorCode.CONFLICT, ErrorCode.UNAUTHENTICATED, ErrorCode.FORBIDDEN]);
-const KNOWN_CODES = new Set<string>([...Object.values(ErrorCode), INTERNAL_ERROR_CODE]);
+// APQ's protocol replies (PERSISTED_QUERY_NOT_FOUND: send the query) are the client's next step, not a failure.
+const CLIENT_CODES = new Set<string>([ErrorCode.BAD_USER_INPUT, ErrorCode.NOT_FOUND, ErrorCode.CONFLICT, ErrorCode.UNAUTHENTICATED, ErrorCode.FORBIDDEN, ...Object.values(ProtocolCode)]);
+const KNOWN_CODES = new Set<string>([...Object.values(ErrorCode), ...Object.values(ProtocolCode), INTERNAL_ERROR_CODE]);
 const ROUTER_OUTCOMES = new Set<string>(['ok', ...Object.values(RouterErrorKind)]);
 /** Outcomes after which the router answered as a working VyOS (a rejection is a working router saying no). */
 const ROUTER_ANSWERED = new Set<string>(['ok', RouterErrorKind.REJECTED]);

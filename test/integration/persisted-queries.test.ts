@@ -83,10 +83,8 @@ describe('automatic persisted queries', () => {
     assert.equal(anonymous.body.errors?.[0]?.extensions?.code, 'UNAUTHENTICATED');
   });
 
-  // Needs src/observability/metrics.ts to know the protocol codes (ProtocolCode, domain/errors.ts):
-  // today they count as code "other", outcome server_error (VyosVmApiErrorRateHigh) and make the
-  // request line an error line.
-  test('an APQ miss is not a server error in the metrics or the request line', { todo: 'observability: count ProtocolCode as a client outcome' }, () => {
+  // metrics.ts knows the protocol codes (ProtocolCode, domain/errors.ts): a client outcome, not VyosVmApiErrorRateHigh's.
+  test('an APQ miss is not a server error in the metrics or the request line', () => {
     const misses = lines.filter((l) => l.msg === 'request' && JSON.stringify(l.errorCodes ?? []).match(/PERSISTED_QUERY|other/));
     assert.ok(misses.length > 0);
     assert.deepEqual(misses.filter((l) => l.level === 'error' || l.outcome === 'server_error'), []);

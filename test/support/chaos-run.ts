@@ -16,6 +16,7 @@ import type { RouterRule } from '../../src/vyos/types.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 import { ruleDifferences, type KnownRule, type RuleDifference } from './in-sync.js';
 import { startServerProcess, type ServerProcess } from './server-process.js';
+import { prng } from './prng.js';
 
 export type CommitPath = 'rolling' | '1.4';
 
@@ -60,17 +61,6 @@ const WAN = 'eth0';
 const TAMPER_PORT = '9'; // never sent by the run itself (internal ports are 1024+), so visible as ours
 const REQUEST_TIMEOUT_MS = 60_000;
 
-/** mulberry32: a small seeded PRNG, so a failing seed replays the same choices */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Rand = () => number;
 const int = (r: Rand, lo: number, hi: number) => lo + Math.floor(r() * (hi - lo + 1));

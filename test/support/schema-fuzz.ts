@@ -27,18 +27,8 @@ import {
 import type { Client } from 'graphql-ws';
 import { ErrorCode, ProtocolCode } from '../../src/domain/errors.js';
 import { wsClient, wsOperation } from './ws-operation.js';
+import { prng } from './prng.js';
 
-/** mulberry32: small, fast, and the same sequence for the same seed everywhere. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // Fields the fuzzer leaves alone: revoking keys would lock it out of its own server.
 const SKIPPED_FIELDS = new Set(['Mutation.revokeApiKey']);

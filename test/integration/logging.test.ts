@@ -234,7 +234,9 @@ describe('request ids through the batch queue', () => {
 
   before(async () => {
     // A wide batch window, so two requests sent together share a batch.
-    t = await startTestApp({ env: { BATCH_WINDOW_MS: '300' }, logger: createLogger('debug', sink) });
+    // A short confirm minute: the first change here fails its commit-confirm commit before the
+    // router's order is known, so the timer it may have left is waited out, never confirmed.
+    t = await startTestApp({ sim: { minuteMs: 2000 }, env: { BATCH_WINDOW_MS: '300' }, logger: createLogger('debug', sink) });
   });
   after(async () => {
     await t?.close();

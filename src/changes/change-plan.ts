@@ -16,6 +16,16 @@ export function mergeIntents(intents: readonly RuleIntent[]): RuleIntent[] {
   return [...byNumber.values()].sort((a, b) => a.ruleNumber - b.ruleNumber);
 }
 
+/** The rules as they would be once the intents applied (pure). */
+export function withIntents(rules: ReadonlyMap<number, RouterRule>, intents: readonly RuleIntent[]): Map<number, RouterRule> {
+  const after = new Map(rules);
+  for (const { ruleNumber, desired } of mergeIntents(intents)) {
+    if (desired) after.set(ruleNumber, desired);
+    else after.delete(ruleNumber);
+  }
+  return after;
+}
+
 /**
  * Commands that turn `before` into the intended state. A rule that already matches is left
  * alone; a rule that differs is deleted and set again so stale leaves (an old source address,

@@ -11,7 +11,7 @@ import { readNatRules } from '../vyos/nat-read.js';
 import { inverse, touchedRuleNumbers } from '../vyos/nat-rule.js';
 import { assertSafeCommands } from '../vyos/path-guard.js';
 import { RouterError, RouterErrorKind, type RouterApi, type RouterCapabilities, type RouterCommand, type RouterRule } from '../vyos/types.js';
-import { planCommands, stateAfter, unchangedSince, verifyIntents, type RuleIntent } from './change-plan.js';
+import { planCommands, stateAfter, unchangedSince, verifyIntents, withIntents, type RuleIntent } from './change-plan.js';
 import type { ChangeSet, Prepared } from './change-set.js';
 import type { BatchTx, ChangeStore, JournalRow } from './change-store.js';
 import { UNSETTLED_STATES } from './change-store.js';
@@ -379,17 +379,7 @@ export const STAGES: readonly StageRow[] = [
 /** After `Another confirm is pending` on a commit-first router the batch may be committed anyway, under someone else's timer: undo it before waiting. */
 async function undoWhatLanded(b: Batch, d: TransactionDeps, e: RouterError): Promise<Step | null> {
   if (!b.confirmMinutes || b.caps.confirmOrder === 'arm-first' || !/another confirm is pending/i.test(describe(e)) || b.loadFile) return null;
-  const now = await reread(d);
-  if (now && unchangedSince(b.intents, b.before, now)) return null;
-  const goal = goalBefore(b);
-  try {
-    if (!now) throw new Error('the router did not answer the re-read');
-    await d.router.configure(planCommands(goal, now, b.caps.syntax));
-    const after = await reread(d);
-    if (after && unchangedSince(b.intents, b.before, after)) return null;
-  } catch (err) {
-    d.logger.error({ err, operation: b.operation }, 'could not undo a batch the router committed under a commit-confirm that is not ours');
-  }
+  if ((await putBack(b, d, false)).back) return null;
   return fail(UndoPath.REVERT, `${describe(e)}; the router committed the batch anyway (commit-first order) and undoing it failed`, routerUnavailable(describe(e)));
 }
 
@@ -397,6 +387,27 @@ async function undoWhatLanded(b: Batch, d: TransactionDeps, e: RouterError): Pro
 async function ownTimerDeadline(d: TransactionDeps): Promise<number> {
   const rows = await d.store.unsettled().catch(() => []);
   return Math.max(0, ...rows.map((r) => r.confirmDeadline?.getTime() ?? 0));
+}
+
+/**
+ * REVERT_STEPS 1-2: read the touched rules, send what puts them back as before the batch (as a
+ * plain commit), read again. `assumeApplied`: plan against the router as if the batch had landed.
+ */
+async function putBack(b: Batch, d: TransactionDeps, assumeApplied: boolean): Promise<{ back: boolean; sent: boolean }> {
+  const goal = goalBefore(b);
+  let now = await reread(d);
+  if (now && assumeApplied) now = withIntents(now, b.intents);
+  let sent = false;
+  if (now && !unchangedSince(goal, b.before, now)) {
+    try {
+      await d.router.configure(planCommands(goal, now, b.caps.syntax));
+      sent = true;
+    } catch (e) {
+      d.logger.error({ err: e, operation: b.operation }, 'undo on the router failed');
+    }
+    now = await reread(d);
+  }
+  return { back: now !== null && unchangedSince(goal, b.before, now), sent };
 }
 
 /** 1 s doubling to 10 s between attempts on a busy router. */
@@ -537,30 +548,14 @@ export class RouterTransaction {
 
   /** The REVERT path (REVERT_STEPS): put the touched rules back as before, holding the router lock. */
   private async revert(b: Batch): Promise<{ outcome: RollbackOutcome; settled: boolean }> {
-    const { router, logger } = this.d;
     if (b.loadFile) {
       // A whole-config load has no inverse of ours: the router's own revert is the way back.
       return { outcome: b.timerArmed ? RollbackOutcome.AUTO_REVERTED : RollbackOutcome.ROLLBACK_FAILED, settled: true };
     }
-    const goal = goalBefore(b);
-    let now = await reread(this.d);
-    let sent = false;
-    if (now && b.lateWrite) {
-      // The write we gave up on may still commit; the router serialises writes (vyos-api.md §6),
-      // so an undo computed as if it had applied lands after it.
-      now = new Map([...now, ...stateAfter(b.commands)]);
-      for (const n of goal.map((g) => g.ruleNumber)) if (!b.commands.some((c) => c.op === 'set' && c.path[3] === String(n))) now.delete(n);
-    }
-    if (now && !unchangedSince(goal, b.before, now)) {
-      try {
-        await router.configure(planCommands(goal, now, b.caps.syntax));
-        sent = true;
-      } catch (e) {
-        logger.error({ err: e, operation: b.operation }, 'undo on the router failed');
-      }
-      now = await reread(this.d);
-    }
-    if (now && unchangedSince(goal, b.before, now)) {
+    // The write we gave up on may still commit; the router serialises writes (vyos-api.md §6), so
+    // an undo computed as if it had applied lands after it.
+    const { back, sent } = await putBack(b, this.d, b.lateWrite);
+    if (back) {
       if (!(await this.stopTimer(b))) return { outcome: RollbackOutcome.AUTO_REVERTED, settled: false };
       // A late write is checked again later: the resume makes the router agree if it landed after all.
       return { outcome: !sent && b.sentWithTimer ? RollbackOutcome.AUTO_REVERTED : RollbackOutcome.ROLLED_BACK, settled: !b.lateWrite };
@@ -618,7 +613,7 @@ export const LATE_WRITE = 'the write was given up on and may still commit on the
 
 function settlementOf(row: JournalRow, goal: RuleIntent[], b: Batch, d: TransactionDeps): Settlement {
   const rules = new Set(goal.map((g) => g.ruleNumber));
-  const sent = b.commands.some((c) => rules.has(Number(c.path[3])));
+  const sent = touchedRuleNumbers(b.commands).some((n) => rules.has(n));
   const event = (outcome: RollbackOutcome, reason: string) => ({ operation: row.operation, stage: stageOf(row.state), reason, outcome, commands: row.commands });
   // A late write can land after the router first agrees: keep watching it (VYOS_LATE_WRITE_WATCH_SECONDS).
   if (row.error?.includes(LATE_WRITE) && Date.now() < row.createdAt.getTime() + d.config.vyosLateWriteWatchMs) return { row, state: 'watching', event: null };

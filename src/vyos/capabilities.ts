@@ -1,5 +1,7 @@
 // What the router's API can do, decided from what the router does (vyos-api.md §2, §4, §5;
-// research on the 2025 API models). Pure: the client makes the calls, these read the replies.
+// docs/vyos-research.md §1-2: vyos-1x src/services/api/rest/models.py 1362e6a8 and routers.py
+// 0514484a / 1736807a, against src/services/vyos-http-api-server of 1.3.8 and 1.4.0).
+// Pure: the client makes the calls, these read the replies.
 import type { ConfirmOrder, NatSyntax, RouterCapabilities } from './types';
 
 export type CommitConfirmSetting = 'auto' | 'on' | 'off';

@@ -51,6 +51,8 @@ export async function startTestApp(opts: { sim?: SimulatorOptions; simulator?: S
     ROUTER_PROBE_SECONDS: '0',
     VYOS_TIMEOUT_MS: '3000',
     VYOS_COMMIT_TIMEOUT_MS: '5000',
+    // A lost write is watched for a late commit in proportion to the short write timeout (default 1200 s).
+    VYOS_LATE_WRITE_WATCH_SECONDS: '15',
     // Tests drive many requests with one key from one address; rate-limit tests turn these on.
     RATE_LIMIT_WRITES_PER_MINUTE: '0',
     RATE_LIMIT_READS_PER_MINUTE: '0',

@@ -287,6 +287,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       RATE_LIMIT_READS_PER_MINUTE: '0',
       VYOS_TIMEOUT_MS: '3000',
       VYOS_COMMIT_TIMEOUT_MS: '5000',
+      // A lost write is watched for a late commit in proportion to the short write timeout (default 1200 s).
+      VYOS_LATE_WRITE_WATCH_SECONDS: '15',
       VYOS_CONFIRM_MINUTES: '1',
       NAT_RULE_RANGE: `${RANGE.first}-${RANGE.last}`,
       VYOS_WAN_INTERFACE: WAN,

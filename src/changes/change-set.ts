@@ -5,14 +5,26 @@ import type { Config } from '../config.js';
 import type { Snapshot } from '../domain/entities/index.js';
 import type { NatSyntax, RouterCommand, RouterRule } from '../vyos/types.js';
 import type { RuleIntent } from './change-plan.js';
+import type { RouterView } from './router-picture.js';
 import type { JournalRow } from './change-store.js';
 
 export interface ChangeContext {
   /** the change set's savepoint inside the batch transaction */
   em: EntityManager;
   config: Config;
-  /** the router's NAT destination rules read at the start of the batch (under the lock) */
+  /**
+   * The router's NAT destination rules: read whole in this batch for a change set that asks
+   * (`wholePicture`), otherwise the runner's picture, which the touched-rule read checks before
+   * anything is sent (router-picture.ts)
+   */
   routerRules: ReadonlyMap<number, RouterRule>;
+  /** the same rules, indexed for allocation */
+  router: RouterView;
+  /**
+   * Rule numbers whose entry in the picture made allocation pass a value by: the runner reads
+   * them with the touched rules, so a stale entry is corrected and the value is not lost
+   */
+  avoided: Set<number>;
   /** the router's NAT syntax, for change sets that plan commands themselves */
   syntax: NatSyntax;
 }
@@ -33,6 +45,8 @@ export interface ChangeSet<T> {
   snapshotReason?: string;
   /** save the running config even when nothing is sent (the retry of a failed save) */
   save?: boolean;
+  /** plans against the whole rule set, read in this batch (reconcile, import, recovery) */
+  wholePicture?: boolean;
   /** runs in a batch of its own (dry runs, whole-config loads) */
   isolated?: boolean;
   /** stop after planning: the database is rolled back and the router is not written */

@@ -140,6 +140,72 @@ export async function expectedRules(em: EntityManager, wanInterface: string): Pr
   }));
 }
 
+// ---- allocation: indexed probes from a maintained mark (issue 16), never a load of every value ----
+
+/** A pool of values the database hands out (allocation_mark.ts says what a mark promises). */
+export type Pool = 'rule_number' | 'tcp_port' | 'udp_port' | 'lan_address';
+
+// "n is not in use": one index probe each (the columns are unique).
+const NOT_USED: Record<Pool, string> = {
+  rule_number: 'not exists (select 1 from port_rule p where p.rule_number = n)',
+  tcp_port: 'not exists (select 1 from port_rule p where p.tcp_port = n and p.id is distinct from ?::uuid)',
+  udp_port: 'not exists (select 1 from port_rule p where p.udp_port = n and p.id is distinct from ?::uuid)',
+  lan_address: "not exists (select 1 from vm v where v.internal_ip = host('0.0.0.0'::inet + n))",
+};
+
+/** Where the search in `pool` starts: its mark, when it was set for this range, else the range's first value. */
+export async function poolStart(em: EntityManager, pool: Pool, first: number): Promise<number> {
+  const [row] = await em.execute<{ first: string; mark: string }[]>('select first, mark from allocation_mark where pool = ?', [pool]);
+  return row && Number(row.first) === first ? Math.max(first, Number(row.mark)) : first;
+}
+
+/**
+ * Up to `limit` values from `start` to `last`, ascending, that no row uses in any of `pools`.
+ * The series is produced lazily (a set-returning function in the select list), so the query
+ * stops at the limit: its cost is the values it steps over, not the size of the pool.
+ * `ignoreRule`: a port rule whose own port claims do not count (it is being changed).
+ */
+export async function unusedValues(em: EntityManager, pools: Pool[], start: number, last: number, limit: number, ignoreRule: string | null = null): Promise<number[]> {
+  if (start > last) return [];
+  const params: unknown[] = [start, last];
+  const conds = pools.map((p) => {
+    if (p === 'tcp_port' || p === 'udp_port') params.push(ignoreRule);
+    return NOT_USED[p];
+  });
+  params.push(limit);
+  const rows = await em.execute<{ n: string }[]>(
+    `select n from (select generate_series(?::bigint, ?::bigint) as n) s where ${conds.join(' and ')} limit ?`,
+    params,
+  );
+  return rows.map((r) => Number(r.n));
+}
+
+/** Moves `pool`'s mark (for the range starting at `first`) in the caller's transaction. */
+export async function setPoolMark(em: EntityManager, pool: Pool, first: number, mark: number): Promise<void> {
+  await em.execute(
+    'insert into allocation_mark (pool, first, mark) values (?, ?, ?) on conflict (pool) do update set first = excluded.first, mark = excluded.mark',
+    [pool, first, mark],
+  );
+}
+
+/** Port rule numbers among `numbers` that the database holds. */
+export async function heldRuleNumbers(em: EntityManager, numbers: number[]): Promise<Set<number>> {
+  if (numbers.length === 0) return new Set();
+  const rows = await em.execute<{ rule_number: number }[]>('select rule_number from port_rule where rule_number = any(?::int[])', [`{${numbers.join(',')}}`]);
+  return new Set(rows.map((r) => r.rule_number));
+}
+
+/** Whether a rule other than `ignoreRule` claims `port` for one of the transports `want`. */
+export async function portClaimed(em: EntityManager, want: { tcp: boolean; udp: boolean }, port: number, ignoreRule: string | null): Promise<boolean> {
+  const conds = [...(want.tcp ? ['tcp_port = ?'] : []), ...(want.udp ? ['udp_port = ?'] : [])];
+  if (conds.length === 0) return false;
+  const [row] = await em.execute<{ taken: boolean }[]>(
+    `select exists (select 1 from port_rule where (${conds.join(' or ')}) and id is distinct from ?::uuid) as taken`,
+    [...conds.map(() => port), ignoreRule],
+  );
+  return row?.taken ?? false;
+}
+
 /** Rule numbers and the external ports each rule claims per transport. */
 export function portClaims(em: EntityManager): Promise<{ rule_number: number; tcp_port: number | null; udp_port: number | null }[]> {
   return em.execute('select rule_number, tcp_port, udp_port from port_rule');

@@ -14,6 +14,7 @@ import type { EventBus } from './event-bus.js';
 import type { RollbackEventPayload } from './events.js';
 import { resumeEntry } from './recovery.js';
 import { RollbackRecorder } from './rollback-recorder.js';
+import { RouterPicture } from './router-picture.js';
 import { RouterTransaction, type TransactionHooks } from './transaction.js';
 
 /** Observers for metrics; the coordinator does not know Prometheus. */
@@ -34,6 +35,8 @@ export interface CoordinatorDeps {
 }
 
 export class Coordinator {
+  /** the router's rules as last seen: batches read only what they touch (router-picture.ts) */
+  readonly picture: RouterPicture;
   private readonly queue: BatchQueue;
   private readonly resuming = new Set<string>();
   /** owed undos: 1 s doubling to a minute */
@@ -63,7 +66,8 @@ export class Coordinator {
         else this.saves.schedule();
       },
     };
-    const transaction = new RouterTransaction({ router: deps.router, store: deps.store, recorder, config: deps.config, logger: deps.logger, hooks });
+    this.picture = new RouterPicture({ wanInterface: deps.config.wanInterface, maxAgeMs: pictureMaxAgeMs(deps.config) });
+    const transaction = new RouterTransaction({ router: deps.router, picture: this.picture, store: deps.store, recorder, config: deps.config, logger: deps.logger, hooks });
     this.queue = new BatchQueue({
       windowMs: deps.config.batchWindowMs,
       max: deps.config.batchMax,
@@ -140,4 +144,12 @@ export class Coordinator {
     this.saves.stop();
     await this.drained();
   }
+}
+
+/**
+ * How old the picture may grow before a batch reads the whole rule set itself: two sync
+ * intervals (the sync job refreshes it on the replica that runs it), or 5 minutes without one.
+ */
+export function pictureMaxAgeMs(config: Config): number {
+  return config.syncIntervalSeconds > 0 ? 2 * config.syncIntervalSeconds * 1000 : 300_000;
 }

@@ -11,6 +11,7 @@ export function resumeEntry(row: JournalRow): ChangeSet<JournalRow | null> {
   return {
     operation: 'resume',
     resumes: row,
+    wholePicture: true,
     async prepare({ em, config }) {
       return { intents: await intentsFor(em, config.wanInterface, touchedRuleNumbers(row.commands)), result: row };
     },

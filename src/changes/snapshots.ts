@@ -32,6 +32,7 @@ export function restoreSnapshot(id: string): ChangeSet<Snapshot> {
   return {
     operation: 'restoreSnapshot',
     isolated: true,
+    wholePicture: true,
     async prepare({ em }) {
       const snapshot = isUuid(id) ? await em.findOne(Snapshot, { id }) : null;
       if (!snapshot) throw notFound('snapshot', id);

@@ -7,7 +7,6 @@ import type { Config } from '../config.js';
 import { OperationState, RollbackOutcome, RollbackStage, type Snapshot } from '../domain/entities/index.js';
 import { rollbackFailed, routerBusy, routerRejected, routerUnavailable, toClientError } from '../domain/errors.js';
 import type { Logger } from '../observability/logger.js';
-import { readNatRules } from '../vyos/nat-read.js';
 import { inverse, touchedRuleNumbers } from '../vyos/nat-rule.js';
 import { assertSafeCommands } from '../vyos/path-guard.js';
 import { RouterError, RouterErrorKind, type RouterApi, type RouterCapabilities, type RouterCommand, type RouterRule } from '../vyos/types.js';
@@ -16,6 +15,7 @@ import type { ChangeSet, Prepared } from './change-set.js';
 import type { BatchTx, ChangeStore, JournalRow } from './change-store.js';
 import { UNSETTLED_STATES } from './change-store.js';
 import type { RollbackRecorder } from './rollback-recorder.js';
+import type { RouterPicture } from './router-picture.js';
 import { snapshotFile } from './snapshots.js';
 
 export enum StageName {
@@ -23,6 +23,7 @@ export enum StageName {
   READ_ROUTER = 'read router',
   AWAIT_OWN_TIMER = 'await own timer',
   PREPARE = 'prepare',
+  READ_TOUCHED = 'read touched',
   PLAN = 'plan + guard',
   SNAPSHOT = 'snapshot',
   JOURNAL = 'journal',
@@ -55,6 +56,8 @@ export type BatchOutcome = 'committed' | 'failed' | 'noop' | 'split';
 
 export interface TransactionDeps {
   router: RouterApi;
+  /** the router's rules as last seen (router-picture.ts); only the runner and drift read through it */
+  picture: RouterPicture;
   store: ChangeStore;
   recorder: RollbackRecorder;
   config: Config;
@@ -81,7 +84,16 @@ interface Batch {
   release: (() => Promise<void>) | null;
   tx: BatchTx | null;
   caps: RouterCapabilities;
+  /** the router before the batch: the whole rule set (`whole`), or the touched rules as just read */
   before: Map<number, RouterRule>;
+  /** `before` is a whole read taken in this batch */
+  whole: boolean;
+  /** the members the prepare stage runs: all at first, the accepted ones when preparing again */
+  preparing: Member[];
+  /** times the change sets were prepared again after a stale picture */
+  replans: number;
+  /** rule numbers allocation passed by because the picture holds them (ChangeContext.avoided) */
+  avoided: Set<number>;
   intents: RuleIntent[];
   commands: RouterCommand[];
   operation: string;
@@ -108,6 +120,7 @@ type Step =
   | { kind: 'next' }
   | { kind: 'finish'; outcome: 'noop' | 'dry-run' }
   | { kind: 'split' }
+  | { kind: 'replan'; whole: boolean }
   | { kind: 'fail'; undo: UndoPath; reason: string; error: Error | null };
 
 const NEXT: Step = { kind: 'next' };
@@ -142,11 +155,14 @@ export const STAGES: readonly StageRow[] = [
   },
   {
     name: StageName.READ_ROUTER,
-    does: "read the router's capabilities and its `nat destination` rules",
+    does: "read the router's capabilities; the whole `nat destination` tree only for change sets that plan against all of it (reconcile, import, recovery, a snapshot load) or when the picture is older than its maximum age",
     onFailure: UndoPath.RELEASE,
     async run(b, d) {
       b.caps = await d.router.capabilities();
-      b.before = await readNatRules(d.router);
+      if (b.members.some((m) => m.set.wholePicture) || !d.picture.fresh()) {
+        b.before = await d.picture.readWhole(d.router);
+        b.whole = true;
+      }
       return NEXT;
     },
   },
@@ -164,7 +180,7 @@ export const STAGES: readonly StageRow[] = [
         const until = (row.confirmDeadline?.getTime() ?? 0) + (d.revertGraceMs ?? 10_000);
         while (verifyIntents(goal, b.before).length > 0 && Date.now() < until) {
           await sleep(Math.min(d.rereadMs ?? 1000, 1000));
-          b.before = await readNatRules(d.router);
+          b.before = await d.picture.readWhole(d.router);
         }
       }
       return NEXT;
@@ -175,14 +191,14 @@ export const STAGES: readonly StageRow[] = [
     does: 'run each change set in its own savepoint (domain edits, allocation, flush): one bad request fails alone',
     onFailure: UndoPath.RELEASE,
     async run(b, d) {
-      for (const member of b.members) {
+      for (const member of b.preparing) {
         const resumed = member.set.resumes;
         if (resumed && !UNSETTLED_STATES.includes((await b.tx!.journalRow(resumed.id))?.state ?? OperationState.DONE)) {
           member.resolve(null); // another replica settled it meanwhile
           continue;
         }
         try {
-          const ctx = { config: d.config, routerRules: b.before, syntax: b.caps.syntax };
+          const ctx = { config: d.config, routerRules: d.picture.rules, router: d.picture, avoided: b.avoided, syntax: b.caps.syntax };
           const prepared = await b.tx!.savepoint((em) => member.set.prepare({ ...ctx, em }));
           b.accepted.push({ member, prepared });
         } catch (e) {
@@ -190,6 +206,24 @@ export const STAGES: readonly StageRow[] = [
         }
       }
       return b.accepted.length > 0 ? NEXT : fail(UndoPath.RELEASE, 'every change set failed', null);
+    },
+  },
+  {
+    name: StageName.READ_TOUCHED,
+    does: 'read the rules the change sets touch (one read each, or one whole read when the reads so far say that is cheaper) and check them against the picture they were prepared from',
+    onFailure: UndoPath.RELEASE,
+    branches:
+      'a touched rule differs from the picture (a foreign rule on a number we would allocate, a rule changed by hand): the picture takes it, the database is rolled back and the change sets are prepared again, from a whole read the third time',
+    when: (b) => !b.whole,
+    async run(b, d) {
+      // What allocation passed by for the picture's sake is read too (a few at most): a stale entry is corrected.
+      const numbers = [...b.accepted.flatMap((a) => a.prepared.intents.map((i) => i.ruleNumber)), ...[...b.avoided].slice(0, AVOIDED_READS)];
+      const seen = d.picture.entries(numbers);
+      b.before = await d.picture.readRules(d.router, numbers);
+      const stale = d.picture.differs(numbers, b.before, seen);
+      if (stale.length === 0) return NEXT;
+      d.logger.info({ rules: stale, operation: b.operation }, 'the router differs from the picture at rules this batch touches; preparing again');
+      return { kind: 'replan', whole: b.replans >= 2 };
     },
   },
   {
@@ -312,7 +346,7 @@ export const STAGES: readonly StageRow[] = [
     onFailure: UndoPath.REVERT,
     when: (b) => sends(b) && b.loadFile === null,
     async run(b, d) {
-      const after = await reread(d);
+      const after = await reread(d, touched(b));
       if (!after) return fail(UndoPath.REVERT, 'read-back failed: the router did not answer', routerUnavailable('the router did not answer the read-back'));
       const problems = verifyIntents(b.intents, after);
       if (problems.length === 0) return NEXT;
@@ -395,7 +429,7 @@ async function ownTimerDeadline(d: TransactionDeps): Promise<number> {
  */
 async function putBack(b: Batch, d: TransactionDeps, assumeApplied: boolean): Promise<{ back: boolean; sent: boolean }> {
   const goal = goalBefore(b);
-  let now = await reread(d);
+  let now = await reread(d, touched(b));
   if (now && assumeApplied) now = withIntents(now, b.intents);
   let sent = false;
   if (now && !unchangedSince(goal, b.before, now)) {
@@ -405,7 +439,7 @@ async function putBack(b: Batch, d: TransactionDeps, assumeApplied: boolean): Pr
     } catch (e) {
       d.logger.error({ err: e, operation: b.operation }, 'undo on the router failed');
     }
-    now = await reread(d);
+    now = await reread(d, touched(b));
   }
   return { back: now !== null && unchangedSince(goal, b.before, now), sent };
 }
@@ -429,6 +463,9 @@ export const REVERT_STEPS: readonly string[] = [
   'an outcome the router has not reached yet (our timer still running, or a failed undo) leaves the journal row UNDO_PENDING: it is resumed, with back-off, until router and database agree',
 ];
 
+/** The most rule numbers allocation passed by that a batch reads to check the picture. */
+const AVOIDED_READS = 16;
+
 function sends(b: Batch): boolean {
   return b.commands.length > 0 || b.loadFile !== null;
 }
@@ -448,6 +485,10 @@ export class RouterTransaction {
       tx: null,
       caps: { version: 'unknown', commitConfirm: false, commitConfirmBasis: 'unsure', confirmOrder: 'unknown', syntax: '1.4' },
       before: new Map(),
+      whole: false,
+      preparing: members,
+      replans: 0,
+      avoided: new Set(),
       intents: [],
       commands: [],
       operation: members.map((m) => m.set.operation).join(','),
@@ -464,11 +505,18 @@ export class RouterTransaction {
       lateWrite: false,
     };
     try {
-      for (const row of STAGES) {
+      for (let i = 0; i < STAGES.length; i++) {
+        const row = STAGES[i];
         if (row.when && !row.when(b)) continue;
         const step = await row.run(b, this.d).catch((e: unknown): Step => fail(row.onFailure, describe(e), toClientError(e)));
         if (step.kind === 'next') {
           if (row.journal?.by === 'runner' && b.entry) await this.d.store.markJournal(b.entry, row.journal.state);
+          continue;
+        }
+        if (step.kind === 'replan') {
+          // Nothing was sent: prepare the accepted change sets again against the corrected picture.
+          await this.replan(b, step.whole);
+          i = STAGES.findIndex((r) => r.name === StageName.PREPARE) - 1;
           continue;
         }
         return { ...(await this.end(b, row, step)), commands: b.commands.length };
@@ -482,12 +530,27 @@ export class RouterTransaction {
       for (const m of members) m.reject(e);
       return { outcome: 'failed', commands: b.commands.length, unsettled: true };
     } finally {
+      // A whole-config load leaves the router as the file says: the next batch reads it whole.
+      if (b.loadFile) this.d.picture.invalidate();
       await b.release?.().catch((e: unknown) => this.d.logger.error({ err: e }, 'could not release the router lock'));
     }
   }
 
+  private async replan(b: Batch, whole: boolean): Promise<void> {
+    await b.tx!.rollback();
+    b.tx = await this.d.store.begin();
+    b.preparing = b.accepted.map((a) => a.member);
+    b.accepted = [];
+    b.avoided.clear();
+    b.replans++;
+    if (whole) {
+      b.before = await this.d.picture.readWhole(this.d.router);
+      b.whole = true;
+    }
+  }
+
   /** A row ended the batch early: finish it, or undo it by its path. */
-  private async end(b: Batch, row: StageRow, step: Exclude<Step, { kind: 'next' }>): Promise<{ outcome: BatchOutcome; unsettled: boolean }> {
+  private async end(b: Batch, row: StageRow, step: Exclude<Step, { kind: 'next' | 'replan' }>): Promise<{ outcome: BatchOutcome; unsettled: boolean }> {
     const { store, recorder } = this.d;
     if (step.kind === 'finish') {
       if (step.outcome === 'dry-run') await b.tx!.rollback();
@@ -638,12 +701,17 @@ function stageOf(state: OperationState): RollbackStage {
   return RollbackStage.ROUTER_COMMIT;
 }
 
-/** The NAT rules, re-read a few times with back-off; null when the router never answered. */
-async function reread(d: TransactionDeps): Promise<Map<number, RouterRule> | null> {
+/** The rules a batch touches: its intents' numbers and every number its commands name. */
+function touched(b: Batch): number[] {
+  return [...new Set([...b.intents.map((i) => i.ruleNumber), ...touchedRuleNumbers(b.commands)])];
+}
+
+/** The touched rules, re-read a few times with back-off; null when the router never answered. */
+async function reread(d: TransactionDeps, numbers: number[]): Promise<Map<number, RouterRule> | null> {
   for (let attempt = 0; attempt < 4; attempt++) {
     if (attempt > 0) await sleep((d.rereadMs ?? 200) * 2 ** attempt);
     try {
-      return await readNatRules(d.router);
+      return await d.picture.readRules(d.router, numbers);
     } catch (e) {
       d.logger.warn({ err: e }, 'could not read the router; retrying');
     }
@@ -659,7 +727,7 @@ async function settle(b: Batch, d: TransactionDeps): Promise<'applied' | 'not-ap
   let unchanged = 0;
   for (let attempt = 0; attempt < 6; attempt++) {
     if (attempt > 0) await sleep((d.rereadMs ?? 50) * 2 ** attempt);
-    const now = await readNatRules(d.router).catch(() => null);
+    const now = await d.picture.readRules(d.router, touched(b)).catch(() => null);
     if (!now) continue;
     if (verifyIntents(b.intents, now).length === 0) return 'applied';
     // A commit still running on the router shows the old state: give it a few reads. After our own

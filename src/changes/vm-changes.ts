@@ -2,16 +2,16 @@
 // coordinator inside the batch transaction under the router lock.
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Config } from '../config.js';
-import { allocateIpv4, allocateNumber, allocatePort } from '../domain/allocation.js';
+import { intToIpv4, ipv4ToInt, type NumberRange } from '../config.js';
+import { nextMark } from '../domain/allocation.js';
 import { PortRule, Protocol, Vm, claims } from '../domain/entities/index.js';
-import { badInput, conflict, notFound } from '../domain/errors.js';
+import { badInput, conflict, notFound, poolExhausted } from '../domain/errors.js';
 import { expectedRouterRule } from '../domain/rule-mapping.js';
 import * as check from '../domain/validation.js';
-import { ruleCatchment } from '../vyos/traffic-match.js';
 import type { RouterRule } from '../vyos/types.js';
 import type { RuleIntent } from './change-plan.js';
 import type { ChangeContext, ChangeSet } from './change-set.js';
-import { portClaims, vmAddresses } from './change-store.js';
+import { heldRuleNumbers, poolStart, portClaimed, setPoolMark, unusedValues, type Pool } from './change-store.js';
 
 export interface PortRuleSpec {
   internalPort: number;
@@ -100,69 +100,105 @@ function transports(p: Protocol): ('tcp' | 'udp')[] {
   return [...(c.tcp ? ['tcp' as const] : []), ...(c.udp ? ['udp' as const] : [])];
 }
 
-// ---- allocation state, read under the router lock ----
+// ---- allocation, under the router lock: indexed probes from each pool's mark (issue 16) ----
 
+/** Values probed per query: a few, since the mark normally points at a free one. */
+const PROBE = 16;
+
+/**
+ * Allocates for one change set. What it took but has not flushed yet counts as used; what the
+ * router holds (the runner's picture) is never handed out: a rule number any rule has, a port a
+ * rule other than ours catches on the WAN (read as drift reads it), disabled ones too.
+ */
 class Allocator {
-  private constructor(
-    private readonly config: Config,
-    readonly ruleNumbers: Set<number>,
-    readonly tcp: Set<number>,
-    readonly udp: Set<number>,
-  ) {}
+  private readonly claimed: Record<Pool, Set<number>> = { rule_number: new Set(), tcp_port: new Set(), udp_port: new Set(), lan_address: new Set() };
+  private readonly starts = new Map<Pool, number>();
+
+  private constructor(private readonly ctx: ChangeContext) {}
 
   static async load(ctx: ChangeContext): Promise<Allocator> {
-    const rows = await portClaims(ctx.em);
-    const a = new Allocator(ctx.config, new Set(), new Set(), new Set());
-    for (const r of rows) {
-      a.ruleNumbers.add(r.rule_number);
-      if (r.tcp_port !== null) a.tcp.add(r.tcp_port);
-      if (r.udp_port !== null) a.udp.add(r.udp_port);
-    }
-    const ours = new Set(a.ruleNumbers);
-    // Never hand out a number, or a port someone else's rule catches on the WAN (read as drift
-    // reads it); disabled ones too, since they may be enabled again.
-    for (const rule of ctx.routerRules.values()) {
-      if (ours.has(rule.ruleNumber)) continue;
-      a.ruleNumbers.add(rule.ruleNumber);
-      const caught = ruleCatchment(rule, ctx.config.wanInterface);
-      for (const [first, last] of caught.ports) {
-        for (let port = first; port <= last; port++) {
-          if (caught.tcp) a.tcp.add(port);
-          if (caught.udp) a.udp.add(port);
-        }
-      }
-    }
-    return a;
+    return new Allocator(ctx);
   }
 
-  ruleNumber(): number {
-    const n = allocateNumber(this.config.natRuleRange, this.ruleNumbers, 'NAT_RULE_RANGE');
-    this.ruleNumbers.add(n);
-    return n;
+  ruleNumber(): Promise<number> {
+    return this.take(['rule_number'], this.ctx.config.natRuleRange, 'NAT_RULE_RANGE', async (n) => {
+      if (!this.ctx.router.rules.has(n)) return false;
+      this.ctx.avoided.add(n);
+      return true;
+    });
+  }
+
+  /** The lowest free LAN address. */
+  async address(): Promise<string> {
+    const pool = this.ctx.config.lanPool;
+    const n = await this.take(['lan_address'], { first: ipv4ToInt(pool.first)!, last: ipv4ToInt(pool.last)! }, 'LAN_POOL', async () => false);
+    return intToIpv4(n);
   }
 
   /** An explicit port is checked; an absent one is allocated. Either way it is claimed. */
-  externalPort(field: string, protocol: Protocol, wanted: number | null | undefined, ignore?: PortRule): number {
+  async externalPort(field: string, protocol: Protocol, wanted: number | null | undefined, ignore?: PortRule): Promise<number> {
     const need = claims(protocol);
-    if (ignore) this.release(ignore);
+    const pools = portPools(need);
+    const ignoreId = ignore?.id ?? null;
     let port: number;
     if (wanted == null) {
-      port = allocatePort(this.config.externalPortRange, this.tcp, this.udp, need);
+      port = await this.take(pools, this.ctx.config.externalPortRange, 'EXTERNAL_PORT_RANGE', (p) => this.caughtByOthers(p, need, ignore), ignoreId);
     } else {
-      if ((need.tcp && this.tcp.has(wanted)) || (need.udp && this.udp.has(wanted))) {
-        throw conflict(`${field}: port ${wanted} is already forwarded for ${protocol}`, { field });
-      }
+      const taken =
+        pools.some((p) => this.claimed[p].has(wanted)) || (await portClaimed(this.ctx.em, need, wanted, ignoreId)) || (await this.caughtByOthers(wanted, need, ignore));
+      if (taken) throw conflict(`${field}: port ${wanted} is already forwarded for ${protocol}`, { field });
       port = wanted;
     }
-    if (need.tcp) this.tcp.add(port);
-    if (need.udp) this.udp.add(port);
+    for (const p of pools) this.claimed[p].add(port);
     return port;
   }
 
-  private release(rule: PortRule): void {
-    if (rule.tcpPort != null) this.tcp.delete(rule.tcpPort);
-    if (rule.udpPort != null) this.udp.delete(rule.udpPort);
+  /** A rule on the router catches `port` and is not one of ours (a rule of ours is judged by the database). */
+  private async caughtByOthers(port: number, need: { tcp: boolean; udp: boolean }, ignore?: PortRule): Promise<boolean> {
+    const catching = this.ctx.router.catching(port, need).filter((n) => n !== ignore?.ruleNumber && !this.claimed.rule_number.has(n));
+    if (catching.length === 0) return false;
+    const ours = await heldRuleNumbers(this.ctx.em, catching);
+    const others = catching.filter((n) => !ours.has(n));
+    for (const n of others) this.ctx.avoided.add(n);
+    return others.length > 0;
   }
+
+  /**
+   * The lowest value of `range` unused in every pool of `pools`, not claimed here and not `held`;
+   * then each pool's mark moves to its lowest value still free (allocation_mark.ts).
+   */
+  private async take(pools: Pool[], range: NumberRange, name: string, held: (n: number) => Promise<boolean>, ignoreRule: string | null = null): Promise<number> {
+    const { em } = this.ctx;
+    const starts: number[] = [];
+    for (const p of pools) starts.push(this.starts.get(p) ?? (await poolStart(em, p, range.first)));
+    let from = Math.max(...starts);
+    let firstProbe: number[] | null = null;
+    let pick: number | null = null;
+    while (pick === null) {
+      const free = await unusedValues(em, pools, from, range.last, PROBE, ignoreRule);
+      firstProbe ??= free;
+      for (const v of free) {
+        if (pools.some((p) => this.claimed[p].has(v)) || (await held(v))) continue;
+        pick = v;
+        break;
+      }
+      if (pick !== null) break;
+      if (free.length < PROBE) throw poolExhausted(name);
+      from = free[free.length - 1] + 1;
+    }
+    for (const [i, p] of pools.entries()) {
+      const free = pools.length === 1 ? firstProbe! : await unusedValues(em, [p], starts[i], range.last, PROBE, ignoreRule);
+      const chosen = pick;
+      const next = nextMark(free, (v) => v === chosen || this.claimed[p].has(v), range.last);
+      await setPoolMark(em, p, range.first, next);
+      this.starts.set(p, next);
+    }
+    return pick;
+  }
+}
+
+function portPools(need: { tcp: boolean; udp: boolean }): Pool[] {
+  return [...(need.tcp ? ['tcp_port' as const] : []), ...(need.udp ? ['udp_port' as const] : [])];
 }
 
 function intentFor(rule: PortRule, vm: Vm, config: Config): RuleIntent {
@@ -185,12 +221,14 @@ async function findRule(em: EntityManager, id: string): Promise<PortRule> {
   return rule;
 }
 
-function newRule(em: EntityManager, vm: Vm, spec: PortRuleSpec, alloc: Allocator, field: string): PortRule {
+async function newRule(em: EntityManager, vm: Vm, spec: PortRuleSpec, alloc: Allocator, field: string): Promise<PortRule> {
+  const ruleNumber = await alloc.ruleNumber();
+  const externalPort = await alloc.externalPort(`${field}.externalPort`, spec.protocol, spec.externalPort);
   const rule = em.create(PortRule, {
     vm,
-    ruleNumber: alloc.ruleNumber(),
+    ruleNumber,
     protocol: spec.protocol,
-    externalPort: alloc.externalPort(`${field}.externalPort`, spec.protocol, spec.externalPort),
+    externalPort,
     internalPort: spec.internalPort,
     sourceAddress: spec.sourceAddress,
     description: spec.description,
@@ -212,16 +250,16 @@ export function provisionVm(spec: ProvisionSpec): ChangeSet<string> {
         if (earlier) return { intents: [], result: earlier.id };
       }
       if (await em.count(Vm, { name: spec.name })) throw conflict(`input.name: a VM named "${spec.name}" already exists`, { field: 'input.name' });
+      const alloc = await Allocator.load(ctx);
       let ip = spec.internalIp;
       if (ip) {
         if (await em.count(Vm, { internalIp: ip })) throw conflict(`input.internalIp: ${ip} is already used by another VM`, { field: 'input.internalIp' });
       } else {
-        const used = await vmAddresses(em);
-        ip = allocateIpv4(config.lanPool, new Set(used.map((r) => r.internal_ip)));
+        ip = await alloc.address();
       }
       const vm = em.create(Vm, { name: spec.name, internalIp: ip, macAddress: spec.macAddress, idempotencyKey: spec.idempotencyKey });
-      const alloc = await Allocator.load(ctx);
-      const rules = spec.portRules.map((r, i) => newRule(em, vm, r, alloc, `input.portRules[${i}]`));
+      const rules: PortRule[] = [];
+      for (const [i, r] of spec.portRules.entries()) rules.push(await newRule(em, vm, r, alloc, `input.portRules[${i}]`));
       await em.flush();
       return { intents: rules.map((r) => intentFor(r, vm, config)), result: vm.id };
     },
@@ -248,7 +286,7 @@ export function addPortRule(vmId: string, spec: PortRuleSpec): ChangeSet<string>
     operation: 'addPortRule',
     async prepare(ctx) {
       const vm = await findVm(ctx.em, vmId);
-      const rule = newRule(ctx.em, vm, spec, await Allocator.load(ctx), 'input');
+      const rule = await newRule(ctx.em, vm, spec, await Allocator.load(ctx), 'input');
       vm.updatedAt = new Date();
       await ctx.em.flush();
       return { intents: [intentFor(rule, vm, ctx.config)], result: rule.id };
@@ -265,7 +303,7 @@ export function updatePortRule(id: string, patch: PortRulePatch, operation = 'up
       const protocol = patch.protocol ?? rule.protocol;
       if (patch.protocol !== undefined || patch.externalPort !== undefined) {
         const alloc = await Allocator.load(ctx);
-        rule.externalPort = alloc.externalPort('input.externalPort', protocol, patch.externalPort ?? rule.externalPort, rule);
+        rule.externalPort = await alloc.externalPort('input.externalPort', protocol, patch.externalPort ?? rule.externalPort, rule);
       }
       rule.protocol = protocol;
       if (patch.internalPort !== undefined) rule.internalPort = patch.internalPort;

@@ -29,6 +29,7 @@ export function reconcileChange(mode: ReconcileMode, dryRun: boolean): ChangeSet
   return {
     operation: 'reconcile',
     isolated: true,
+    wholePicture: true,
     dryRun,
     // OVERRIDDEN deletes rules: it does not go ahead without a snapshot (docs/operations.md).
     critical: mode === ReconcileMode.OVERRIDDEN,

@@ -58,6 +58,7 @@ export async function importRouterRules(deps: DriftDeps, opts: { dryRun: boolean
   const prepared = await deps.coordinator.submit({
     operation: 'importRouterRules',
     critical: true,
+    wholePicture: true,
     async prepare(ctx) {
       const p = await prepareImport(ctx.em, ctx.config, [...ctx.routerRules.values()], opts.createVms, syntax, true);
       return { intents: p.intents, result: p };

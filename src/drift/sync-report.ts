@@ -5,7 +5,6 @@ import type { Config } from '../config.js';
 import { toClientError } from '../domain/errors.js';
 import { expectedRules, unsavedState, unsettledCount } from '../changes/change-store.js';
 import type { Coordinator } from '../changes/coordinator.js';
-import { readNatRules } from '../vyos/nat-read.js';
 import type { NatSyntax, RouterApi, RouterRule } from '../vyos/types.js';
 import { diffDrift, syncReport, type ExpectedRule, type SyncReportData } from './drift-diff.js';
 
@@ -33,7 +32,8 @@ export async function snapshot(em: EntityManager, deps: DriftDeps): Promise<Drif
     pendingUndos: await unsettledCount(em),
     unsavedSince: (await unsavedState(em, deps.config.routerName))?.since ?? null,
   });
-  const [{ expected, ...state }, routerRules] = await Promise.all([database(), readNatRules(deps.router)]);
+  // Under the router lock, so the picture batches allocate from takes this whole read too.
+  const [{ expected, ...state }, routerRules] = await Promise.all([database(), deps.coordinator.picture.readWhole(deps.router)]);
   const rules = [...routerRules.values()];
   return { expected, routerRules: rules, report: compare(expected, rules, deps.config, state) };
 }

@@ -152,6 +152,7 @@ function retrieve(device: SimulatedRouter, reader: FieldReader, body: Body): Rep
   if (config === null) return rawInternalError();
   switch (op) {
     case 'showConfig': {
+      device.showConfigPaths.push(path);
       if (format === 'json' || format === 'raw') {
         // `raw` is cli-shell-api's text, printed without re-parsing; json goes through ConfigTree.
         const shown = format === 'json' ? showConfigJson(config, device.schema, path) : showConfigRaw(device.view(), device.schema, path);

@@ -48,6 +48,8 @@ export class SimulatedRouter {
   readonly files = new Map<string, string>();
   commitLatencyMs: number;
   commitCount = 0;
+  /** the path of every API showConfig, oldest first (tests check what a batch reads) */
+  readonly showConfigPaths: string[][] = [];
   revertCount = 0;
   saveCount = 0;
   /** API `op: confirm` requests that stopped a timer the API did not arm */

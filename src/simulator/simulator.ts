@@ -87,6 +87,8 @@ export interface Simulator {
   faults: SimulatorFaults;
   /** successful commits: /configure, /config-file load|merge, apply(); reverts are counted in revertCount */
   commitCount: number;
+  /** the path of every API `showConfig` so far, oldest first */
+  showConfigPaths: readonly string[][];
   /** commit-confirm timers that expired and reverted the config */
   revertCount: number;
   confirmPending(): boolean;
@@ -263,6 +265,9 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     },
     get commitCount() {
       return device.commitCount;
+    },
+    get showConfigPaths() {
+      return device.showConfigPaths;
     },
     get revertCount() {
       return device.revertCount;

@@ -308,7 +308,9 @@ export class VyosClient implements RouterApi {
         signal: abort.signal,
       });
       const reply = readReply(res.status, await res.text());
-      if (!reply.ok && !expectedStatuses.includes(res.status)) outcome = reply.kind;
+      // An empty path is showConfig's way of saying "no such rule" (§3): an answer, not a failure.
+      const empty = !reply.ok && op === 'showConfig' && isEmptyPathMessage(reply.routerMessage);
+      if (!reply.ok && !expectedStatuses.includes(res.status) && !empty) outcome = reply.kind;
       return { status: res.status, reply };
     } catch (err) {
       const error = this.transportError(err, endpoint, access, abort.signal.aborted, timeoutMs);

@@ -10,6 +10,7 @@ import type { JournalRow } from '../../src/changes/change-store';
 import type { RollbackEventPayload } from '../../src/changes/events';
 import { resumeEntry } from '../../src/changes/recovery';
 import { RollbackRecorder } from '../../src/changes/rollback-recorder';
+import { RouterPicture } from '../../src/changes/router-picture';
 import { RouterTransaction, STAGES, StageName, UndoPath, type BatchOutcome, type Member } from '../../src/changes/transaction';
 import { loadConfig } from '../../src/config';
 import { FINISHED_STATES, OperationState, Protocol, RollbackOutcome, RollbackStage } from '../../src/domain/entities/index';
@@ -41,7 +42,8 @@ function rig(opts: { commitConfirm?: boolean; rules?: RouterRule[]; env?: Record
   router.setRules(opts.rules ?? []);
   const events: RollbackEventPayload[] = [];
   const recorder = new RollbackRecorder({ store, events: { rollback: async (e) => void events.push(e) }, logger });
-  const transaction = new RouterTransaction({ router, store, recorder, config: cfg, logger, rereadMs: 1, revertGraceMs: 20 });
+  const picture = new RouterPicture({ wanInterface: cfg.wanInterface, maxAgeMs: 60_000 });
+  const transaction = new RouterTransaction({ router, picture, store, recorder, config: cfg, logger, rereadMs: 1, revertGraceMs: 20 });
   /** One batch of these change sets through the runner. */
   async function run(...sets: ChangeSet<unknown>[]) {
     const answers: Answer[] = sets.map(() => ({ waiting: true }));
@@ -49,7 +51,7 @@ function rig(opts: { commitConfirm?: boolean; rules?: RouterRule[]; env?: Record
     const result = await transaction.run(members);
     return { ...result, answers };
   }
-  return { store, router, events, transaction, run };
+  return { store, router, events, transaction, run, picture };
 }
 type Rig = ReturnType<typeof rig>;
 
@@ -247,6 +249,43 @@ describe("router transaction: every stage's failure takes its undo path", () => 
     assert.deepEqual(t.store.journal.get(row.id)!.history, [COMMITTED]);
     assert.deepEqual(t.store.batchRows(), []);
     assert.deepEqual(records(t), []);
+    assertLock(t);
+  });
+
+  stage(StageName.READ_TOUCHED, 'with a fresh picture only the touched rule is read; that read failing: ROUTER_UNAVAILABLE, nothing written', async () => {
+    assert.equal(declared(StageName.READ_TOUCHED), UndoPath.RELEASE);
+    const t = rig({ rules: [api] });
+    await t.picture.readWhole(t.router);
+    t.router.calls.length = 0;
+    const paths: string[][] = [];
+    t.router.script.showConfig.push((p) => {
+      paths.push(p);
+      throw unreachable();
+    });
+    const r = await t.run(addRule(web));
+    assert.equal(code(r.answers[0]), ErrorCode.ROUTER_UNAVAILABLE);
+    assert.deepEqual(paths, [['nat', 'destination', 'rule', '10000']], 'one read of the touched rule, not of the whole tree');
+    assert.deepEqual(t.router.writes(), []);
+    assert.deepEqual(t.store.batchRows(), []);
+    assert.equal(t.store.txs[0].state, 'rolled back');
+    assertLock(t);
+  });
+
+  stage(StageName.READ_TOUCHED, 'a rule the picture does not know sits on a touched number: the change sets are prepared again from the corrected picture, then sent', async () => {
+    const t = rig();
+    await t.picture.readWhole(t.router);
+    t.router.calls.length = 0;
+    // Someone adds rule 10000 by hand after the picture was taken.
+    const foreign = rule(10000, { externalPort: '40000', description: 'by hand' });
+    t.router.setRules([foreign]);
+    const seen: (RouterRule | undefined)[] = [];
+    const r = await t.run(addRule(web, { prepare: async (ctx) => (seen.push(ctx.routerRules.get(10000)), { intents: [{ ruleNumber: 10000, desired: web }], result: 'id-10000' }) }));
+    assert.equal(value(r.answers[0]), 'id-10000');
+    assert.equal(seen.length, 2, 'prepared twice');
+    assert.equal(seen[0], undefined, 'first from the stale picture');
+    assert.equal(seen[1]?.description, 'by hand', 'then from the picture the touched read corrected');
+    assert.equal(t.store.txs[0].state, 'rolled back', 'the first preparation was rolled back');
+    assert.deepEqual(t.router.writes().length, 2, 'one commit and its confirm');
     assertLock(t);
   });
 

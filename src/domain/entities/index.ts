@@ -1,3 +1,4 @@
+import { AllocationMark } from './allocation-mark.js';
 import { ApiKey } from './api-key.js';
 import { DriftReport } from './drift-report.js';
 import { Operation } from './operation.js';
@@ -8,6 +9,7 @@ import { RouterState } from './router-state.js';
 import { Snapshot } from './snapshot.js';
 import { Vm } from './vm.js';
 
+export { AllocationMark } from './allocation-mark.js';
 export { ApiKey, Role, roleAllows } from './api-key.js';
 export { DriftReport } from './drift-report.js';
 export { Operation, OperationState, FINISHED_STATES } from './operation.js';
@@ -19,4 +21,4 @@ export { RouterState } from './router-state.js';
 export { Snapshot } from './snapshot.js';
 export { Vm } from './vm.js';
 
-export const entities = [Vm, PortRule, RollbackEvent, ApiKey, Operation, Snapshot, RouterState, DriftReport, RateLimitBucket];
+export const entities = [Vm, PortRule, RollbackEvent, ApiKey, Operation, Snapshot, RouterState, DriftReport, RateLimitBucket, AllocationMark];

@@ -1,5 +1,6 @@
 import { ApiKey } from './api-key.js';
 import { DriftReport } from './drift-report.js';
+import { IdempotencyRecord } from './idempotency-record.js';
 import { Operation } from './operation.js';
 import { PortRule } from './port-rule.js';
 import { RateLimitBucket } from './rate-limit-bucket.js';
@@ -10,6 +11,7 @@ import { Vm } from './vm.js';
 
 export { ApiKey, Role, roleAllows } from './api-key.js';
 export { DriftReport } from './drift-report.js';
+export { IdempotencyRecord } from './idempotency-record.js';
 export { Operation, OperationState, FINISHED_STATES } from './operation.js';
 export { PortRule } from './port-rule.js';
 export { RateLimitBucket } from './rate-limit-bucket.js';
@@ -19,4 +21,4 @@ export { RouterState } from './router-state.js';
 export { Snapshot } from './snapshot.js';
 export { Vm } from './vm.js';
 
-export const entities = [Vm, PortRule, RollbackEvent, ApiKey, Operation, Snapshot, RouterState, DriftReport, RateLimitBucket];
+export const entities = [Vm, PortRule, RollbackEvent, ApiKey, Operation, Snapshot, RouterState, DriftReport, RateLimitBucket, IdempotencyRecord];

@@ -30,8 +30,8 @@ const dash = (v: string | number | null | undefined) => (v === null || v === und
 export function ruleTable(rules: readonly RuleFieldsFragment[]): string {
   if (!rules.length) return '(no port rules)\n';
   return table(
-    ['ID', 'RULE', 'PROTOCOL', 'EXTERNAL', 'INTERNAL', 'SOURCE', 'ENABLED', 'DESCRIPTION'],
-    rules.map((r) => [r.id, String(r.ruleNumber), r.protocol, String(r.externalPort), String(r.internalPort), dash(r.sourceAddress), r.enabled ? 'yes' : 'no' + (r.needsRepair ? ' (needs repair)' : ''), dash(r.description)]),
+    ['ID', 'NAME', 'RULE', 'PROTOCOL', 'EXTERNAL', 'INTERNAL', 'SOURCE', 'ENABLED', 'DESCRIPTION'],
+    rules.map((r) => [r.id, dash(r.name), String(r.ruleNumber), r.protocol, String(r.externalPort), String(r.internalPort), dash(r.sourceAddress), r.enabled ? 'yes' : 'no' + (r.needsRepair ? ' (needs repair)' : ''), dash(r.description)]),
   );
 }
 

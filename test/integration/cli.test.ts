@@ -237,10 +237,63 @@ describe('vmapi, the built binary, against a live server', () => {
     assert.match(r.stderr, /UNAUTHENTICATED: Forbidden: unknown API key/);
   });
 
+  test('vm apply -f vm.yaml creates a VM, a second run changes nothing, --dry-run prints the commands a change then sends', async () => {
+    const file = path.join(dir, 'vm.yaml');
+    const yaml = (httpsPort: number) => `# the desired state of one VM
+name: cli-apply
+portRules:
+  - name: ssh
+    internalPort: 22
+    externalPort: 32122
+    sourceAddress: 203.0.113.0/24
+  - name: https
+    internalPort: ${httpsPort}
+    protocol: tcp_udp
+    description: https and quic
+`;
+    writeFileSync(file, yaml(443));
+    const commits = t.sim.commitCount;
+    const first = await runJson(['vm', 'apply', '-f', file]);
+    assert.equal(first.created, true);
+    assert.equal(first.changed, true);
+    assert.deepEqual(first.rules.map((r: { name: string; change: string }) => [r.name, r.change]), [['ssh', 'CREATED'], ['https', 'CREATED']]);
+    assert.equal(t.sim.commitCount, commits + 1, 'one router commit');
+    const ssh = t.routerRules().find((r) => r.externalPort === '32122');
+    assert.equal(ssh?.sourceAddress, '203.0.113.0/24');
+    assert.equal(t.routerRules().find((r) => r.internalPort === '443')?.protocol, 'tcp_udp');
+
+    const second = await runJson(['vm', 'apply', '-f', file]);
+    assert.equal(second.changed, false);
+    assert.deepEqual(second.commands, []);
+    assert.equal(t.sim.commitCount, commits + 1, 'nothing differs: no router commit');
+
+    writeFileSync(file, yaml(8443));
+    const before = JSON.stringify(t.routerRules());
+    const plan = await run(['vm', 'apply', '-f', file, '--dry-run', '-o', 'table']);
+    assert.equal(plan.code, 0, plan.stderr);
+    assert.match(plan.stdout, /^dry run:\s+yes$/m);
+    assert.match(plan.stdout, /^https\s+UPDATED\s+\d+/m);
+    assert.match(plan.stdout, /^ {2}set nat destination rule \d+ translation port 8443$/m);
+    assert.equal(JSON.stringify(t.routerRules()), before, 'a dry run changes nothing');
+    const planned = (await runJson(['vm', 'apply', '-f', file, '--dry-run'])).commands;
+    const changed = await runJson(['vm', 'apply', '-f', file]);
+    assert.deepEqual(changed.commands, planned, 'the dry run printed what the change sent');
+    assert.deepEqual(changed.rules.map((r: { name: string; change: string }) => [r.name, r.change]), [['ssh', 'UNCHANGED'], ['https', 'UPDATED']]);
+    assert.equal(t.routerRules().find((r) => r.externalPort === '32122')?.ruleNumber, ssh?.ruleNumber, 'the unchanged rule keeps its number');
+
+    writeFileSync(file, 'name: cli-apply\nportRules:\n  - name: ssh\n    internalPort: 22\n    prot: udp\n');
+    const typo = await run(['vm', 'apply', '-f', file]);
+    assert.equal(typo.code, EXIT.USAGE);
+    assert.match(typo.stderr, /unknown key\(s\) prot/);
+    writeFileSync(file, 'name: cli-apply\n');
+    assert.equal((await run(['vm', 'apply', '-f', file])).code, EXIT.USAGE, 'no portRules is not "remove every rule"');
+  });
+
   test('vm rm by name decommissions the VM', async () => {
+    const { internalIp } = ok(await t.gql(`{ vm(id: "${vmId}") { internalIp } }`)).vm;
+    assert.ok(t.routerRules().some((r) => r.translationAddress === internalIp));
     assert.deepEqual(await runJson(['vm', 'rm', 'cli-web']), { id: vmId });
     assert.equal(ok(await t.gql(`{ vm(id: "${vmId}") { id } }`)).vm, null);
-    assert.deepEqual(t.routerRules(), []);
+    assert.equal(t.routerRules().some((r) => r.translationAddress === internalIp), false);
   });
 });
-

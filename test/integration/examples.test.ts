@@ -168,6 +168,39 @@ describe('docs/EXAMPLES.md runs against a live server', () => {
     assert.deepEqual(t.routerRules(), []);
   });
 
+  let applied: { vm: { id: string; internalIp: string }; rules: { name: string; change: string; ruleNumber: number; externalPort: number; portRule: { id: string } }[] } | null = null;
+  test('curl: applyVm creates the VM in one commit; the same input again sends nothing', async () => {
+    const commits = t.sim.commitCount;
+    const { applyVm: first } = await sh('apply-vm');
+    assert.equal(first.created, true);
+    assert.equal(t.sim.commitCount - commits, 1);
+    assert.deepEqual(first.commands, t.sim.configured[t.sim.configured.length - 1], 'commands are what the router received');
+    const ssh = t.routerRules().find((r) => r.externalPort === '32122');
+    assert.equal(ssh?.sourceAddress, '203.0.113.0/24');
+    assert.equal(ssh?.translationAddress, first.vm.internalIp);
+    const { applyVm: again } = await sh('apply-vm');
+    assert.equal(t.sim.commitCount - commits, 1, 'the retry (same idempotencyKey) wrote nothing');
+    assert.deepEqual(again.rules, first.rules, 'the first result');
+    applied = first;
+  });
+
+  test('curl: a dry run answers the rule as it would be, the plan in extensions, and changes nothing', async () => {
+    const e = example('dry-run');
+    const https = applied!.rules.find((r) => r.name === 'https')!;
+    const before = JSON.stringify(t.routerRules());
+    const commits = t.sim.commitCount;
+    const r = await runProcess('bash', ['-euo', 'pipefail', '-c', e.code], { ...env, RULE_ID: https.portRule.id }).done;
+    assert.equal(r.code, 0, r.stderr);
+    const body = JSON.parse(r.stdout);
+    assert.deepEqual(body.data.updatePortRule, { ruleNumber: https.ruleNumber, internalPort: 8443 });
+    const plan = body.extensions.dryRun[0];
+    assert.deepEqual(plan.path, ['updatePortRule']);
+    assert.ok(plan.commands.some((c: { path: string[] }) => c.path.join(' ') === `nat destination rule ${https.ruleNumber} translation port 8443`));
+    assert.equal(JSON.stringify(t.routerRules()), before);
+    assert.equal(t.sim.commitCount, commits);
+    ok(await t.gql(`mutation($id: ID!) { decommissionVm(id: $id) }`, { id: applied!.vm.id }));
+  });
+
   let drifted = { missing: 0, changed: 0 };
   test('curl: syncReport shows a rule deleted and a rule changed by hand', async () => {
     const vm = ok(await t.gql(`mutation { provisionVm(input: { name: "web-2", portRules: [{ internalPort: 22 }, { internalPort: 443 }] }) { portRules { ruleNumber } } }`)).provisionVm;

@@ -243,6 +243,21 @@ describe('idempotency keys on creates and applies', () => {
     assert.deepEqual(row, { operation: 'applyVm', result_ref: first.vm.id });
   });
 
+  test('createApiKey with a key: the retry is the same API key with a new secret (the lost one stops working)', async () => {
+    const CREATE = `mutation($key: String, $name: String!) { createApiKey(name: $name, role: VIEWER, idempotencyKey: $key) { apiKey { id name } secret } }`;
+    const count = async () => (await db.query<{ n: number }>('select count(*)::int as n from api_key')).rows[0].n;
+    const keys = await count();
+    const first = ok(await t.gql(CREATE, { key: 'key-1', name: 'ci' })).createApiKey;
+    const again = ok(await t.gql(CREATE, { key: 'key-1', name: 'ci' })).createApiKey;
+    assert.equal(again.apiKey.id, first.apiKey.id);
+    assert.notEqual(again.secret, first.secret);
+    assert.equal(await count(), keys + 1);
+    assert.equal(errorCode(await t.gql('{ vms { totalCount } }', {}, { key: first.secret })), 'UNAUTHENTICATED', 'the secret of the lost reply no longer works');
+    ok(await t.gql('{ vms { totalCount } }', {}, { key: again.secret }));
+    assert.equal(errorCode(await t.gql(CREATE, { key: 'key-1', name: 'other' })), 'CONFLICT');
+    assert.equal(await count(), keys + 1);
+  });
+
   test('a key older than IDEMPOTENCY_RETENTION_HOURS is forgotten: it may be used again', async () => {
     await db.query(`update idempotency_key set created_at = now() - interval '25 hours' where key = 'add-1'`);
     const rules = await ruleCount();

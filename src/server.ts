@@ -13,6 +13,7 @@ import { WebSocketServer } from 'ws';
 import { keyFromHeaders, resolveKey } from './graphql/auth.js';
 import type { AppServices, GraphQLContext } from './graphql/context.js';
 import { auditPlugin } from './graphql/audit.js';
+import { dryRunPlugin } from './graphql/dry-run.js';
 import { formatError } from './graphql/errors.js';
 import { graphqlOverHttpPlugin } from './graphql/graphql-over-http.js';
 import { PersistedQueryStore } from './graphql/persisted-queries.js';
@@ -122,6 +123,7 @@ export async function startHttpServer(schema: GraphQLSchema, app: AppServices): 
       readCachePlugin(app.readCache, metrics),
       auditPlugin(logger),
       graphqlOverHttpPlugin(),
+      dryRunPlugin(),
     ],
   });
   await apollo.start();

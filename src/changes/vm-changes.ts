@@ -14,6 +14,8 @@ import type { ChangeContext, ChangeSet } from './change-set.js';
 import { heldRuleNumbers, poolStart, portClaimed, setPoolMark, unusedValues, type Pool } from './change-store.js';
 
 export interface PortRuleSpec {
+  /** unique per VM; the key applyVm matches rules by (vm-apply.ts) */
+  name?: string | null;
   internalPort: number;
   externalPort?: number | null;
   protocol: Protocol;
@@ -41,10 +43,11 @@ export interface PortRulePatch {
 
 // ---- input validation (pure; runs before anything is queued) ----
 
-type RawRule = { internalPort: number; externalPort?: number | null; protocol?: Protocol | null; sourceAddress?: string | null; description?: string | null; enabled?: boolean | null };
+type RawRule = { name?: string | null; internalPort: number; externalPort?: number | null; protocol?: Protocol | null; sourceAddress?: string | null; description?: string | null; enabled?: boolean | null };
 
 export function validatePortRule(field: string, raw: RawRule): PortRuleSpec {
   return {
+    name: raw.name == null ? null : check.ruleName(`${field}.name`, raw.name),
     internalPort: check.port(`${field}.internalPort`, raw.internalPort),
     externalPort: raw.externalPort == null ? null : check.port(`${field}.externalPort`, raw.externalPort),
     protocol: raw.protocol ?? Protocol.TCP,
@@ -68,6 +71,12 @@ export function validateProvision(raw: { name: string; internalIp?: string | nul
     portRules: rules.map((r, i) => validatePortRule(`input.portRules[${i}]`, r)),
     idempotencyKey: key,
   };
+  const names = new Map<string, number>();
+  spec.portRules.forEach((r, i) => {
+    if (r.name == null) return;
+    if (names.has(r.name)) throw badInput(`input.portRules[${i}].name`, `"${r.name}" is also the name of input.portRules[${names.get(r.name)}]`);
+    names.set(r.name, i);
+  });
   const seen = new Map<string, number>();
   spec.portRules.forEach((r, i) => {
     if (r.externalPort == null) return;
@@ -95,7 +104,7 @@ export function validatePatch(raw: { externalPort?: number | null; internalPort?
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export const isUuid = (id: string) => UUID.test(id);
 
-function transports(p: Protocol): ('tcp' | 'udp')[] {
+export function transports(p: Protocol): ('tcp' | 'udp')[] {
   const c = claims(p);
   return [...(c.tcp ? ['tcp' as const] : []), ...(c.udp ? ['udp' as const] : [])];
 }
@@ -110,7 +119,7 @@ const PROBE = 16;
  * router holds (the runner's picture) is never handed out: a rule number any rule has, a port a
  * rule other than ours catches on the WAN (read as drift reads it), disabled ones too.
  */
-class Allocator {
+export class Allocator {
   private readonly claimed: Record<Pool, Set<number>> = { rule_number: new Set(), tcp_port: new Set(), udp_port: new Set(), lan_address: new Set() };
   private readonly starts = new Map<Pool, number>();
 
@@ -201,7 +210,7 @@ function portPools(need: { tcp: boolean; udp: boolean }): Pool[] {
   return [...(need.tcp ? ['tcp_port' as const] : []), ...(need.udp ? ['udp_port' as const] : [])];
 }
 
-function intentFor(rule: PortRule, vm: Vm, config: Config): RuleIntent {
+export function intentFor(rule: PortRule, vm: Vm, config: Config): RuleIntent {
   return { ruleNumber: rule.ruleNumber, desired: expectedRouterRule(rule, vm, config.wanInterface) };
 }
 
@@ -209,7 +218,7 @@ export function routerRuleFor(rule: PortRule, vm: Vm, config: Config): RouterRul
   return expectedRouterRule(rule, vm, config.wanInterface);
 }
 
-async function findVm(em: EntityManager, id: string): Promise<Vm> {
+export async function findVm(em: EntityManager, id: string): Promise<Vm> {
   const vm = isUuid(id) ? await em.findOne(Vm, { id }, { populate: ['portRules'] }) : null;
   if (!vm) throw notFound('VM', id);
   return vm;
@@ -221,11 +230,12 @@ async function findRule(em: EntityManager, id: string): Promise<PortRule> {
   return rule;
 }
 
-async function newRule(em: EntityManager, vm: Vm, spec: PortRuleSpec, alloc: Allocator, field: string): Promise<PortRule> {
+export async function newRule(em: EntityManager, vm: Vm, spec: PortRuleSpec, alloc: Allocator, field: string): Promise<PortRule> {
   const ruleNumber = await alloc.ruleNumber();
   const externalPort = await alloc.externalPort(`${field}.externalPort`, spec.protocol, spec.externalPort);
   const rule = em.create(PortRule, {
     vm,
+    name: spec.name ?? null,
     ruleNumber,
     protocol: spec.protocol,
     externalPort,

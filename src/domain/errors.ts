@@ -21,7 +21,7 @@ export const ERROR_CODE_DESCRIPTIONS: Readonly<Record<ErrorCode, string>> = {
   [ErrorCode.NOT_FOUND]: 'No VM, port rule or other object has that id (`extensions.id`).',
   [ErrorCode.CONFLICT]: 'What was asked for is taken: a VM name, an internal address, or an external port whose protocol overlaps an existing rule (TCP_UDP overlaps both). Choose another value or let the server allocate one.',
   [ErrorCode.POOL_EXHAUSTED]: 'No free value is left to allocate in a pool (`extensions.pool`: NAT_RULE_RANGE, EXTERNAL_PORT_RANGE or LAN_POOL). Free some, or widen the range.',
-  [ErrorCode.ROUTER_UNAVAILABLE]: 'The router could not be reached or did not answer in time, and the change was not made; or (`extensions.reason` SHUTTING_DOWN, HTTP 503) the server is shutting down and took no new request. Safe to retry later (with the same idempotencyKey for provisionVm).',
+  [ErrorCode.ROUTER_UNAVAILABLE]: 'The router could not be reached or did not answer in time, and the change was not made; or (`extensions.reason` SHUTTING_DOWN, HTTP 503) the server is shutting down and took no new request. Safe to retry later (with the same idempotencyKey, for a create or applyVm).',
   [ErrorCode.ROUTER_REJECTED]: 'The router refused the change (`extensions.routerMessage` is its own message); the router discarded the batch and the database was rolled back, and a RollbackEvent was recorded.',
   [ErrorCode.ROLLBACK_FAILED]: 'A change failed after reaching the router and undoing it failed too: the database was not changed, but the router may still hold part of the change. A RollbackEvent with outcome ROLLBACK_FAILED was recorded; an operator should check `syncReport` and run `reconcile`.',
   [ErrorCode.UNAUTHENTICATED]: 'No API key, or an unknown, revoked or expired one. Send `Authorization: Bearer <key>` (WebSocket: `connectionParams.authorization`).',
@@ -130,6 +130,8 @@ const CONSTRAINT_MESSAGES: [RegExp, string, string][] = [
   [/vm_idempotency_key_unique/, 'idempotencyKey', 'this idempotency key was already used'],
   [/port_rule_(tcp|udp)_port_unique/, 'externalPort', 'this external port is already forwarded for that protocol'],
   [/port_rule_rule_number_unique/, 'ruleNumber', 'this rule number is already used'],
+  [/port_rule_vm_id_name_unique/, 'name', 'the VM already has a port rule with this name'],
+  [/idempotency_key_pkey/, 'idempotencyKey', 'this idempotency key is being used by a request running now; retry it'],
 ];
 
 /** Maps anything thrown to the closed error vocabulary; what it cannot map is returned as an Error, to be masked. */

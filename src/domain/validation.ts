@@ -14,6 +14,15 @@ export function vmName(field: string, value: string): string {
   return v;
 }
 
+const RULE_NAME = /^[A-Za-z0-9]([A-Za-z0-9._-]{0,62})$/;
+
+/** A port rule's name within its VM (applyVm's matching key); kept as given, case included. */
+export function ruleName(field: string, value: string): string {
+  const v = value.trim();
+  if (!RULE_NAME.test(v)) throw badInput(field, 'must be 1-63 letters, digits, dots, hyphens or underscores, starting with a letter or digit');
+  return v;
+}
+
 export function ipv4(field: string, value: string): string {
   if (ipv4ToInt(value) === null) throw badInput(field, `"${clip(value)}" is not an IPv4 address`);
   return value;

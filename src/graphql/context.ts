@@ -10,6 +10,7 @@ import type { HealthDeps } from '../observability/health.js';
 import type { Logger } from '../observability/logger.js';
 import type { AppMetrics } from '../observability/metrics.js';
 import type { KeyCache } from './auth.js';
+import type { DryRunPlan } from './dry-run.js';
 import type { CacheOutcome, ReadCache } from './read-cache.js';
 import type { ReadLoaders } from './read-model.js';
 import type { RouterApi } from '../vyos/types.js';
@@ -54,6 +55,8 @@ export interface GraphQLContext {
   requestId: string;
   /** per-request batched row loaders for the read side */
   loaders: ReadLoaders;
+  /** the plans of this operation's dry-run mutations, for `extensions.dryRun` (dry-run.ts) */
+  dryRuns?: DryRunPlan[];
   /** what the read cache did with this request (set by read-cache-plugin.ts; absent for subscriptions) */
   readCache?: CacheOutcome;
 }

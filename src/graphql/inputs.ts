@@ -5,6 +5,9 @@ import { Protocol } from '../domain/entities/index.js';
 
 @InputType({ description: 'A port to forward to the VM.' })
 export class PortRuleInput {
+  @Field(() => String, { nullable: true, description: 'Stable name of the rule within its VM (unique per VM; 1-63 letters, digits, `.`, `-`, `_`), the key applyVm matches it by.' })
+  name?: string | null;
+
   @Field(() => PortScalar, { description: 'Port on the VM that traffic is translated to.' })
   internalPort!: number;
 
@@ -38,7 +41,7 @@ export class ProvisionVmInput {
   @Field(() => [PortRuleInput], { nullable: true, defaultValue: [], description: 'Port rules to create with the VM, all in the same router commit.' })
   portRules?: PortRuleInput[] | null;
 
-  @Field(() => String, { nullable: true, description: 'Retrying with the same key returns the first result and changes nothing.' })
+  @Field(() => String, { nullable: true, description: 'Retrying with the same key and input returns the first result and changes nothing; another input with it is a CONFLICT (docs/api-reference.md "Idempotency"). Kept IDEMPOTENCY_RETENTION_HOURS.' })
   idempotencyKey?: string | null;
 }
 

@@ -19,6 +19,7 @@ export interface VmRow {
 export interface PortRuleRow {
   id: string;
   vmId: string;
+  name: string | null;
   ruleNumber: number;
   protocol: Protocol;
   externalPort: number;
@@ -32,7 +33,7 @@ export interface PortRuleRow {
 }
 
 const VM_COLUMNS = 'id, name, internal_ip as "internalIp", mac_address as "macAddress", created_at as "createdAt", updated_at as "updatedAt"';
-const RULE_COLUMNS = `id, vm_id as "vmId", rule_number as "ruleNumber", protocol, external_port as "externalPort", internal_port as "internalPort",
+const RULE_COLUMNS = `id, vm_id as "vmId", name, rule_number as "ruleNumber", protocol, external_port as "externalPort", internal_port as "internalPort",
   source_address as "sourceAddress", description, enabled, needs_repair as "needsRepair", created_at as "createdAt", updated_at as "updatedAt"`;
 
 // The ORM's driver hands timestamps over as text; the API's DateTime wants dates.
@@ -91,4 +92,9 @@ export async function vmRow(em: EntityManager, id: string): Promise<VmRow | null
 export async function portRuleRow(em: EntityManager, id: string): Promise<PortRuleRow | null> {
   const [row] = dated(await em.execute<PortRuleRow[]>(`select ${RULE_COLUMNS} from port_rule where id = ?::uuid`, [id]));
   return row ?? null;
+}
+
+/** A VM's port rules by rule number (dry runs read them inside their transaction). */
+export async function vmPortRuleRows(em: EntityManager, vmId: string): Promise<PortRuleRow[]> {
+  return dated(await em.execute<PortRuleRow[]>(`select ${RULE_COLUMNS} from port_rule where vm_id = ?::uuid order by rule_number`, [vmId]));
 }

@@ -9,10 +9,11 @@ import { HealthResolver } from './resolvers/health-resolver.js';
 import { PortRuleResolver } from './resolvers/port-rule-resolver.js';
 import { RollbackResolver } from './resolvers/rollback-resolver.js';
 import { SnapshotResolver } from './resolvers/snapshot-resolver.js';
+import { VmApplyResolver } from './resolvers/vm-apply-resolver.js';
 import { VmResolver } from './resolvers/vm-resolver.js';
 
 // Feature modules add their resolvers here.
-export const resolvers: NonEmptyArray<Function> = [VmResolver, PortRuleResolver, RollbackResolver, HealthResolver, DriftResolver, ApiKeyResolver, SnapshotResolver];
+export const resolvers: NonEmptyArray<Function> = [VmResolver, PortRuleResolver, RollbackResolver, HealthResolver, DriftResolver, ApiKeyResolver, SnapshotResolver, VmApplyResolver];
 
 export function createSchema(pubSub: AppPubSub): Promise<GraphQLSchema> {
   return buildSchema({

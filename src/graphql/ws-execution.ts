@@ -6,6 +6,7 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import { createSourceEventStream, execute, type ExecutionArgs, type ExecutionResult } from 'graphql';
 import { withLogContext, type LogContext } from '../observability/logger.js';
 import type { GraphQLContext } from './context.js';
+import { withDryRuns } from './dry-run.js';
 import { createReadLoaders } from './read-model.js';
 
 const logOf = (ctx: GraphQLContext): LogContext => ({ requestId: ctx.requestId, keyId: ctx.auth?.keyId ?? null });
@@ -21,7 +22,8 @@ export function wsExecution(orm: MikroORM) {
   };
 
   return {
-    execute: (args: ExecutionArgs) => withLogContext(logOf(args.contextValue as GraphQLContext), () => execute(args)),
+    // A dry-run mutation's plan goes in the result's extensions, as over HTTP (dry-run.ts).
+    execute: (args: ExecutionArgs) => withLogContext(logOf(args.contextValue as GraphQLContext), async () => withDryRuns(await execute(args), args.contextValue as GraphQLContext)),
 
     // graphql-js's own subscribe, except that each event gets forEvent()'s context.
     subscribe: async (args: ExecutionArgs): Promise<ExecutionResult | AsyncIterableIterator<ExecutionResult>> => {

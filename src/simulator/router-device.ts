@@ -50,6 +50,8 @@ export class SimulatedRouter {
   commitCount = 0;
   /** the path of every API showConfig, oldest first (tests check what a batch reads) */
   readonly showConfigPaths: string[][] = [];
+  /** the commands of each /configure that committed, in order (tests compare dry-run plans with them) */
+  readonly configured: RouterCommand[][] = [];
   revertCount = 0;
   saveCount = 0;
   /** API `op: confirm` requests that stopped a timer the API did not arm */
@@ -194,7 +196,10 @@ export class SimulatedRouter {
     // research §6: on 1.4+ `Config()` is built after the sets, inside the try: an unparseable value set by
     // this request is an enveloped 500 and a discard.
     if (this.version !== '1.3' && parsedTree(tree) === null) return failed(500, msg.INTERNAL_ERROR);
-    return this.commit(tree, confirmMinutes, false);
+    const commits = this.commitCount;
+    const outcome = await this.commit(tree, confirmMinutes, false);
+    if (this.commitCount > commits) this.configured.push(commands.map((c) => ({ op: c.op, path: [...c.path] })));
+    return outcome;
   }
 
   /** config-file load (replace) or merge (on top of the working config). Caller holds the lock. */

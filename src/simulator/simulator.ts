@@ -91,6 +91,8 @@ export interface Simulator {
   showConfigPaths: readonly string[][];
   /** commit-confirm timers that expired and reverted the config */
   revertCount: number;
+  /** the commands of each /configure request that committed, oldest first */
+  readonly configured: readonly RouterCommand[][];
   confirmPending(): boolean;
   /** the pending timer was armed by a CLI user (foreignConfirmPending), not by the API */
   foreignTimerPending(): boolean;
@@ -271,6 +273,9 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     },
     get revertCount() {
       return device.revertCount;
+    },
+    get configured() {
+      return device.configured;
     },
     confirmPending: () => device.confirmPending(),
     foreignTimerPending: () => device.foreignTimerPending(),

@@ -4,7 +4,7 @@
 // is checked on the router.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Kind, parse, type OperationDefinitionNode } from 'graphql';
@@ -40,8 +40,8 @@ interface Run {
   stderr: string;
 }
 
-function runProcess(command: string, args: string[], env: Record<string, string>, onStdout?: (text: string) => void): { done: Promise<Run>; kill(): void } {
-  const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+function runProcess(command: string, args: string[], env: Record<string, string>, onStdout?: (text: string) => void, cwd?: string): { done: Promise<Run>; kill(): void } {
+  const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], cwd });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d) => {
@@ -168,6 +168,39 @@ describe('docs/EXAMPLES.md runs against a live server', () => {
     assert.deepEqual(t.routerRules(), []);
   });
 
+  let applied: { vm: { id: string; internalIp: string }; rules: { name: string; change: string; ruleNumber: number; externalPort: number; portRule: { id: string } }[] } | null = null;
+  test('curl: applyVm creates the VM in one commit; the same input again sends nothing', async () => {
+    const commits = t.sim.commitCount;
+    const { applyVm: first } = await sh('apply-vm');
+    assert.equal(first.created, true);
+    assert.equal(t.sim.commitCount - commits, 1);
+    assert.deepEqual(first.commands, t.sim.configured[t.sim.configured.length - 1], 'commands are what the router received');
+    const ssh = t.routerRules().find((r) => r.externalPort === '32122');
+    assert.equal(ssh?.sourceAddress, '203.0.113.0/24');
+    assert.equal(ssh?.translationAddress, first.vm.internalIp);
+    const { applyVm: again } = await sh('apply-vm');
+    assert.equal(t.sim.commitCount - commits, 1, 'the retry (same idempotencyKey) wrote nothing');
+    assert.deepEqual(again.rules, first.rules, 'the first result');
+    applied = first;
+  });
+
+  test('curl: a dry run answers the rule as it would be, the plan in extensions, and changes nothing', async () => {
+    const e = example('dry-run');
+    const https = applied!.rules.find((r) => r.name === 'https')!;
+    const before = JSON.stringify(t.routerRules());
+    const commits = t.sim.commitCount;
+    const r = await runProcess('bash', ['-euo', 'pipefail', '-c', e.code], { ...env, RULE_ID: https.portRule.id }).done;
+    assert.equal(r.code, 0, r.stderr);
+    const body = JSON.parse(r.stdout);
+    assert.deepEqual(body.data.updatePortRule, { ruleNumber: https.ruleNumber, internalPort: 8443 });
+    const plan = body.extensions.dryRun[0];
+    assert.deepEqual(plan.path, ['updatePortRule']);
+    assert.ok(plan.commands.some((c: { path: string[] }) => c.path.join(' ') === `nat destination rule ${https.ruleNumber} translation port 8443`));
+    assert.equal(JSON.stringify(t.routerRules()), before);
+    assert.equal(t.sim.commitCount, commits);
+    ok(await t.gql(`mutation($id: ID!) { decommissionVm(id: $id) }`, { id: applied!.vm.id }));
+  });
+
   let drifted = { missing: 0, changed: 0 };
   test('curl: syncReport shows a rule deleted and a rule changed by hand', async () => {
     const vm = ok(await t.gql(`mutation { provisionVm(input: { name: "web-2", portRules: [{ internalPort: 22 }, { internalPort: 443 }] }) { portRules { ruleNumber } } }`)).provisionVm;
@@ -246,6 +279,51 @@ describe('docs/EXAMPLES.md runs against a live server', () => {
     } finally {
       child.kill();
     }
+  });
+
+  test('TypeScript: graphql-codegen makes typed documents of the operations, and the typed client runs them', async () => {
+    mkdirSync(WORK_DIR, { recursive: true });
+    // What the reader has next to their code: the committed schema and their operations.
+    copyFileSync(path.join(projectRoot, 'schema.graphql'), path.join(WORK_DIR, 'schema.graphql'));
+    writeFileSync(path.join(WORK_DIR, 'operations.graphql'), example('typed-operations').code);
+    const codegen = await runProcess(process.execPath, [compileTs(example('typed-codegen'))], env, undefined, WORK_DIR).done;
+    assert.equal(codegen.code, 0, `typed-codegen failed:\n${codegen.stdout}\n${codegen.stderr}`);
+    assert.match(codegen.stdout, /^wrote generated\/graphql\.ts$/m);
+
+    // Type-checked against the generated file: a wrong variable or field would not compile.
+    const file = compileTs(example('typed-client'));
+    const r = await runProcess(process.execPath, [file], env).done;
+    assert.equal(r.code, 0, `typed-client failed:\n${r.stdout}\n${r.stderr}`);
+    assert.match(r.stdout, /^[a-z0-9-]+ 192\.168\.\d+\.\d+: \d+ rule\(s\)$/m);
+    const added = /^rule (\d+) on :(\d+)$/m.exec(r.stdout);
+    assert.ok(added, r.stdout);
+    const onRouter = t.routerRules().find((x) => x.ruleNumber === Number(added[1]));
+    assert.equal(onRouter?.internalPort, '9100');
+    assert.equal(onRouter?.externalPort, added[2]);
+  });
+
+  test('vmapi: the command-line session runs as shown', async () => {
+    // `vmapi` on PATH, as `npm link` or a global install puts it.
+    const bin = path.join(WORK_DIR, 'bin');
+    mkdirSync(bin, { recursive: true });
+    const cli = path.join(projectRoot, 'dist', 'src', 'cli', 'vmapi.js');
+    writeFileSync(path.join(bin, 'vmapi'), `#!/bin/sh\nexec '${process.execPath}' '${cli}' "$@"\n`);
+    chmodSync(path.join(bin, 'vmapi'), 0o755);
+    const e = example('cli-session');
+    assert.equal(e.lang, 'sh');
+    const r = await runProcess('bash', ['-euo', 'pipefail', '-c', e.code], { ...env, PATH: `${bin}:${process.env.PATH}` }, undefined, WORK_DIR).done;
+    assert.equal(r.code, 0, `cli-session failed:\n${r.stdout}\n${r.stderr}`);
+    assert.match(r.stdout, /^created:\s+yes$/m);
+    assert.match(r.stdout, /^web\s+CREATED\s+\d+\s+32480$/m);
+    assert.match(r.stdout, /^ {2}"changed": false,$/m);
+    assert.match(r.stdout, /^\S+\s+web\s+\d+\s+TCP\s+32480\s+8080\s+-\s+no\s/m);
+    assert.match(r.stdout, /^in sync:\s+yes$/m);
+    assert.match(r.stdout, /^exit status 11$/m);
+    assert.match(r.stderr, /^vmapi: NOT_FOUND: /m);
+    const web = t.routerRules().find((x) => x.externalPort === '32480');
+    assert.equal(web?.internalPort, '8080');
+    assert.equal(web?.disabled, true);
+    assert.equal(t.routerRules().find((x) => x.translationAddress === web?.translationAddress && x.internalPort === '22')?.sourceAddress, '198.51.100.0/24');
   });
 
   test('GraphiQL: every operation of the document runs with the documented variables', async () => {

@@ -43,6 +43,8 @@ const MIN_ROLE: Record<string, Role> = {
   'Mutation.provisionVm': 'OPERATOR',
   'Mutation.decommissionVm': 'OPERATOR',
   'Mutation.addPortRule': 'OPERATOR',
+  'Mutation.applyVm': 'OPERATOR',
+  'Mutation.updateVm': 'OPERATOR',
   'Mutation.updatePortRule': 'OPERATOR',
   'Mutation.setPortRuleEnabled': 'OPERATOR',
   'Mutation.removePortRule': 'OPERATOR',

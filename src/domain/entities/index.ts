@@ -1,6 +1,7 @@
 import { AllocationMark } from './allocation-mark.js';
 import { ApiKey } from './api-key.js';
 import { DriftReport } from './drift-report.js';
+import { IdempotencyRecord } from './idempotency-record.js';
 import { Operation } from './operation.js';
 import { PortRule } from './port-rule.js';
 import { RateLimitBucket } from './rate-limit-bucket.js';
@@ -12,6 +13,7 @@ import { Vm } from './vm.js';
 export { AllocationMark } from './allocation-mark.js';
 export { ApiKey, Role, roleAllows } from './api-key.js';
 export { DriftReport } from './drift-report.js';
+export { IdempotencyRecord } from './idempotency-record.js';
 export { Operation, OperationState, FINISHED_STATES } from './operation.js';
 export { PortRule } from './port-rule.js';
 export { RateLimitBucket } from './rate-limit-bucket.js';
@@ -21,4 +23,4 @@ export { RouterState } from './router-state.js';
 export { Snapshot } from './snapshot.js';
 export { Vm } from './vm.js';
 
-export const entities = [Vm, PortRule, RollbackEvent, ApiKey, Operation, Snapshot, RouterState, DriftReport, RateLimitBucket, AllocationMark];
+export const entities = [Vm, PortRule, RollbackEvent, ApiKey, Operation, Snapshot, RouterState, DriftReport, RateLimitBucket, AllocationMark, IdempotencyRecord];

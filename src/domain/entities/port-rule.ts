@@ -7,8 +7,10 @@ import { Protocol, claims } from './protocol.js';
 
 @ObjectType({ description: 'One port forward: a NAT destination rule on the router.' })
 @Entity({ tableName: 'port_rule' })
+// applyVm matches a VM's rules by name: unique per VM (NULLs, unnamed rules, never collide).
+@Unique({ properties: ['vm', 'name'] })
 export class PortRule {
-  [OptionalProps]?: 'createdAt' | 'updatedAt' | 'sourceAddress' | 'description' | 'enabled' | 'tcpPort' | 'udpPort' | 'needsRepair';
+  [OptionalProps]?: 'createdAt' | 'updatedAt' | 'name' | 'sourceAddress' | 'description' | 'enabled' | 'tcpPort' | 'udpPort' | 'needsRepair';
 
   @Field(() => ID, { description: 'Stable identifier (a UUID).' })
   @PrimaryKey({ type: 'uuid' })
@@ -17,6 +19,10 @@ export class PortRule {
   @ManyToOne(() => Vm, { ref: true, deleteRule: 'cascade' })
   @Index()
   vm!: Ref<Vm>;
+
+  @Field(() => String, { nullable: true, description: 'Stable name of the rule within its VM (unique per VM), the key applyVm matches rules by; null for a rule created without one.' })
+  @Property({ type: 'text', nullable: true })
+  name?: string | null;
 
   @Field(() => Int, { description: 'The VyOS `nat destination rule` number, allocated from NAT_RULE_RANGE.' })
   @Property({ type: 'integer' })

@@ -27,7 +27,7 @@ export class Vm {
   @Property({ type: 'text', nullable: true })
   macAddress?: string | null;
 
-  /** a retried provisionVm with the same key returns this VM */
+  /** no longer written: idempotency keys live in idempotency_key (kept for replicas of the previous release during a rollout; drop later) */
   @Property({ type: 'text', nullable: true })
   @Unique()
   idempotencyKey?: string | null;

@@ -3,6 +3,7 @@ import { Arg, Authorized, Ctx, Field, ID, Int, Mutation, ObjectType, Query, Reso
 import { generateKey } from '../../domain/api-key-secret.js';
 import { ApiKey, Role } from '../../domain/entities/index.js';
 import { badInput, conflict, notFound } from '../../domain/errors.js';
+import { claimFor, findEarlier, idempotencyKey, recordClaim } from '../../changes/idempotency.js';
 import { isUuid } from '../../changes/vm-changes.js';
 import type { GraphQLContext } from '../context.js';
 import { CHANGE_COST } from '../../security/query-limits.js';
@@ -31,7 +32,7 @@ export class ApiKeyResolver {
   @Authorized(Role.ADMIN)
   @Mutation(() => CreatedApiKey, { complexity: CHANGE_COST, description: 'Creates an API key. The secret is in the reply only; rotate by creating a new key, switching clients, then revoking the old one.' })
   async createApiKey(
-    @Ctx() { em }: GraphQLContext,
+    @Ctx() { em, app }: GraphQLContext,
     @Arg('name', { description: 'What the key is for, e.g. "ci-deploy"; 1-100 printable characters.' }) name: string,
     @Arg('role', () => Role, { description: 'What the key may do.' }) role: Role,
     @Arg('expiresAt', () => Date, { nullable: true, description: 'When the key stops working; must be in the future. Omit for no expiry.' }) expiresAt?: Date | null,
@@ -39,6 +40,12 @@ export class ApiKeyResolver {
     writesPerMinute?: number | null,
     @Arg('readsPerMinute', () => Int, { nullable: true, description: `This key's read budget in cost units a minute (an ordinary query is one unit, syncReport ten), shared by every replica; 0 = no limit. Omit for the server's RATE_LIMIT_READS_PER_MINUTE.` })
     readsPerMinute?: number | null,
+    @Arg('idempotencyKey', () => String, {
+      nullable: true,
+      description:
+        'Retrying with the same key and input returns the same API key, with a NEW secret (only hashes are stored; the one in the lost reply stops working); another input with it is a CONFLICT (docs/api-reference.md "Idempotency").',
+    })
+    key?: string | null,
   ): Promise<CreatedApiKey> {
     const trimmed = name.trim();
     if (!NAME.test(trimmed)) throw badInput('name', 'must be 1-100 printable characters');
@@ -46,18 +53,34 @@ export class ApiKeyResolver {
     for (const [field, value] of [['writesPerMinute', writesPerMinute], ['readsPerMinute', readsPerMinute]] as const) {
       if (value != null && (value < 0 || value > MAX_PER_MINUTE)) throw badInput(field, `must be between 0 (no limit) and ${MAX_PER_MINUTE}`);
     }
-    const k = generateKey();
-    const apiKey = em.create(ApiKey, {
-      name: trimmed,
-      role,
-      prefix: k.prefix,
-      secretHash: k.hash,
-      expiresAt: expiresAt ?? null,
-      writesPerMinute: writesPerMinute ?? null,
-      readsPerMinute: readsPerMinute ?? null,
+    const claim = claimFor(idempotencyKey('idempotencyKey', key), 'createApiKey', { name: trimmed, role, expiresAt: expiresAt?.toISOString() ?? null, writesPerMinute: writesPerMinute ?? null, readsPerMinute: readsPerMinute ?? null });
+    const retention = app.config.idempotencyRetentionMs;
+    // The key row commits with the API key (its primary key stops a concurrent twin).
+    return em.transactional(async (tx) => {
+      const k = generateKey();
+      const earlier = claim ? await findEarlier(tx, claim, retention) : null;
+      if (earlier) {
+        const apiKey = await tx.findOne(ApiKey, { id: earlier.resultRef });
+        if (!apiKey || apiKey.revokedAt) throw conflict(`idempotencyKey "${claim!.key}" created an API key that has been revoked since; use a new key`, { field: 'idempotencyKey', idempotencyKey: claim!.key });
+        // The first secret was only ever in the reply that was lost: issue the key a new one.
+        apiKey.prefix = k.prefix;
+        apiKey.secretHash = k.hash;
+        await tx.flush();
+        return { apiKey, secret: k.key };
+      }
+      const apiKey = tx.create(ApiKey, {
+        name: trimmed,
+        role,
+        prefix: k.prefix,
+        secretHash: k.hash,
+        expiresAt: expiresAt ?? null,
+        writesPerMinute: writesPerMinute ?? null,
+        readsPerMinute: readsPerMinute ?? null,
+      });
+      await tx.flush();
+      if (claim) await recordClaim(tx, claim, retention, apiKey.id, null);
+      return { apiKey, secret: k.key };
     });
-    await em.flush();
-    return { apiKey, secret: k.key };
   }
 
   @Authorized(Role.ADMIN)

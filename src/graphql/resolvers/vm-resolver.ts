@@ -1,7 +1,9 @@
 import type { GraphQLResolveInfo } from 'graphql';
 import { Arg, Authorized, Ctx, FieldResolver, ID, Info, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { PortRule, Role, Vm } from '../../domain/entities/index.js';
+import { byId, claimFor, findEarlier, idempotent } from '../../changes/idempotency.js';
 import { decommissionVm, isUuid, provisionVm, validateProvision } from '../../changes/vm-changes.js';
+import { asId, DRY_RUN, plannedVm, runChange, type PlannedVm } from '../dry-run.js';
 import { notFound } from '../../domain/errors.js';
 import { connectionType, selects } from '../connection.js';
 import { vmPage, vmRow, type VmRow } from '../read-model.js';
@@ -31,26 +33,40 @@ export class VmResolver {
   }
 
   @FieldResolver(() => [PortRule], { description: 'Its port rules, by rule number.' })
-  async portRules(@Root() vm: Vm | VmRow, @Ctx() { loaders }: GraphQLContext) {
+  async portRules(@Root() vm: Vm | VmRow | PlannedVm, @Ctx() { loaders }: GraphQLContext) {
+    // a dry run's VM brings its would-be rules along (dry-run.ts)
+    if ('plannedRules' in vm) return vm.plannedRules;
     return loaders.portRulesByVm.load(vm.id);
   }
 
   @Authorized(Role.OPERATOR)
   @Mutation(() => Vm, { complexity: CHANGE_COST, description: 'Creates a VM and puts all its port rules on the router in one commit.' })
-  async provisionVm(@Ctx() { em, app }: GraphQLContext, @Arg('input', () => ProvisionVmInput, { description: 'The VM and its port rules.' }) input: ProvisionVmInput) {
+  async provisionVm(
+    @Ctx() ctx: GraphQLContext,
+    @Info() info: GraphQLResolveInfo,
+    @Arg('input', () => ProvisionVmInput, { description: 'The VM and its port rules.' }) input: ProvisionVmInput,
+    @Arg('dryRun', () => Boolean, { nullable: true, defaultValue: false, description: DRY_RUN }) dryRun: boolean | null,
+  ) {
     const spec = validateProvision(input);
-    if (spec.idempotencyKey) {
-      const earlier = await em.findOne(Vm, { idempotencyKey: spec.idempotencyKey });
-      if (earlier) return earlier;
-    }
-    const id = await app.coordinator.submit(provisionVm(spec));
-    return loadVm(em, id);
+    const claim = claimFor(spec.idempotencyKey, 'provisionVm', { ...spec, idempotencyKey: undefined });
+    const retention = ctx.app.config.idempotencyRetentionMs;
+    // A replay needs neither the queue nor the router; the change set checks again under the lock.
+    const earlier = claim && !dryRun ? await findEarlier(ctx.em, claim, retention) : null;
+    if (earlier) return loadVm(ctx.em, earlier.resultRef);
+    // The key lives in idempotency_key now, not in vm.idempotency_key (idempotency.ts).
+    const set = idempotent(provisionVm({ ...spec, idempotencyKey: null }), claim, retention, byId);
+    return runChange(ctx, info, dryRun, set, loadVm, plannedVm);
   }
 
   @Authorized(Role.OPERATOR)
   @Mutation(() => ID, { complexity: CHANGE_COST, description: 'Removes the VM and all its rules from the router and the database; returns its id.' })
-  async decommissionVm(@Ctx() { app }: GraphQLContext, @Arg('id', () => ID, { description: 'The VM to remove.' }) id: string) {
-    return app.coordinator.submit(decommissionVm(id));
+  async decommissionVm(
+    @Ctx() ctx: GraphQLContext,
+    @Info() info: GraphQLResolveInfo,
+    @Arg('id', () => ID, { description: 'The VM to remove.' }) id: string,
+    @Arg('dryRun', () => Boolean, { nullable: true, defaultValue: false, description: DRY_RUN }) dryRun: boolean | null,
+  ) {
+    return runChange(ctx, info, dryRun, decommissionVm(id), asId);
   }
 }
 

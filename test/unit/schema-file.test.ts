@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
+import { isNonNullType } from 'graphql';
 import { SCHEMA_FILE, renderSchema } from '../../src/graphql/emit-schema.js';
 
 test('schema.graphql is what the code emits (run `npm run schema` after changing the API)', async () => {
@@ -16,24 +17,38 @@ test('the schema keeps the contract names of design.md', async () => {
   for (const name of ['Vm', 'PortRule', 'PortRuleInput', 'ProvisionVmInput', 'UpdatePortRuleInput', 'VmConnection', 'RollbackEvent', 'RollbackStage', 'RollbackOutcome', 'Health', 'ComponentHealth', 'IPv4', 'Port', 'DateTime', 'Protocol', 'SyncReport', 'DriftItem', 'DriftKind', 'ReconcileMode', 'ReconcileResult', 'FieldDrift', 'RouterRule', 'RouterCommand', 'DriftKind', 'RollbackEvent']) {
     assert.ok(schema.getType(name), `schema lacks ${name}`);
   }
-  const signature = (type: 'Query' | 'Mutation' | 'Subscription', field: string) => {
+  // The contract's signatures. Compatible growth only: a contract argument keeps its name and its
+  // type, or relaxes a non-null type to the nullable one (every query that was valid stays valid);
+  // an argument the contract does not name must be optional (nullable); the result type is the same.
+  const contract: [type: 'Query' | 'Mutation' | 'Subscription', field: string, args: string, result: string][] = [
+    ['Query', 'vms', 'after: String, first: Int', 'VmConnection!'],
+    ['Query', 'vm', 'id: ID!', 'Vm'],
+    ['Query', 'portRule', 'id: ID!', 'PortRule'],
+    ['Query', 'syncReport', '', 'SyncReport!'],
+    ['Query', 'rollbackEvents', 'after: String, first: Int', 'RollbackEventConnection!'],
+    ['Query', 'health', '', 'Health!'],
+    ['Mutation', 'provisionVm', 'input: ProvisionVmInput!', 'Vm!'],
+    ['Mutation', 'decommissionVm', 'id: ID!', 'ID!'],
+    ['Mutation', 'addPortRule', 'input: PortRuleInput!, vmId: ID!', 'PortRule!'],
+    ['Mutation', 'updatePortRule', 'id: ID!, input: UpdatePortRuleInput!', 'PortRule!'],
+    ['Mutation', 'setPortRuleEnabled', 'enabled: Boolean!, id: ID!', 'PortRule!'],
+    ['Mutation', 'removePortRule', 'id: ID!', 'ID!'],
+    ['Mutation', 'reconcile', 'dryRun: Boolean, mode: ReconcileMode', 'ReconcileResult!'],
+    ['Subscription', 'rollbackEvents', '', 'RollbackEvent!'],
+    ['Subscription', 'driftDetected', '', 'SyncReport!'],
+  ];
+  for (const [type, field, args, result] of contract) {
     const f = (type === 'Query' ? schema.getQueryType() : type === 'Mutation' ? schema.getMutationType() : schema.getSubscriptionType())?.getFields()[field];
     assert.ok(f, `${type}.${field} is missing`);
-    return `${f.args.map((a) => `${a.name}: ${String(a.type)}`).sort().join(', ')} -> ${String(f.type)}`;
-  };
-  assert.equal(signature('Query', 'vms'), 'after: String, first: Int -> VmConnection!');
-  assert.equal(signature('Query', 'vm'), 'id: ID! -> Vm');
-  assert.equal(signature('Query', 'portRule'), 'id: ID! -> PortRule');
-  assert.equal(signature('Query', 'syncReport'), ' -> SyncReport!');
-  assert.equal(signature('Query', 'rollbackEvents'), 'after: String, first: Int -> RollbackEventConnection!');
-  assert.equal(signature('Query', 'health'), ' -> Health!');
-  assert.equal(signature('Mutation', 'provisionVm'), 'input: ProvisionVmInput! -> Vm!');
-  assert.equal(signature('Mutation', 'decommissionVm'), 'id: ID! -> ID!');
-  assert.equal(signature('Mutation', 'addPortRule'), 'input: PortRuleInput!, vmId: ID! -> PortRule!');
-  assert.equal(signature('Mutation', 'updatePortRule'), 'id: ID!, input: UpdatePortRuleInput! -> PortRule!');
-  assert.equal(signature('Mutation', 'setPortRuleEnabled'), 'enabled: Boolean!, id: ID! -> PortRule!');
-  assert.equal(signature('Mutation', 'removePortRule'), 'id: ID! -> ID!');
-  assert.equal(signature('Mutation', 'reconcile'), 'dryRun: Boolean, mode: ReconcileMode -> ReconcileResult!');
-  assert.equal(signature('Subscription', 'rollbackEvents'), ' -> RollbackEvent!');
-  assert.equal(signature('Subscription', 'driftDetected'), ' -> SyncReport!');
+    assert.equal(String(f.type), result, `${type}.${field} returns ${result}`);
+    const wanted = new Map(args ? args.split(', ').map((a) => a.split(': ') as [string, string]) : []);
+    for (const [name, t] of wanted) {
+      const arg = f.args.find((a) => a.name === name);
+      assert.ok(arg, `${type}.${field} keeps its argument ${name}`);
+      assert.ok(String(arg.type) === t || `${String(arg.type)}!` === t, `${type}.${field}(${name}:) is ${t} or its nullable form, not ${String(arg.type)}`);
+    }
+    for (const arg of f.args) {
+      if (!wanted.has(arg.name)) assert.ok(!isNonNullType(arg.type), `${type}.${field}(${arg.name}:) is new, so it must be optional`);
+    }
+  }
 });

@@ -43,8 +43,11 @@ export function dated<T extends { createdAt: Date; updatedAt: Date }>(rows: T[])
   return rows;
 }
 
+/** Every rule of a batch of VMs (one parameter: a uuid[] literal), by port_rule_vm_id_index. */
+export const RULES_BY_VM_SQL = `select ${RULE_COLUMNS} from port_rule where vm_id = any(?::uuid[]) order by rule_number`;
+
 /** A Postgres array literal of ids; ids are UUIDs we produced, checked by the callers' queries. */
-const uuidArray = (ids: readonly string[]) => `{${ids.join(',')}}`;
+export const uuidArray = (ids: readonly string[]) => `{${ids.join(',')}}`;
 
 export interface ReadLoaders {
   vmById: DataLoader<string, VmRow | null>;
@@ -60,7 +63,7 @@ export function createReadLoaders(em: EntityManager): ReadLoaders {
       return ids.map((id) => byId.get(id) ?? null);
     }),
     portRulesByVm: new DataLoader(async (vmIds) => {
-      const rows = dated(await em.execute<PortRuleRow[]>(`select ${RULE_COLUMNS} from port_rule where vm_id = any(?::uuid[]) order by rule_number`, [uuidArray(vmIds)]));
+      const rows = dated(await em.execute<PortRuleRow[]>(RULES_BY_VM_SQL, [uuidArray(vmIds)]));
       const byVm = new Map<string, PortRuleRow[]>(vmIds.map((id) => [id, []]));
       for (const r of rows) byVm.get(r.vmId)?.push(r);
       return vmIds.map((id) => byVm.get(id) ?? []);

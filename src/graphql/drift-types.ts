@@ -3,6 +3,7 @@ import { Field, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { PortRule, RouterCommandType } from '../domain/entities/index.js';
 import { DriftKind } from '../drift/drift-diff.js';
 import { ReconcileMode } from '../drift/reconcile-plan.js';
+import type { DriftFieldName } from '../vyos/types.js';
 
 registerEnumType(DriftKind, {
   name: 'DriftKind',
@@ -28,13 +29,42 @@ registerEnumType(ReconcileMode, {
   },
 });
 
+// camelCase values: the wire strings stay what they were when `field` was a String.
+export enum DriftField {
+  protocol = 'protocol',
+  externalPort = 'externalPort',
+  internalPort = 'internalPort',
+  translationAddress = 'translationAddress',
+  sourceAddress = 'sourceAddress',
+  description = 'description',
+  enabled = 'enabled',
+  inboundInterface = 'inboundInterface',
+}
+registerEnumType(DriftField, {
+  name: 'DriftField',
+  description: 'A field of a NAT destination rule that drift is reported on.',
+  valuesConfig: {
+    protocol: { description: '`protocol`.' },
+    externalPort: { description: '`destination port`.' },
+    internalPort: { description: '`translation port`.' },
+    translationAddress: { description: '`translation address` (the VM\'s internal IP).' },
+    sourceAddress: { description: '`source address`.' },
+    description: { description: '`description`.' },
+    enabled: { description: 'Whether the rule lacks `disable` (`true`/`false`).' },
+    inboundInterface: { description: '`inbound-interface` (the WAN interface).' },
+  },
+});
+// Every name the diff can report is a value of the enum (a compile error otherwise).
+const _everyDriftField: Record<DriftFieldName, DriftField> = DriftField;
+void _everyDriftField;
+
 @ObjectType({ description: 'One field that differs: what the database expects and what the router has (null = not set).' })
 export class FieldDrift {
-  @Field({
+  @Field(() => DriftField, {
     description:
       'protocol, externalPort, internalPort, translationAddress, sourceAddress, description, enabled or inboundInterface.',
   })
-  field!: string;
+  field!: DriftFieldName;
 
   @Field(() => String, { nullable: true, description: 'The value the database implies (for SHADOWED: our rule).' })
   expected?: string | null;

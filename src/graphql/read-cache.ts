@@ -8,10 +8,11 @@ import type { ChangeClock } from '../database/change-clock.js';
 
 /**
  * Root fields answered from PostgreSQL alone, from tables whose changes move the clock (the
- * change-notification migration). syncReport, health and snapshots read the router or the clock
- * of the wall; apiKeys shows expiry, which changes with time alone. They are never cached.
+ * change-notification migration: vm, port_rule, rollback_event, api_key). syncReport, health and
+ * snapshots read the router or the clock of the wall; apiKeys shows expiry, which changes with
+ * time alone; node can answer a Snapshot, whose table notifies nobody. They are never cached.
  */
-export const CACHEABLE_FIELDS: ReadonlySet<string> = new Set(['vms', 'vm', 'portRule', 'rollbackEvents']);
+export const CACHEABLE_FIELDS: ReadonlySet<string> = new Set(['vms', 'vm', 'portRule', 'portRules', 'portOwners', 'rollbackEvents']);
 
 /** A query selecting only cacheable root fields (fragments at the root are not worth the analysis). */
 export function isCacheable(operation: OperationDefinitionNode | null | undefined): boolean {

@@ -5,7 +5,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import DataLoader from 'dataloader';
 import type { Protocol } from '../domain/entities/index.js';
-import { decodeCursor, pageSize, toPage, type Page } from './connection.js';
 
 export interface VmRow {
   id: string;
@@ -32,12 +31,12 @@ export interface PortRuleRow {
   updatedAt: Date;
 }
 
-const VM_COLUMNS = 'id, name, internal_ip as "internalIp", mac_address as "macAddress", created_at as "createdAt", updated_at as "updatedAt"';
-const RULE_COLUMNS = `id, vm_id as "vmId", name, rule_number as "ruleNumber", protocol, external_port as "externalPort", internal_port as "internalPort",
+export const VM_COLUMNS = 'id, name, internal_ip as "internalIp", mac_address as "macAddress", created_at as "createdAt", updated_at as "updatedAt"';
+export const RULE_COLUMNS = `id, vm_id as "vmId", name, rule_number as "ruleNumber", protocol, external_port as "externalPort", internal_port as "internalPort",
   source_address as "sourceAddress", description, enabled, needs_repair as "needsRepair", created_at as "createdAt", updated_at as "updatedAt"`;
 
 // The ORM's driver hands timestamps over as text; the API's DateTime wants dates.
-function dated<T extends { createdAt: Date; updatedAt: Date }>(rows: T[]): T[] {
+export function dated<T extends { createdAt: Date; updatedAt: Date }>(rows: T[]): T[] {
   for (const r of rows) {
     r.createdAt = new Date(r.createdAt);
     r.updatedAt = new Date(r.updatedAt);
@@ -45,8 +44,11 @@ function dated<T extends { createdAt: Date; updatedAt: Date }>(rows: T[]): T[] {
   return rows;
 }
 
+/** Every rule of a batch of VMs (one parameter: a uuid[] literal), by port_rule_vm_id_index. */
+export const RULES_BY_VM_SQL = `select ${RULE_COLUMNS} from port_rule where vm_id = any(?::uuid[]) order by rule_number`;
+
 /** A Postgres array literal of ids; ids are UUIDs we produced, checked by the callers' queries. */
-const uuidArray = (ids: readonly string[]) => `{${ids.join(',')}}`;
+export const uuidArray = (ids: readonly string[]) => `{${ids.join(',')}}`;
 
 export interface ReadLoaders {
   vmById: DataLoader<string, VmRow | null>;
@@ -62,26 +64,12 @@ export function createReadLoaders(em: EntityManager): ReadLoaders {
       return ids.map((id) => byId.get(id) ?? null);
     }),
     portRulesByVm: new DataLoader(async (vmIds) => {
-      const rows = dated(await em.execute<PortRuleRow[]>(`select ${RULE_COLUMNS} from port_rule where vm_id = any(?::uuid[]) order by rule_number`, [uuidArray(vmIds)]));
+      const rows = dated(await em.execute<PortRuleRow[]>(RULES_BY_VM_SQL, [uuidArray(vmIds)]));
       const byVm = new Map<string, PortRuleRow[]>(vmIds.map((id) => [id, []]));
       for (const r of rows) byVm.get(r.vmId)?.push(r);
       return vmIds.map((id) => byVm.get(id) ?? []);
     }),
   };
-}
-
-/** A page of VMs, oldest first; the count query runs only when the client asked for totalCount. */
-export async function vmPage(em: EntityManager, first: number | null, after: string | null | undefined, withCount: boolean): Promise<Page<VmRow>> {
-  const n = pageSize(first ?? 50);
-  const cursor = after ? decodeCursor(after) : null;
-  const [rows, count] = await Promise.all([
-    cursor
-      ? // cursors carry milliseconds (JavaScript dates); compare at that precision
-        em.execute<VmRow[]>(`select ${VM_COLUMNS} from vm where (date_trunc('milliseconds', created_at), id) > (?, ?::uuid) order by created_at, id limit ?`, [cursor.at, cursor.id, n + 1])
-      : em.execute<VmRow[]>(`select ${VM_COLUMNS} from vm order by created_at, id limit ?`, [n + 1]),
-    withCount ? em.execute<{ n: number }[]>('select count(*)::int as n from vm') : Promise.resolve([{ n: 0 }]),
-  ]);
-  return toPage(dated(rows), n, count[0].n, (v) => ({ at: v.createdAt, id: v.id }));
 }
 
 export async function vmRow(em: EntityManager, id: string): Promise<VmRow | null> {
@@ -97,4 +85,98 @@ export async function portRuleRow(em: EntityManager, id: string): Promise<PortRu
 /** A VM's port rules by rule number (dry runs read them inside their transaction). */
 export async function vmPortRuleRows(em: EntityManager, vmId: string): Promise<PortRuleRow[]> {
   return dated(await em.execute<PortRuleRow[]>(`select ${RULE_COLUMNS} from port_rule where vm_id = ?::uuid order by rule_number`, [vmId]));
+}
+
+export async function vmRowByName(em: EntityManager, name: string): Promise<VmRow | null> {
+  const [row] = dated(await em.execute<VmRow[]>(`select ${VM_COLUMNS} from vm where name = ?`, [name]));
+  return row ?? null;
+}
+
+/**
+ * The rules holding `externalPort` for the transports of `protocol` (a TCP_UDP rule holds both):
+ * the per-transport claim columns and their unique indexes answer it, at most one rule each.
+ */
+export async function portOwnerRows(em: EntityManager, externalPort: number, transports: { tcp: boolean; udp: boolean }): Promise<PortRuleRow[]> {
+  const claims = [transports.tcp ? 'tcp_port = ?' : null, transports.udp ? 'udp_port = ?' : null].filter((c): c is string => c !== null);
+  if (claims.length === 0) return [];
+  return dated(await em.execute<PortRuleRow[]>(`select ${RULE_COLUMNS} from port_rule where ${claims.join(' or ')} order by rule_number`, claims.map(() => externalPort)));
+}
+
+export interface RollbackEventRow {
+  id: string;
+  at: Date;
+  operation: string;
+  stage: string;
+  reason: string;
+  outcome: string;
+  commands: unknown[];
+}
+export const ROLLBACK_COLUMNS = 'id, at, operation, stage, reason, outcome, commands';
+export function datedEvent(row: RollbackEventRow): RollbackEventRow {
+  row.at = new Date(row.at);
+  return row;
+}
+
+export interface SnapshotRow {
+  id: string;
+  slot: number;
+  file: string;
+  reason: string;
+  operation: string | null;
+  createdAt: Date;
+}
+
+/** What the ApiKey type shows: never the secret's hash. */
+export interface ApiKeyRow {
+  id: string;
+  name: string;
+  role: string;
+  prefix: string;
+  createdAt: Date;
+  expiresAt: Date | null;
+  revokedAt: Date | null;
+  writesPerMinute: number | null;
+  readsPerMinute: number | null;
+}
+
+const dateOrNull = (v: Date | string | null) => (v === null ? null : new Date(v));
+
+/** The GraphQL types that implement Node, and the table each one's id is looked up in. */
+export type NodeTypeName = 'Vm' | 'PortRule' | 'RollbackEvent' | 'Snapshot' | 'ApiKey';
+const NODE_TABLES: Record<NodeTypeName, string> = { Vm: 'vm', PortRule: 'port_rule', RollbackEvent: 'rollback_event', Snapshot: 'snapshot', ApiKey: 'api_key' };
+
+const NODE_LOADERS: Record<NodeTypeName, (em: EntityManager, id: string) => Promise<object | null>> = {
+  Vm: vmRow,
+  PortRule: portRuleRow,
+  async RollbackEvent(em, id) {
+    const [row] = await em.execute<RollbackEventRow[]>(`select ${ROLLBACK_COLUMNS} from rollback_event where id = ?::uuid`, [id]);
+    return row ? datedEvent(row) : null;
+  },
+  async Snapshot(em, id) {
+    const [row] = await em.execute<SnapshotRow[]>('select id, slot, file, reason, operation, created_at as "createdAt" from snapshot where id = ?::uuid', [id]);
+    return row ? { ...row, createdAt: new Date(row.createdAt) } : null;
+  },
+  async ApiKey(em, id) {
+    const [row] = await em.execute<ApiKeyRow[]>(
+      `select id, name, role, prefix, created_at as "createdAt", expires_at as "expiresAt", revoked_at as "revokedAt",
+        writes_per_minute as "writesPerMinute", reads_per_minute as "readsPerMinute" from api_key where id = ?::uuid`,
+      [id],
+    );
+    return row ? { ...row, createdAt: new Date(row.createdAt), expiresAt: dateOrNull(row.expiresAt), revokedAt: dateOrNull(row.revokedAt) } : null;
+  },
+};
+
+/**
+ * The object a Node id names, searched in the tables of `types` only (ids are the tables' UUIDs,
+ * unique across tables in practice; the first table in `types` order wins): one probe of every
+ * primary key, then the row.
+ */
+export async function nodeRow(em: EntityManager, id: string, types: readonly NodeTypeName[]): Promise<{ type: NodeTypeName; row: object } | null> {
+  if (types.length === 0) return null;
+  const probe = types.map((t, i) => `(select ${i} as n from ${NODE_TABLES[t]} where id = ?::uuid)`).join(' union all ');
+  const [hit] = await em.execute<{ n: number }[]>(`${probe} order by n limit 1`, types.map(() => id));
+  if (!hit) return null;
+  const type = types[hit.n];
+  const row = await NODE_LOADERS[type](em, id);
+  return row ? { type, row } : null;
 }

@@ -6,6 +6,7 @@ import { authChecker } from './auth.js';
 import { ApiKeyResolver } from './resolvers/api-key-resolver.js';
 import { DriftResolver } from './resolvers/drift-resolver.js';
 import { HealthResolver } from './resolvers/health-resolver.js';
+import { LookupResolver } from './resolvers/lookup-resolver.js';
 import { PortRuleResolver } from './resolvers/port-rule-resolver.js';
 import { RollbackResolver } from './resolvers/rollback-resolver.js';
 import { SnapshotResolver } from './resolvers/snapshot-resolver.js';
@@ -13,7 +14,7 @@ import { VmApplyResolver } from './resolvers/vm-apply-resolver.js';
 import { VmResolver } from './resolvers/vm-resolver.js';
 
 // Feature modules add their resolvers here.
-export const resolvers: NonEmptyArray<Function> = [VmResolver, PortRuleResolver, RollbackResolver, HealthResolver, DriftResolver, ApiKeyResolver, SnapshotResolver, VmApplyResolver];
+export const resolvers: NonEmptyArray<Function> = [VmResolver, PortRuleResolver, RollbackResolver, HealthResolver, DriftResolver, ApiKeyResolver, SnapshotResolver, VmApplyResolver, LookupResolver];
 
 export function createSchema(pubSub: AppPubSub): Promise<GraphQLSchema> {
   return buildSchema({

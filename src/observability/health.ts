@@ -1,12 +1,28 @@
 // Deep health: database, router and background job, for GET /health and the GraphQL `health`
 // query (one implementation, two views); readiness (GET /ready): the database alone.
 import type { MikroORM } from '@mikro-orm/postgresql';
-import { Field, Float, ObjectType } from 'type-graphql';
+import { Field, Float, ObjectType, registerEnumType } from 'type-graphql';
 import type { RouterApi, RouterCapabilities } from '../vyos/types.js';
+
+// Lower-case values: the wire strings stay what they were when `status` was a String (and what GET /health says).
+export enum HealthStatus {
+  ok = 'ok',
+  degraded = 'degraded',
+  down = 'down',
+}
+registerEnumType(HealthStatus, {
+  name: 'HealthStatus',
+  description: 'How usable a dependency (or the whole server) is.',
+  valuesConfig: {
+    ok: { description: 'Working.' },
+    degraded: { description: 'Usable, with a warning (see `detail`).' },
+    down: { description: 'Not usable.' },
+  },
+});
 
 @ObjectType({ description: 'The state of one dependency.' })
 export class ComponentHealth {
-  @Field({ description: '`ok`, `degraded` (usable, with a warning) or `down`.' })
+  @Field(() => HealthStatus, { description: '`ok`, `degraded` (usable, with a warning) or `down`.' })
   status!: 'ok' | 'degraded' | 'down';
 
   @Field(() => Float, { nullable: true, description: 'How long the check took, in milliseconds.' })
@@ -18,7 +34,7 @@ export class ComponentHealth {
 
 @ObjectType({ description: 'Whether the server can do its job.' })
 export class Health {
-  @Field({ description: '`ok`, `degraded` or `down` (down when the database or the router is down).' })
+  @Field(() => HealthStatus, { description: '`ok`, `degraded` or `down` (down when the database or the router is down).' })
   status!: 'ok' | 'degraded' | 'down';
 
   @Field(() => ComponentHealth, { description: 'PostgreSQL: a query round trip and the connection pool.' })

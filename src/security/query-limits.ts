@@ -7,6 +7,7 @@
 //     (ROUTER_READ_COST, ROUTER_WRITE_COST) and every mutation;
 //   - a field with a `first` argument multiplies by `first`: the request's real value, else the
 //     variable's default, else the argument's default, else the largest page (MAX_PAGE_SIZE);
+//     with `last` given, by `last` (no default: a variable not sent counts as the largest page);
 //   - `edges` of a connection is already counted by the connection's `first`: multiplier 1;
 //   - any other list multiplies by LIST_FACTOR (a VM has a handful of rules, not hundreds);
 //   - introspection (`__schema`, `__type`) is bounded by the schema, not the data: multiplier 1,
@@ -146,7 +147,10 @@ export function measureOperation(schema: GraphQLSchema, document: DocumentNode, 
         const child = sel.selectionSet ? walk(sel.selectionSet, fieldType ? getNamedType(fieldType) : undefined, intro, visiting) : NOTHING;
         let multiplier = 1;
         const first = sel.arguments?.find((a) => a.name.value === 'first');
-        if (first || def?.args.some((a) => a.name === 'first')) multiplier = pageOf(first?.value, def);
+        const last = sel.arguments?.find((a) => a.name.value === 'last');
+        // `last` has no default: when given, it is the page size (the largest page when it is a variable not sent)
+        if (last) multiplier = Math.max(pageOf(last.value, undefined), first ? pageOf(first.value, def) : 0);
+        else if (first || def?.args.some((a) => a.name === 'first')) multiplier = pageOf(first?.value, def);
         else if (!intro && fieldType && isListType(getNullableType(fieldType)) && !(name === 'edges' && type?.name.endsWith('Connection'))) {
           multiplier = LIST_FACTOR;
         }

@@ -33,8 +33,10 @@ export interface RouterRule {
 }
 
 /** One differing field between what should be on the router and what is. */
+export type DriftFieldName = 'protocol' | 'externalPort' | 'internalPort' | 'translationAddress' | 'sourceAddress' | 'description' | 'enabled' | 'inboundInterface';
+
 export interface FieldDrift {
-  field: string;
+  field: DriftFieldName;
   expected: string | null;
   actual: string | null;
 }

@@ -17,30 +17,44 @@ test('the schema keeps the contract names of design.md', async () => {
   for (const name of ['Vm', 'PortRule', 'PortRuleInput', 'ProvisionVmInput', 'UpdatePortRuleInput', 'VmConnection', 'RollbackEvent', 'RollbackStage', 'RollbackOutcome', 'Health', 'ComponentHealth', 'IPv4', 'Port', 'DateTime', 'Protocol', 'SyncReport', 'DriftItem', 'DriftKind', 'ReconcileMode', 'ReconcileResult', 'FieldDrift', 'RouterRule', 'RouterCommand', 'DriftKind', 'RollbackEvent']) {
     assert.ok(schema.getType(name), `schema lacks ${name}`);
   }
-  // The contract's arguments with their types; arguments added since must be optional, so every
-  // call the contract allows still works.
-  const signature = (type: 'Query' | 'Mutation' | 'Subscription', field: string, contractArgs: string[] = []) => {
+  // The contract's signatures. Compatible growth only: a contract argument keeps its name and its
+  // type, or relaxes a non-null type to the nullable one (every query that was valid stays valid);
+  // an argument the contract does not name must be optional (nullable); the result type is the same.
+  const contract: [type: 'Query' | 'Mutation' | 'Subscription', field: string, args: string, result: string][] = [
+    ['Query', 'vms', 'after: String, first: Int', 'VmConnection!'],
+    ['Query', 'vm', 'id: ID!', 'Vm'],
+    ['Query', 'portRule', 'id: ID!', 'PortRule'],
+    ['Query', 'syncReport', '', 'SyncReport!'],
+    ['Query', 'rollbackEvents', 'after: String, first: Int', 'RollbackEventConnection!'],
+    ['Query', 'health', '', 'Health!'],
+    ['Mutation', 'provisionVm', 'input: ProvisionVmInput!', 'Vm!'],
+    ['Mutation', 'decommissionVm', 'id: ID!', 'ID!'],
+    ['Mutation', 'addPortRule', 'input: PortRuleInput!, vmId: ID!', 'PortRule!'],
+    ['Mutation', 'updatePortRule', 'id: ID!, input: UpdatePortRuleInput!', 'PortRule!'],
+    ['Mutation', 'setPortRuleEnabled', 'enabled: Boolean!, id: ID!', 'PortRule!'],
+    ['Mutation', 'removePortRule', 'id: ID!', 'ID!'],
+    ['Mutation', 'reconcile', 'dryRun: Boolean, mode: ReconcileMode', 'ReconcileResult!'],
+    ['Subscription', 'rollbackEvents', '', 'RollbackEvent!'],
+    ['Subscription', 'driftDetected', '', 'SyncReport!'],
+  ];
+  for (const [type, field, args, result] of contract) {
     const f = (type === 'Query' ? schema.getQueryType() : type === 'Mutation' ? schema.getMutationType() : schema.getSubscriptionType())?.getFields()[field];
     assert.ok(f, `${type}.${field} is missing`);
-    for (const a of f.args) if (!contractArgs.includes(a.name)) assert.ok(!isNonNullType(a.type), `${type}.${field}(${a.name}) is new and must be optional`);
-    return `${f.args.filter((a) => contractArgs.includes(a.name)).map((a) => `${a.name}: ${String(a.type)}`).sort().join(', ')} -> ${String(f.type)}`;
-  };
-  assert.equal(signature('Query', 'vms', ['after', 'first']), 'after: String, first: Int -> VmConnection!');
-  assert.equal(signature('Query', 'vm', ['id']), 'id: ID! -> Vm');
-  assert.equal(signature('Query', 'portRule', ['id']), 'id: ID! -> PortRule');
-  assert.equal(signature('Query', 'syncReport', []), ' -> SyncReport!');
-  assert.equal(signature('Query', 'rollbackEvents', ['after', 'first']), 'after: String, first: Int -> RollbackEventConnection!');
-  assert.equal(signature('Query', 'health', []), ' -> Health!');
-  assert.equal(signature('Mutation', 'provisionVm', ['input']), 'input: ProvisionVmInput! -> Vm!');
-  assert.equal(signature('Mutation', 'decommissionVm', ['id']), 'id: ID! -> ID!');
-  assert.equal(signature('Mutation', 'addPortRule', ['input', 'vmId']), 'input: PortRuleInput!, vmId: ID! -> PortRule!');
-  assert.equal(signature('Mutation', 'updatePortRule', ['id', 'input']), 'id: ID!, input: UpdatePortRuleInput! -> PortRule!');
-  assert.equal(signature('Mutation', 'setPortRuleEnabled', ['enabled', 'id']), 'enabled: Boolean!, id: ID! -> PortRule!');
-  assert.equal(signature('Mutation', 'removePortRule', ['id']), 'id: ID! -> ID!');
-  assert.equal(signature('Mutation', 'reconcile', ['dryRun', 'mode']), 'dryRun: Boolean, mode: ReconcileMode -> ReconcileResult!');
+    assert.equal(String(f.type), result, `${type}.${field} returns ${result}`);
+    const wanted = new Map(args ? args.split(', ').map((a) => a.split(': ') as [string, string]) : []);
+    for (const [name, t] of wanted) {
+      const arg = f.args.find((a) => a.name === name);
+      assert.ok(arg, `${type}.${field} keeps its argument ${name}`);
+      assert.ok(String(arg.type) === t || `${String(arg.type)}!` === t, `${type}.${field}(${name}:) is ${t} or its nullable form, not ${String(arg.type)}`);
+    }
+    for (const arg of f.args) {
+      if (!wanted.has(arg.name)) assert.ok(!isNonNullType(arg.type), `${type}.${field}(${arg.name}:) is new, so it must be optional`);
+    }
+  }
   // Issue 17: the shape the `vmapi` CLI codes against.
-  assert.equal(signature('Mutation', 'applyVm', ['dryRun', 'idempotencyKey', 'input']), 'dryRun: Boolean, idempotencyKey: String, input: ApplyVmInput! -> ApplyVmResult!');
-  assert.equal(signature('Mutation', 'updateVm', ['dryRun', 'id', 'input']), 'dryRun: Boolean, id: ID!, input: UpdateVmInput! -> Vm!');
+  const sig = (m: string) => { const fl = schema.getMutationType()!.getFields()[m]; return `${fl.args.map((a) => `${a.name}: ${String(a.type)}`).sort().join(', ')} -> ${String(fl.type)}`; };
+  assert.equal(sig('applyVm'), 'dryRun: Boolean, idempotencyKey: String, input: ApplyVmInput! -> ApplyVmResult!');
+  assert.equal(sig('updateVm'), 'dryRun: Boolean, id: ID!, input: UpdateVmInput! -> Vm!');
   const arg = (m: string, name: string) => String(schema.getMutationType()?.getFields()[m]?.args.find((a) => a.name === name)?.type);
   assert.equal(arg('addPortRule', 'idempotencyKey'), 'String');
   for (const m of ['provisionVm', 'decommissionVm', 'addPortRule', 'updatePortRule', 'setPortRuleEnabled', 'removePortRule', 'applyVm', 'updateVm']) {
@@ -58,6 +72,4 @@ test('the schema keeps the contract names of design.md', async () => {
   has('UpdateVmInput', ['name: String', 'internalIp: IPv4', 'macAddress: String']);
   has('PortRule', ['name: String']);
   assert.deepEqual((schema.getType('RuleChangeKind') as unknown as { getValues(): { name: string }[] }).getValues().map((v) => v.name), ['CREATED', 'UPDATED', 'UNCHANGED', 'REMOVED']);
-  assert.equal(signature('Subscription', 'rollbackEvents', []), ' -> RollbackEvent!');
-  assert.equal(signature('Subscription', 'driftDetected', []), ' -> SyncReport!');
 });

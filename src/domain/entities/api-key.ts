@@ -1,6 +1,7 @@
 import { Entity, Enum, OptionalProps, PrimaryKey, Property, Unique } from '@mikro-orm/core';
 import { randomUUID } from 'node:crypto';
 import { Field, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
+import { Node } from '../../graphql/node.js';
 
 export enum Role {
   VIEWER = 'VIEWER',
@@ -21,7 +22,7 @@ const rank: Record<Role, number> = { VIEWER: 1, OPERATOR: 2, ADMIN: 3 };
 export const roleAllows = (has: Role, needs: Role) => rank[has] >= rank[needs];
 
 @Entity({ tableName: 'api_key' })
-@ObjectType({ description: 'An API key, without its secret (the secret is shown once, by createApiKey).' })
+@ObjectType({ implements: Node, description: 'An API key, without its secret (the secret is shown once, by createApiKey).' })
 export class ApiKey {
   [OptionalProps]?: 'createdAt' | 'expiresAt' | 'revokedAt' | 'writesPerMinute' | 'readsPerMinute';
 

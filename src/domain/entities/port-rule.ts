@@ -4,8 +4,9 @@ import { Field, ID, Int, ObjectType } from 'type-graphql';
 import { PortScalar } from '../../graphql/scalars.js';
 import { Vm } from './vm.js';
 import { Protocol, claims } from './protocol.js';
+import { Node } from '../../graphql/node.js';
 
-@ObjectType({ description: 'One port forward: a NAT destination rule on the router.' })
+@ObjectType({ implements: Node, description: 'One port forward: a NAT destination rule on the router.' })
 @Entity({ tableName: 'port_rule' })
 // applyVm matches a VM's rules by name: unique per VM (NULLs, unnamed rules, never collide).
 @Unique({ properties: ['vm', 'name'] })
@@ -35,6 +36,7 @@ export class PortRule {
 
   @Field(() => PortScalar, { description: 'Port on the WAN interface that is forwarded.' })
   @Property({ type: 'integer' })
+  @Index() // the externalPort filters of vms and portRules
   externalPort!: number;
 
   @Field(() => PortScalar, { description: 'Port on the VM that traffic is translated to.' })

@@ -2,6 +2,7 @@ import { Entity, Enum, Index, OptionalProps, PrimaryKey, Property } from '@mikro
 import { randomUUID } from 'node:crypto';
 import { Field, ID, ObjectType, registerEnumType } from 'type-graphql';
 import type { RouterCommand } from '../../vyos/types.js';
+import { Node } from '../../graphql/node.js';
 
 export enum RollbackStage {
   ROUTER_COMMIT = 'ROUTER_COMMIT',
@@ -35,17 +36,35 @@ registerEnumType(RollbackOutcome, {
   },
 });
 
+// Lower-case values: the wire strings stay what they were when `op` was a String.
+export enum RouterCommandOp {
+  set = 'set',
+  delete = 'delete',
+  comment = 'comment',
+}
+registerEnumType(RouterCommandOp, {
+  name: 'RouterCommandOp',
+  description: 'What a router command does (the VyOS /configure `op`).',
+  valuesConfig: {
+    set: { description: 'Creates the path (with its value).' },
+    delete: { description: 'Removes the path and everything under it.' },
+    comment: { description: 'Attaches a comment to the path.' },
+  },
+});
+
 @ObjectType('RouterCommand', { description: 'One router command as sent to /configure; a value is the last path element.' })
 export class RouterCommandType implements RouterCommand {
-  @Field(() => String, { description: '`set`, `delete` or `comment`.' })
+  @Field(() => RouterCommandOp, { description: '`set`, `delete` or `comment`.' })
   op!: 'set' | 'delete' | 'comment';
 
   @Field(() => [String], { description: 'The configuration path, e.g. `["nat", "destination", "rule", "10000", "translation", "port", "80"]`.' })
   path!: string[];
 }
 
-@ObjectType('RollbackEvent', { description: 'A change that was undone, and how.' })
+@ObjectType('RollbackEvent', { implements: Node, description: 'A change that was undone, and how.' })
 @Entity({ tableName: 'rollback_event' })
+// the order of `rollbackEvents`, newest first (read backwards); also serves any range on `at`
+@Index({ properties: ['at', 'id'] })
 export class RollbackEvent {
   [OptionalProps]?: 'at' | 'commands';
 
@@ -55,7 +74,6 @@ export class RollbackEvent {
 
   @Field({ description: 'When the rollback finished.' })
   @Property({ type: 'timestamptz' })
-  @Index()
   at: Date = new Date();
 
   @Field({ description: 'The operation(s) that were undone, e.g. `provisionVm`.' })

@@ -1,11 +1,14 @@
-import { Collection, Entity, OneToMany, OptionalProps, PrimaryKey, Property, Unique } from '@mikro-orm/core';
+import { Collection, Entity, Index, OneToMany, OptionalProps, PrimaryKey, Property, Unique } from '@mikro-orm/core';
 import { randomUUID } from 'node:crypto';
 import { Field, ID, ObjectType } from 'type-graphql';
 import { IPv4Resolver } from 'graphql-scalars';
 import { PortRule } from './port-rule.js';
+import { Node } from '../../graphql/node.js';
 
-@ObjectType({ description: 'A virtual machine on the router LAN, reachable through its port rules.' })
+@ObjectType({ implements: Node, description: 'A virtual machine on the router LAN, reachable through its port rules.' })
 @Entity({ tableName: 'vm' })
+// the order of `vms` (keyset pagination: a page is one range scan of this index)
+@Index({ properties: ['createdAt', 'id'] })
 export class Vm {
   [OptionalProps]?: 'createdAt' | 'updatedAt' | 'macAddress' | 'idempotencyKey';
 

@@ -4,9 +4,11 @@ import { PortRule, Role, Vm } from '../../domain/entities/index.js';
 import { byId, claimFor, findEarlier, idempotent } from '../../changes/idempotency.js';
 import { decommissionVm, isUuid, provisionVm, validateProvision } from '../../changes/vm-changes.js';
 import { asId, DRY_RUN, plannedVm, runChange, type PlannedVm } from '../dry-run.js';
-import { notFound } from '../../domain/errors.js';
-import { connectionType, selects } from '../connection.js';
-import { vmPage, vmRow, type VmRow } from '../read-model.js';
+import { badInput, notFound } from '../../domain/errors.js';
+import { connectionType, pageRequest, selects } from '../connection.js';
+import { VmFilter, checkVmFilter } from '../filters.js';
+import { vmRow, vmRowByName, type VmRow } from '../read-model.js';
+import { VM_KEYSET, vmPage } from '../read-pages.js';
 import type { GraphQLContext } from '../context.js';
 import { ProvisionVmInput } from '../inputs.js';
 import { CHANGE_COST } from '../../security/query-limits.js';
@@ -16,20 +18,30 @@ export const VmConnection = connectionType('Vm', Vm);
 @Resolver(() => Vm)
 export class VmResolver {
   @Authorized(Role.VIEWER)
-  @Query(() => VmConnection, { description: 'VMs, oldest first, as a Relay connection. Reads the database only.' })
+  @Query(() => VmConnection, { description: 'VMs, oldest first, as a Relay connection (forwards with first/after, backwards with last/before). Reads the database only.' })
   async vms(
     @Ctx() { em }: GraphQLContext,
     @Info() info: GraphQLResolveInfo,
-    @Arg('first', () => Int, { nullable: true, defaultValue: 50, description: 'Page size, 1-200.' }) first: number | null,
-    @Arg('after', () => String, { nullable: true, description: 'Cursor from a previous page.' }) after?: string | null,
+    @Arg('first', () => Int, { nullable: true, defaultValue: 50, description: 'Page size from the start (or from `after`), 1-200; not with `last`.' }) first: number | null,
+    @Arg('after', () => String, { nullable: true, description: 'Cursor from a previous page: the items after it.' }) after?: string | null,
+    @Arg('last', () => Int, { nullable: true, description: 'Page size from the end (or from `before`), 1-200: the items nearest it, still oldest first.' }) last?: number | null,
+    @Arg('before', () => String, { nullable: true, description: 'Cursor from a previous page: the items before it.' }) before?: string | null,
+    @Arg('filter', () => VmFilter, { nullable: true, description: 'Only the VMs matching every given field.' }) filter?: VmFilter | null,
   ) {
-    return vmPage(em, first, after, selects(info, 'totalCount'));
+    const req = pageRequest(VM_KEYSET, { first, after, last, before }, info);
+    return vmPage(em, checkVmFilter(filter), req, selects(info, 'totalCount'));
   }
 
   @Authorized(Role.VIEWER)
-  @Query(() => Vm, { nullable: true, description: 'One VM by id, or null.' })
-  async vm(@Ctx() { em }: GraphQLContext, @Arg('id', () => ID, { description: 'The VM id.' }) id: string) {
-    return isUuid(id) ? vmRow(em, id) : null;
+  @Query(() => Vm, { nullable: true, description: 'One VM by id or by name (exactly one of the two), or null.' })
+  async vm(
+    @Ctx() { em }: GraphQLContext,
+    @Arg('id', () => ID, { nullable: true, description: 'The VM id.' }) id?: string | null,
+    @Arg('name', () => String, { nullable: true, description: 'The VM name.' }) name?: string | null,
+  ) {
+    if ((id == null) === (name == null)) throw badInput(id == null ? 'id' : 'name', 'give exactly one of id and name');
+    if (id != null) return isUuid(id) ? vmRow(em, id) : null;
+    return vmRowByName(em, name!);
   }
 
   @FieldResolver(() => [PortRule], { description: 'Its port rules, by rule number.' })

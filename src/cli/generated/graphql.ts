@@ -52,6 +52,56 @@ export type ApplyVmInput = {
   portRules: Array<ApplyPortRuleInput>;
 };
 
+/** A kind of change the server sends to the router: the mutation of that name, or one of the server's own (`resume`, `save`). */
+export type ChangeOperation =
+  /** The mutation addPortRule. */
+  | 'addPortRule'
+  /** The mutation applyVm. */
+  | 'applyVm'
+  /** The mutation decommissionVm. */
+  | 'decommissionVm'
+  /** The mutation importRouterRules. */
+  | 'importRouterRules'
+  /** The mutation provisionVm. */
+  | 'provisionVm'
+  /** The mutation reconcile. */
+  | 'reconcile'
+  /** The mutation removePortRule. */
+  | 'removePortRule'
+  /** The mutation restoreSnapshot. */
+  | 'restoreSnapshot'
+  /** The server settling a change a stopped process left unfinished, or an undo still owed. */
+  | 'resume'
+  /** The server retrying a failed `/config-file save`. */
+  | 'save'
+  /** The mutation setPortRuleEnabled. */
+  | 'setPortRuleEnabled'
+  /** The mutation takeSnapshot. */
+  | 'takeSnapshot'
+  /** The mutation updatePortRule. */
+  | 'updatePortRule'
+  /** The mutation updateVm. */
+  | 'updateVm';
+
+/** A field of a NAT destination rule that drift is reported on. */
+export type DriftField =
+  /** `description`. */
+  | 'description'
+  /** Whether the rule lacks `disable` (`true`/`false`). */
+  | 'enabled'
+  /** `destination port`. */
+  | 'externalPort'
+  /** `inbound-interface` (the WAN interface). */
+  | 'inboundInterface'
+  /** `translation port`. */
+  | 'internalPort'
+  /** `protocol`. */
+  | 'protocol'
+  /** `source address`. */
+  | 'sourceAddress'
+  /** `translation address` (the VM's internal IP). */
+  | 'translationAddress';
+
 /** How the router differs from the database. */
 export type DriftKind =
   /** The rule is on the router but differs; `fields` lists every difference. */
@@ -62,6 +112,29 @@ export type DriftKind =
   | 'SHADOWED'
   /** A rule inside NAT_RULE_RANGE that the database does not know (made by hand, or left behind). */
   | 'UNMANAGED_ON_ROUTER';
+
+/** How usable a dependency (or the whole server) is. */
+export type HealthStatus =
+  /** Usable, with a warning (see `detail`). */
+  | 'degraded'
+  /** Not usable. */
+  | 'down'
+  /** Working. */
+  | 'ok';
+
+/** Which port rules `portRules` lists; every given field must match. */
+export type PortRuleFilter = {
+  /** Enabled (true) or disabled (false) rules. */
+  enabled?: InputMaybe<Scalars['Boolean']['input']>;
+  /** Rules on this external port. */
+  externalPort?: InputMaybe<Scalars['Port']['input']>;
+  /** Rules of the VM with this internal IP. */
+  internalIp?: InputMaybe<Scalars['IPv4']['input']>;
+  /** Rules of exactly this protocol. */
+  protocol?: InputMaybe<Protocol>;
+  /** Rules of this VM. */
+  vmId?: InputMaybe<Scalars['ID']['input']>;
+};
 
 /** A port to forward to the VM. */
 export type PortRuleInput = {
@@ -142,6 +215,15 @@ export type RollbackStage =
   /** The router committed, but reading the rules back did not show what was intended. */
   | 'ROUTER_VERIFY';
 
+/** What a router command does (the VyOS /configure `op`). */
+export type RouterCommandOp =
+  /** Attaches a comment to the path. */
+  | 'comment'
+  /** Removes the path and everything under it. */
+  | 'delete'
+  /** Creates the path (with its value). */
+  | 'set';
+
 /** What applyVm did (or, in a dry run, would do) to one port rule. */
 export type RuleChangeKind =
   /** A new rule: a new rule number, and an allocated external port unless one was given. */
@@ -179,15 +261,29 @@ export type UpdateVmInput = {
   name?: InputMaybe<Scalars['String']['input']>;
 };
 
+/** Which VMs `vms` lists; every given field must match. */
+export type VmFilter = {
+  /** VMs with an enabled (true) or a disabled (false) rule. */
+  enabled?: InputMaybe<Scalars['Boolean']['input']>;
+  /** VMs with a rule on this external port (with `protocol` and `enabled`: one rule matching all three). */
+  externalPort?: InputMaybe<Scalars['Port']['input']>;
+  /** The VM with this internal IP (at most one). */
+  internalIp?: InputMaybe<Scalars['IPv4']['input']>;
+  /** Part of the name, case-insensitive (e.g. "web" finds web-1 and my-web). */
+  nameContains?: InputMaybe<Scalars['String']['input']>;
+  /** VMs with a rule of exactly this protocol. */
+  protocol?: InputMaybe<Protocol>;
+};
+
 export type RuleFieldsFragment = { __typename?: 'PortRule', id: string, name?: string | null, ruleNumber: number, protocol: Protocol, externalPort: number, internalPort: number, sourceAddress?: string | null, description?: string | null, enabled: boolean, needsRepair: boolean };
 
 export type VmFieldsFragment = { __typename?: 'Vm', id: string, name: string, internalIp: string, macAddress?: string | null, createdAt: string, updatedAt: string, portRules: Array<{ __typename?: 'PortRule', id: string, name?: string | null, ruleNumber: number, protocol: Protocol, externalPort: number, internalPort: number, sourceAddress?: string | null, description?: string | null, enabled: boolean, needsRepair: boolean }> };
 
-export type CommandFieldsFragment = { __typename?: 'RouterCommand', op: string, path: Array<string> };
+export type CommandFieldsFragment = { __typename?: 'RouterCommand', op: RouterCommandOp, path: Array<string> };
 
-export type ReportFieldsFragment = { __typename?: 'SyncReport', checkedAt: string, inSync: boolean, pendingUndos: number, unsavedSince?: string | null, items: Array<{ __typename?: 'DriftItem', kind: DriftKind, ruleNumber: number, fields: Array<{ __typename?: 'FieldDrift', field: string, expected?: string | null, actual?: string | null }>, portRule?: { __typename?: 'PortRule', id: string, vm: { __typename?: 'Vm', name: string } } | null, routerRule?: { __typename?: 'RouterRule', ruleNumber: number, protocol?: string | null, externalPort?: string | null, internalPort?: string | null, translationAddress?: string | null, description?: string | null, disabled: boolean } | null }> };
+export type ReportFieldsFragment = { __typename?: 'SyncReport', checkedAt: string, inSync: boolean, pendingUndos: number, unsavedSince?: string | null, items: Array<{ __typename?: 'DriftItem', kind: DriftKind, ruleNumber: number, fields: Array<{ __typename?: 'FieldDrift', field: DriftField, expected?: string | null, actual?: string | null }>, portRule?: { __typename?: 'PortRule', id: string, vm: { __typename?: 'Vm', name: string } } | null, routerRule?: { __typename?: 'RouterRule', ruleNumber: number, protocol?: string | null, externalPort?: string | null, internalPort?: string | null, translationAddress?: string | null, description?: string | null, disabled: boolean } | null }> };
 
-export type RollbackFieldsFragment = { __typename?: 'RollbackEvent', id: string, at: string, operation: string, stage: RollbackStage, outcome: RollbackOutcome, reason: string, commands: Array<{ __typename?: 'RouterCommand', op: string, path: Array<string> }> };
+export type RollbackFieldsFragment = { __typename?: 'RollbackEvent', id: string, at: string, operation: string, stage: RollbackStage, outcome: RollbackOutcome, reason: string, commands: Array<{ __typename?: 'RouterCommand', op: RouterCommandOp, path: Array<string> }> };
 
 export type VmPageQueryVariables = Exact<{
   first: Scalars['Int']['input'];
@@ -211,7 +307,7 @@ export type ApplyVmMutationVariables = Exact<{
 }>;
 
 
-export type ApplyVmMutation = { __typename?: 'Mutation', applyVm: { __typename?: 'ApplyVmResult', created: boolean, changed: boolean, dryRun: boolean, rules: Array<{ __typename?: 'RuleChange', name: string, change: RuleChangeKind, ruleNumber: number, externalPort: number, portRuleId: string }>, commands: Array<{ __typename?: 'RouterCommand', op: string, path: Array<string> }>, vm?: { __typename?: 'Vm', id: string, name: string, internalIp: string, macAddress?: string | null, createdAt: string, updatedAt: string, portRules: Array<{ __typename?: 'PortRule', id: string, name?: string | null, ruleNumber: number, protocol: Protocol, externalPort: number, internalPort: number, sourceAddress?: string | null, description?: string | null, enabled: boolean, needsRepair: boolean }> } | null } };
+export type ApplyVmMutation = { __typename?: 'Mutation', applyVm: { __typename?: 'ApplyVmResult', created: boolean, changed: boolean, dryRun: boolean, rules: Array<{ __typename?: 'RuleChange', name: string, change: RuleChangeKind, ruleNumber: number, externalPort: number, portRuleId: string }>, commands: Array<{ __typename?: 'RouterCommand', op: RouterCommandOp, path: Array<string> }>, vm?: { __typename?: 'Vm', id: string, name: string, internalIp: string, macAddress?: string | null, createdAt: string, updatedAt: string, portRules: Array<{ __typename?: 'PortRule', id: string, name?: string | null, ruleNumber: number, protocol: Protocol, externalPort: number, internalPort: number, sourceAddress?: string | null, description?: string | null, enabled: boolean, needsRepair: boolean }> } | null } };
 
 export type DecommissionVmMutationVariables = Exact<{
   id: Scalars['ID']['input'];
@@ -246,7 +342,7 @@ export type SetPortRuleEnabledMutation = { __typename?: 'Mutation', setPortRuleE
 export type SyncReportQueryVariables = Exact<{ [key: string]: never; }>;
 
 
-export type SyncReportQuery = { __typename?: 'Query', syncReport: { __typename?: 'SyncReport', checkedAt: string, inSync: boolean, pendingUndos: number, unsavedSince?: string | null, items: Array<{ __typename?: 'DriftItem', kind: DriftKind, ruleNumber: number, fields: Array<{ __typename?: 'FieldDrift', field: string, expected?: string | null, actual?: string | null }>, portRule?: { __typename?: 'PortRule', id: string, vm: { __typename?: 'Vm', name: string } } | null, routerRule?: { __typename?: 'RouterRule', ruleNumber: number, protocol?: string | null, externalPort?: string | null, internalPort?: string | null, translationAddress?: string | null, description?: string | null, disabled: boolean } | null }> } };
+export type SyncReportQuery = { __typename?: 'Query', syncReport: { __typename?: 'SyncReport', checkedAt: string, inSync: boolean, pendingUndos: number, unsavedSince?: string | null, items: Array<{ __typename?: 'DriftItem', kind: DriftKind, ruleNumber: number, fields: Array<{ __typename?: 'FieldDrift', field: DriftField, expected?: string | null, actual?: string | null }>, portRule?: { __typename?: 'PortRule', id: string, vm: { __typename?: 'Vm', name: string } } | null, routerRule?: { __typename?: 'RouterRule', ruleNumber: number, protocol?: string | null, externalPort?: string | null, internalPort?: string | null, translationAddress?: string | null, description?: string | null, disabled: boolean } | null }> } };
 
 export type ReconcileMutationVariables = Exact<{
   mode: ReconcileMode;
@@ -254,7 +350,7 @@ export type ReconcileMutationVariables = Exact<{
 }>;
 
 
-export type ReconcileMutation = { __typename?: 'Mutation', reconcile: { __typename?: 'ReconcileResult', applied: boolean, dryRun: boolean, mode: ReconcileMode, commands: Array<{ __typename?: 'RouterCommand', op: string, path: Array<string> }>, report: { __typename?: 'SyncReport', checkedAt: string, inSync: boolean, pendingUndos: number, unsavedSince?: string | null, items: Array<{ __typename?: 'DriftItem', kind: DriftKind, ruleNumber: number, fields: Array<{ __typename?: 'FieldDrift', field: string, expected?: string | null, actual?: string | null }>, portRule?: { __typename?: 'PortRule', id: string, vm: { __typename?: 'Vm', name: string } } | null, routerRule?: { __typename?: 'RouterRule', ruleNumber: number, protocol?: string | null, externalPort?: string | null, internalPort?: string | null, translationAddress?: string | null, description?: string | null, disabled: boolean } | null }> } } };
+export type ReconcileMutation = { __typename?: 'Mutation', reconcile: { __typename?: 'ReconcileResult', applied: boolean, dryRun: boolean, mode: ReconcileMode, commands: Array<{ __typename?: 'RouterCommand', op: RouterCommandOp, path: Array<string> }>, report: { __typename?: 'SyncReport', checkedAt: string, inSync: boolean, pendingUndos: number, unsavedSince?: string | null, items: Array<{ __typename?: 'DriftItem', kind: DriftKind, ruleNumber: number, fields: Array<{ __typename?: 'FieldDrift', field: DriftField, expected?: string | null, actual?: string | null }>, portRule?: { __typename?: 'PortRule', id: string, vm: { __typename?: 'Vm', name: string } } | null, routerRule?: { __typename?: 'RouterRule', ruleNumber: number, protocol?: string | null, externalPort?: string | null, internalPort?: string | null, translationAddress?: string | null, description?: string | null, disabled: boolean } | null }> } } };
 
 export type RollbackEventPageQueryVariables = Exact<{
   first: Scalars['Int']['input'];
@@ -262,17 +358,17 @@ export type RollbackEventPageQueryVariables = Exact<{
 }>;
 
 
-export type RollbackEventPageQuery = { __typename?: 'Query', rollbackEvents: { __typename?: 'RollbackEventConnection', totalCount: number, pageInfo: { __typename?: 'PageInfo', hasNextPage: boolean, endCursor?: string | null }, edges: Array<{ __typename?: 'RollbackEventEdge', node: { __typename?: 'RollbackEvent', id: string, at: string, operation: string, stage: RollbackStage, outcome: RollbackOutcome, reason: string, commands: Array<{ __typename?: 'RouterCommand', op: string, path: Array<string> }> } }> } };
+export type RollbackEventPageQuery = { __typename?: 'Query', rollbackEvents: { __typename?: 'RollbackEventConnection', totalCount: number, pageInfo: { __typename?: 'PageInfo', hasNextPage: boolean, endCursor?: string | null }, edges: Array<{ __typename?: 'RollbackEventEdge', node: { __typename?: 'RollbackEvent', id: string, at: string, operation: string, stage: RollbackStage, outcome: RollbackOutcome, reason: string, commands: Array<{ __typename?: 'RouterCommand', op: RouterCommandOp, path: Array<string> }> } }> } };
 
 export type RollbackEventsSubscriptionVariables = Exact<{ [key: string]: never; }>;
 
 
-export type RollbackEventsSubscription = { __typename?: 'Subscription', rollbackEvents: { __typename?: 'RollbackEvent', id: string, at: string, operation: string, stage: RollbackStage, outcome: RollbackOutcome, reason: string, commands: Array<{ __typename?: 'RouterCommand', op: string, path: Array<string> }> } };
+export type RollbackEventsSubscription = { __typename?: 'Subscription', rollbackEvents: { __typename?: 'RollbackEvent', id: string, at: string, operation: string, stage: RollbackStage, outcome: RollbackOutcome, reason: string, commands: Array<{ __typename?: 'RouterCommand', op: RouterCommandOp, path: Array<string> }> } };
 
 export type DriftDetectedSubscriptionVariables = Exact<{ [key: string]: never; }>;
 
 
-export type DriftDetectedSubscription = { __typename?: 'Subscription', driftDetected: { __typename?: 'SyncReport', checkedAt: string, inSync: boolean, pendingUndos: number, unsavedSince?: string | null, items: Array<{ __typename?: 'DriftItem', kind: DriftKind, ruleNumber: number, fields: Array<{ __typename?: 'FieldDrift', field: string, expected?: string | null, actual?: string | null }>, portRule?: { __typename?: 'PortRule', id: string, vm: { __typename?: 'Vm', name: string } } | null, routerRule?: { __typename?: 'RouterRule', ruleNumber: number, protocol?: string | null, externalPort?: string | null, internalPort?: string | null, translationAddress?: string | null, description?: string | null, disabled: boolean } | null }> } };
+export type DriftDetectedSubscription = { __typename?: 'Subscription', driftDetected: { __typename?: 'SyncReport', checkedAt: string, inSync: boolean, pendingUndos: number, unsavedSince?: string | null, items: Array<{ __typename?: 'DriftItem', kind: DriftKind, ruleNumber: number, fields: Array<{ __typename?: 'FieldDrift', field: DriftField, expected?: string | null, actual?: string | null }>, portRule?: { __typename?: 'PortRule', id: string, vm: { __typename?: 'Vm', name: string } } | null, routerRule?: { __typename?: 'RouterRule', ruleNumber: number, protocol?: string | null, externalPort?: string | null, internalPort?: string | null, translationAddress?: string | null, description?: string | null, disabled: boolean } | null }> } };
 
 export const RuleFieldsFragmentDoc = {"kind":"Document","definitions":[{"kind":"FragmentDefinition","name":{"kind":"Name","value":"RuleFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"PortRule"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"ruleNumber"}},{"kind":"Field","name":{"kind":"Name","value":"protocol"}},{"kind":"Field","name":{"kind":"Name","value":"externalPort"}},{"kind":"Field","name":{"kind":"Name","value":"internalPort"}},{"kind":"Field","name":{"kind":"Name","value":"sourceAddress"}},{"kind":"Field","name":{"kind":"Name","value":"description"}},{"kind":"Field","name":{"kind":"Name","value":"enabled"}},{"kind":"Field","name":{"kind":"Name","value":"needsRepair"}}]}}]} as unknown as DocumentNode<RuleFieldsFragment, unknown>;
 export const VmFieldsFragmentDoc = {"kind":"Document","definitions":[{"kind":"FragmentDefinition","name":{"kind":"Name","value":"VmFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"Vm"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"internalIp"}},{"kind":"Field","name":{"kind":"Name","value":"macAddress"}},{"kind":"Field","name":{"kind":"Name","value":"createdAt"}},{"kind":"Field","name":{"kind":"Name","value":"updatedAt"}},{"kind":"Field","name":{"kind":"Name","value":"portRules"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"RuleFields"}}]}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"RuleFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"PortRule"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"ruleNumber"}},{"kind":"Field","name":{"kind":"Name","value":"protocol"}},{"kind":"Field","name":{"kind":"Name","value":"externalPort"}},{"kind":"Field","name":{"kind":"Name","value":"internalPort"}},{"kind":"Field","name":{"kind":"Name","value":"sourceAddress"}},{"kind":"Field","name":{"kind":"Name","value":"description"}},{"kind":"Field","name":{"kind":"Name","value":"enabled"}},{"kind":"Field","name":{"kind":"Name","value":"needsRepair"}}]}}]} as unknown as DocumentNode<VmFieldsFragment, unknown>;

@@ -5,6 +5,7 @@ import { IPv4Resolver } from 'graphql-scalars';
 import { Field, ID, InputType } from 'type-graphql';
 import { Protocol } from '../domain/entities/index.js';
 import * as check from '../domain/validation.js';
+import { badInput } from '../domain/errors.js';
 import type { PortRuleFilterValues, VmFilterValues } from './read-pages.js';
 import { PortScalar } from './scalars.js';
 
@@ -48,6 +49,8 @@ export class PortRuleFilter {
 export function checkVmFilter(filter: VmFilter | null | undefined): VmFilterValues | null {
   if (!filter) return null;
   if (filter.externalPort != null) check.port('filter.externalPort', filter.externalPort);
+  // PostgreSQL text cannot hold NUL: refuse it here rather than fail in the query.
+  if (filter.nameContains?.includes('\u0000')) throw badInput('filter.nameContains', 'must not contain NUL');
   return filter;
 }
 

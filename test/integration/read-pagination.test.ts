@@ -220,7 +220,8 @@ describe('keyset pagination', () => {
       assert.ok(page.some((n) => n['Index Name'] === 'port_rule_rule_number_unique'), describePlan(page));
       assert.ok(!page.some((n) => n['Node Type'] === 'Sort' || n['Node Type'] === 'Seq Scan'), describePlan(page));
       const byVm = await explain(t, pageQuery(PORT_RULE_KEYSET, portRuleSource({ vmId: vmIds[0] }), pageRequest(PORT_RULE_KEYSET, { first: 50 })));
-      assert.ok(byVm.some((n) => n['Index Name'] === 'port_rule_vm_id_index'), describePlan(byVm));
+      // either index that leads with vm_id serves it (the planner may take the (vm_id, name) unique one)
+      assert.ok(byVm.some((n) => /^port_rule_vm_id_/.test(String(n['Index Name']))), describePlan(byVm));
       const byPort = await explain(t, pageQuery(PORT_RULE_KEYSET, portRuleSource({ externalPort: 1234 }), pageRequest(PORT_RULE_KEYSET, { first: 50 })));
       assert.ok(byPort.some((n) => n['Index Name'] === 'port_rule_external_port_index'), describePlan(byPort));
       assert.ok(!byPort.some((n) => n['Node Type'] === 'Seq Scan'), describePlan(byPort));
@@ -228,7 +229,7 @@ describe('keyset pagination', () => {
 
     test('a page\'s nested portRules: one statement for the page\'s VMs, along port_rule_vm_id_index', async () => {
       const nodes = await explain(t, { sql: RULES_BY_VM_SQL, params: [uuidArray(vmIds)] });
-      assert.ok(nodes.some((n) => n['Index Name'] === 'port_rule_vm_id_index'), describePlan(nodes));
+      assert.ok(nodes.some((n) => /^port_rule_vm_id_/.test(String(n['Index Name']))), describePlan(nodes));
       assert.ok(!nodes.some((n) => n['Node Type'] === 'Seq Scan'), describePlan(nodes));
     });
 

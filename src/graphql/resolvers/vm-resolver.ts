@@ -41,7 +41,8 @@ export class VmResolver {
   ) {
     if ((id == null) === (name == null)) throw badInput(id == null ? 'id' : 'name', 'give exactly one of id and name');
     if (id != null) return isUuid(id) ? vmRow(em, id) : null;
-    return vmRowByName(em, name!);
+    // Only a valid VM name can name a VM (and PostgreSQL text cannot hold some of what can be sent).
+    return /^[a-z0-9-]{1,63}$/.test(name!) ? vmRowByName(em, name!) : null;
   }
 
   @FieldResolver(() => [PortRule], { description: 'Its port rules, by rule number.' })

@@ -13,7 +13,7 @@ import { PortRule, Vm, type Protocol } from '../domain/entities/index.js';
 import { badInput, conflict } from '../domain/errors.js';
 import * as check from '../domain/validation.js';
 import { touchedRuleNumbers } from '../vyos/nat-rule.js';
-import type { RouterCommand, RouterRule } from '../vyos/types.js';
+import type { RouterCommand } from '../vyos/types.js';
 import { planCommands, type RuleIntent } from './change-plan.js';
 import type { ChangeSet } from './change-set.js';
 import { Allocator, findVm, intentFor, newRule, validateProvision, type PortRuleSpec } from './vm-changes.js';

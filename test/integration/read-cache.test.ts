@@ -3,9 +3,8 @@
 // revoked anywhere refused, and reads going to PostgreSQL whenever the feed can't vouch for it.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import pg from 'pg';
 import { FEED_APPLICATION_NAME } from '../../src/database/change-feed.js';
-import { createKey, errorCode, ok, startTestApp, type TestApp } from '../support/app.js';
+import { createKey, errorCode, ok, startTestApp, type TestApp, sql } from '../support/app.js';
 import { parseMetrics, value } from '../support/metrics.js';
 
 const VM = `query($id: ID!) { vm(id: $id) { name portRules { externalPort } } }`;
@@ -29,16 +28,6 @@ async function until(what: string, check: () => Promise<boolean> | boolean, ms =
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
     await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-async function sql(t: TestApp, text: string, params: unknown[] = []): Promise<pg.QueryResult> {
-  const client = new pg.Client({ connectionString: t.db.url });
-  await client.connect();
-  try {
-    return await client.query(text, params);
-  } finally {
-    await client.end();
   }
 }
 

@@ -5,19 +5,8 @@
 import 'reflect-metadata';
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import pg from 'pg';
-import { createKey, errorCode, ok, startTestApp, type TestApp } from '../support/app.js';
+import { createKey, errorCode, ok, startTestApp, type TestApp, sql } from '../support/app.js';
 import { parseMetrics, value } from '../support/metrics.js';
-
-async function sql(t: TestApp, text: string, params: unknown[] = []): Promise<pg.QueryResult> {
-  const client = new pg.Client({ connectionString: t.db.url });
-  await client.connect();
-  try {
-    return await client.query(text, params);
-  } finally {
-    await client.end();
-  }
-}
 
 const PROVISION = `mutation($input: ProvisionVmInput!) { provisionVm(input: $input) { id name internalIp portRules { id ruleNumber externalPort protocol enabled } } }`;
 const names = (conn: { edges: { node: { name: string } }[] }) => conn.edges.map((e) => e.node.name).sort();

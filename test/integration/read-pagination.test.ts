@@ -6,21 +6,10 @@
 import 'reflect-metadata';
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import pg from 'pg';
 import { encodeCursor, pageQuery, pageRequest, type PageRequest } from '../../src/graphql/connection.js';
 import { RULES_BY_VM_SQL, uuidArray } from '../../src/graphql/read-model.js';
 import { PORT_RULE_KEYSET, ROLLBACK_KEYSET, ROLLBACK_SOURCE, VM_KEYSET, portRuleSource, vmSource } from '../../src/graphql/read-pages.js';
-import { errorCode, ok, startTestApp, type TestApp } from '../support/app.js';
-
-async function sql(t: TestApp, text: string, params: unknown[] = []): Promise<pg.QueryResult> {
-  const client = new pg.Client({ connectionString: t.db.url });
-  await client.connect();
-  try {
-    return await client.query(text, params);
-  } finally {
-    await client.end();
-  }
-}
+import { errorCode, ok, startTestApp, type TestApp, sql } from '../support/app.js';
 
 interface Page {
   edges: { cursor: string; node: { id: string } }[];

@@ -1,6 +1,7 @@
 // Starts the whole server in-process against a fresh database and a simulator over real HTTP.
 import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
+import pg from 'pg';
 import { startApp, type RunningApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger, type Logger } from '../../src/observability/logger.js';
@@ -107,4 +108,15 @@ export async function createKey(t: TestApp, role: 'VIEWER' | 'OPERATOR' | 'ADMIN
   em.create(ApiKey, { name: `test ${role}`, role: role as never, prefix: k.prefix, secretHash: k.hash, ...extra });
   await em.flush();
   return k.key;
+}
+
+/** One SQL statement on the app's database, on a connection of its own (tests that look underneath the API). */
+export async function sql(t: TestApp, text: string, params: unknown[] = []): Promise<pg.QueryResult> {
+  const client = new pg.Client({ connectionString: t.db.url });
+  await client.connect();
+  try {
+    return await client.query(text, params);
+  } finally {
+    await client.end();
+  }
 }

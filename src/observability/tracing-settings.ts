@@ -1,5 +1,5 @@
-// Whether this process traces, decided from the standard OTEL_* variables alone (pure, so it is
-// unit-tested; tracing.ts acts on it). These variables are the OpenTelemetry SDK's own: it reads
+// Whether this process traces, decided from the standard OTEL_* variables alone, and what a span
+// may say about a query (pure, so both are unit-tested; tracing.ts acts on them). These variables are the OpenTelemetry SDK's own: it reads
 // them itself (exporter, protocol, headers, sampler, limits); config.ts does not, because tracing
 // has to start before anything else is loaded.
 
@@ -41,4 +41,13 @@ export function tracingSettings(env: Env): TracingSettings {
     metrics: set(env.OTEL_METRICS_EXPORTER),
     logs: set(env.OTEL_LOGS_EXPORTER),
   };
+}
+
+/**
+ * A statement as a pg span records it (`db.query.text`), string literals masked: MikroORM sends
+ * values inline, and a VM name, a description or a key's hash is nobody's business in a trace
+ * backend. Numbers (ports, rule numbers) stay.
+ */
+export function maskSqlLiterals(text: string): string {
+  return text.replace(/'(?:[^']|'')*'/g, "'?'");
 }

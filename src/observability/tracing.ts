@@ -5,7 +5,7 @@
 // off nothing of the SDK is loaded: our spans (spans.ts, vyos/client.ts) hit the API's no-op.
 import type { IncomingMessage } from 'node:http';
 import type { NodeSDK } from '@opentelemetry/sdk-node';
-import { tracingSettings, type TracingSettings } from './tracing-settings.js';
+import { maskSqlLiterals, tracingSettings, type TracingSettings } from './tracing-settings.js';
 
 const settings = tracingSettings(process.env);
 const sdk = settings.enabled ? start(settings) : null;
@@ -46,8 +46,14 @@ function start(s: TracingSettings): NodeSDK {
       new ExpressInstrumentation({ ignoreLayersType: [ExpressLayerType.MIDDLEWARE] }),
       // Parse, validate, execute, and the root field's resolver; argument values are never recorded.
       new GraphQLInstrumentation({ depth: 1, mergeItems: true, ignoreTrivialResolveSpans: true, allowValues: false }),
-      // Queries of a request or a batch; the background job's and the change feed's are not traced.
-      new PgInstrumentation({ requireParentSpan: true }),
+      // Queries of a request or a batch (the background job's and the change feed's are not
+      // traced), with their string values masked.
+      new PgInstrumentation({
+        requireParentSpan: true,
+        requestHook: (span, info) => {
+          if (typeof info.query.text === 'string') span.setAttribute('db.query.text', maskSqlLiterals(info.query.text));
+        },
+      }),
     ],
   });
   sdk.start();

@@ -2,7 +2,7 @@
 // and the router client's span names and attributes never carry a command or the key.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { tracingSettings } from '../../src/observability/tracing-settings.js';
+import { maskSqlLiterals, tracingSettings } from '../../src/observability/tracing-settings.js';
 import { callSpan } from '../../src/vyos/client.js';
 
 const endpoint = { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' };
@@ -48,4 +48,12 @@ test('router call spans: named after the call, counting commands, never carrying
   assert.equal(callSpan('/config-file', 'save', 'write', { op: 'save', file: '/config/x' }).name, 'vyos config-file save');
   assert.equal(callSpan('/info', 'info', 'read').name, 'vyos info');
   assert.ok(!JSON.stringify(commit).includes('secret-ish'));
+});
+
+test('pg spans record statements with their string values masked, numbers kept', () => {
+  assert.equal(
+    maskSqlLiterals(`insert into "vm" ("id", "name") values ('83e6-…', 'it''s mine') returning "id"`),
+    `insert into "vm" ("id", "name") values ('?', '?') returning "id"`,
+  );
+  assert.equal(maskSqlLiterals(`select * from api_key where prefix = 'h8f477af82e2' and port = 7000`), `select * from api_key where prefix = '?' and port = 7000`);
 });

@@ -15,9 +15,16 @@ export function tracingStatus(): { enabled: boolean; reason: string } {
   return { enabled: sdk !== null, reason: settings.reason };
 }
 
+/** How long the last export may take at shutdown: an unreachable collector never holds the exit. */
+const STOP_TIMEOUT_MS = 3000;
+
 /** Exports what is still buffered and stops (shutdown). Never throws: traces are not worth a failed exit. */
 export async function stopTracing(): Promise<void> {
-  await sdk?.shutdown().catch(() => undefined);
+  if (!sdk) return;
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, STOP_TIMEOUT_MS)));
+  await Promise.race([sdk.shutdown().catch(() => undefined), late]);
+  clearTimeout(timer);
 }
 
 // Probes are polled every few seconds: a trace each would drown the ones that matter.

@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
 import { startTestApp, type TestApp } from '../support/app.js';
-import { startServerProcess, type ServerProcess } from '../support/server-process.js';
+import { freePort, startServerProcess, type ServerProcess } from '../support/server-process.js';
 
 type AnyValue = { stringValue?: string; intValue?: number | string; boolValue?: boolean; doubleValue?: number };
 type KeyValue = { key: string; value: AnyValue };
@@ -293,5 +293,34 @@ describe('tracing off without OTEL variables', () => {
     assert.ok(all.every((l) => l.trace_id === undefined && l.span_id === undefined), 'no line names a trace');
     if (!receiver) return ctx.skip('port 4318 is taken here');
     assert.equal(receiver.requests, 0, 'nothing was exported');
+  });
+});
+
+describe('an unreachable collector', () => {
+  let t: TestApp;
+  let server: ServerProcess;
+
+  before(async () => {
+    t = await startTestApp();
+    // A port nobody listens on: every export fails.
+    const closed = await freePort();
+    server = await startServerProcess({
+      DATABASE_URL: t.db.url,
+      VYOS_URL: t.sim.url,
+      VYOS_API_KEY: 'sim-key',
+      ADMIN_API_KEY: t.adminKey,
+      OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${closed}`,
+      OTEL_BSP_SCHEDULE_DELAY: '100',
+    });
+  });
+  after(async () => {
+    await server?.stop();
+    await t?.close();
+  });
+
+  test('costs the requests nothing, and the server still exits cleanly on SIGTERM', async () => {
+    const r = await post(server, t.adminKey, PROVISION, { n: 'collector-down' }, {});
+    assert.equal(r.errors, undefined, JSON.stringify(r.errors));
+    assert.equal(await server.stop(), 0, server.log());
   });
 });

@@ -27,6 +27,12 @@ export default tseslint.config(
     rules: { '@typescript-eslint/no-unsafe-function-type': 'off' },
   },
   {
+    // Plain CommonJS run by node before anything is compiled (`npm start`).
+    files: ['scripts/**/*.js'],
+    languageOptions: { sourceType: 'commonjs' },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
+  {
     // The GraphQL IDE's page script runs in the browser, on the UMD bundles the page loads.
     files: ['src/graphql/ide/**/*.js'],
     languageOptions: {

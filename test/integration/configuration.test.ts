@@ -2,7 +2,7 @@
 // once, and every secret can come from a file (`X_FILE`), as Docker and Kubernetes mount them.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -87,6 +87,16 @@ describe('*_FILE variants of the secrets', () => {
     assert.equal(config.vyosApiKey, 'router-key');
     assert.equal(config.adminApiKey, 'admin-key-from-a-file');
     assert.equal(config.metricsToken, 'metrics-token-0123456789');
+  });
+
+  test('the README and deploy.md name every _FILE variant', () => {
+    const root = path.resolve(__dirname, '..', '..', '..');
+    const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
+    const deploy = readFileSync(path.join(root, 'docs', 'deploy.md'), 'utf8');
+    for (const name of SECRET_VARIABLES) {
+      assert.ok(readme.includes(`\`${name}_FILE\``), `README's configuration table lacks ${name}_FILE`);
+      assert.ok(deploy.includes(`${name}_FILE`), `docs/deploy.md lacks ${name}_FILE`);
+    }
   });
 
   test('setting both X and X_FILE is an error', () => {

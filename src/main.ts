@@ -12,7 +12,9 @@ async function main(): Promise<void> {
     config = loadConfig();
   } catch (e) {
     if (e instanceof ConfigError) {
-      process.stderr.write(`configuration error: ${e.message}\n`);
+      // one line per bad variable: all of them, so one edit fixes the lot
+      const lines = e.problems.map((p) => `  ${p.variable}: ${p.message}\n`).join('');
+      process.stderr.write(`configuration error${e.problems.length > 1 ? `s (${e.problems.length})` : ''}:\n${lines}`);
       process.exit(2);
     }
     throw e;

@@ -156,7 +156,12 @@ describe('traces exported over OTLP/HTTP', () => {
   const descendants = (root: Span) => {
     const out: Span[] = [];
     const walk = (id: string) => {
-      for (const s of receiver.spans) if (s.parentSpanId === id) (out.push(s), walk(s.spanId));
+      for (const s of receiver.spans) {
+        if (s.parentSpanId === id) {
+          out.push(s);
+          walk(s.spanId);
+        }
+      }
     };
     walk(root.spanId);
     return out;

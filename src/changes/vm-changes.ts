@@ -218,8 +218,9 @@ export function routerRuleFor(rule: PortRule, vm: Vm, config: Config): RouterRul
   return expectedRouterRule(rule, vm, config.wanInterface);
 }
 
-export async function findVm(em: EntityManager, id: string): Promise<Vm> {
-  const vm = isUuid(id) ? await em.findOne(Vm, { id }, { populate: ['portRules'] }) : null;
+/** `withRules`: load its rules too (a change that reads or removes them); an add needs only the VM. */
+export async function findVm(em: EntityManager, id: string, withRules = true): Promise<Vm> {
+  const vm = isUuid(id) ? await em.findOne(Vm, { id }, withRules ? { populate: ['portRules'] } : {}) : null;
   if (!vm) throw notFound('VM', id);
   return vm;
 }
@@ -295,7 +296,8 @@ export function addPortRule(vmId: string, spec: PortRuleSpec): ChangeSet<string>
   return {
     operation: 'addPortRule',
     async prepare(ctx) {
-      const vm = await findVm(ctx.em, vmId);
+      // Not its other rules: loading them made an add cost in proportion to the VM's size (issue 16).
+      const vm = await findVm(ctx.em, vmId, false);
       const rule = await newRule(ctx.em, vm, spec, await Allocator.load(ctx), 'input');
       vm.updatedAt = new Date();
       await ctx.em.flush();

@@ -3,6 +3,7 @@
 // as a whole is split, so only the offender fails. A batch runs outside any request, so each
 // change set brings its request's log context along, and the batch's lines list all of them.
 import { batchLogContext, logContext, withLogContext, withoutLogContext, type LogContext, type Logger } from '../observability/logger.js';
+import { currentAuditDraft, withoutAuditDraft } from './audit-trail.js';
 import type { ChangeSet } from './change-set.js';
 import type { BatchOutcome, Member } from './transaction.js';
 
@@ -39,7 +40,8 @@ export class BatchQueue {
 
   submit<T>(set: ChangeSet<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.queue.push({ set: set as ChangeSet<unknown>, resolve: resolve as (v: unknown) => void, reject, log: logContext() });
+      // the mutation's audit draft rides along: the runner writes or notes its row (audit-trail.ts)
+      this.queue.push({ set: set as ChangeSet<unknown>, resolve: resolve as (v: unknown) => void, reject, log: logContext(), audit: currentAuditDraft() });
       this.kick();
     });
   }
@@ -55,7 +57,7 @@ export class BatchQueue {
     this.idle = new Promise((r) => (this.markIdle = r));
     // A short window lets requests that arrive together share the first batch too. The drain
     // belongs to no request: the timer must not inherit the context of the one that kicked it.
-    withoutLogContext(() => setTimeout(() => void this.drain(), this.opts.windowMs));
+    withoutAuditDraft(() => withoutLogContext(() => setTimeout(() => void this.drain(), this.opts.windowMs)));
   }
 
   private async drain(): Promise<void> {

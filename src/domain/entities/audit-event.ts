@@ -74,7 +74,7 @@ export class AuditEvent {
   @Property({ type: 'text', nullable: true })
   requestId?: string | null;
 
-  @Field(() => String, { nullable: true, description: 'The OpenTelemetry trace id of the request, when tracing is on.' })
+  @Field(() => String, { nullable: true, description: 'The OpenTelemetry trace id of the request; null in this version (tracing does not reach audit rows yet).' })
   @Property({ type: 'text', nullable: true })
   traceId?: string | null;
 

@@ -89,35 +89,35 @@ export function commandsFor(commands: readonly RouterCommand[], ruleNumbers: rea
 
 const uuids = (ids: readonly string[]) => `{${ids.join(',')}}`;
 
-/** Inserts rows on `em` (the caller's transaction, or an implicit one). */
+/** Inserts rows on `em` (the caller's transaction, or an implicit one), in one statement. */
 export async function insertAuditRows(em: EntityManager, rows: readonly AuditRow[]): Promise<void> {
-  for (const r of rows) {
-    await em.execute(
-      `insert into audit_event (id, at, key_id, key_name, role, client_address, transport, request_id, trace_id, operation, operation_name, arguments,
-                                vm_ids, port_rule_ids, api_key_ids, outcome, error_code, reason, commands, batch_id)
-       values (gen_random_uuid(), clock_timestamp(), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?::uuid[], ?::uuid[], ?::uuid[], ?, ?, ?, ?::jsonb, ?)`,
-      [
-        r.who.keyId,
-        r.who.keyName,
-        r.who.role,
-        r.who.clientAddress,
-        r.who.transport,
-        r.who.requestId,
-        r.who.traceId,
-        r.operation,
-        r.operationName,
-        JSON.stringify(r.arguments),
-        uuids(r.affected.vmIds),
-        uuids(r.affected.portRuleIds),
-        uuids(r.affected.apiKeyIds),
-        r.outcome,
-        r.errorCode,
-        r.reason,
-        JSON.stringify(r.commands.map((c) => ({ op: c.op, path: [...c.path] }))),
-        r.batchId,
-      ],
-    );
-  }
+  if (rows.length === 0) return;
+  const one = '(gen_random_uuid(), clock_timestamp(), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?::uuid[], ?::uuid[], ?::uuid[], ?, ?, ?, ?::jsonb, ?::uuid)';
+  await em.execute(
+    `insert into audit_event (id, at, key_id, key_name, role, client_address, transport, request_id, trace_id, operation, operation_name, arguments,
+                              vm_ids, port_rule_ids, api_key_ids, outcome, error_code, reason, commands, batch_id)
+     values ${rows.map(() => one).join(', ')}`,
+    rows.flatMap((r) => [
+      r.who.keyId,
+      r.who.keyName,
+      r.who.role,
+      r.who.clientAddress,
+      r.who.transport,
+      r.who.requestId,
+      r.who.traceId,
+      r.operation,
+      r.operationName,
+      JSON.stringify(r.arguments),
+      uuids(r.affected.vmIds),
+      uuids(r.affected.portRuleIds),
+      uuids(r.affected.apiKeyIds),
+      r.outcome,
+      r.errorCode,
+      r.reason,
+      JSON.stringify(r.commands.map((c) => ({ op: c.op, path: [...c.path] }))),
+      r.batchId,
+    ]),
+  );
 }
 
 /** Rows deleted per statement when pruning: short statements, no long lock on the table. */

@@ -22,6 +22,8 @@ import { AuditTrail } from './changes/audit-trail.js';
 import type { HealthDeps } from './observability/health.js';
 import { createLogger, maskUrl, type Logger } from './observability/logger.js';
 import { AppMetrics } from './observability/metrics.js';
+import { readBuildInfo } from './observability/build-info.js';
+import { CapacityReader } from './observability/capacity.js';
 import { RouterProbe } from './observability/router-probe.js';
 import { startHttpServer, type HttpServer } from './server.js';
 import { drainTimeoutMs } from './shutdown.js';
@@ -94,6 +96,8 @@ export async function startApp(config: Config, logger: Logger = createLogger(con
     syncIntervalSeconds: config.syncIntervalSeconds,
     routerName: config.routerName,
     readCache: () => readCache.stats(),
+    capacity: () => capacity.read(),
+    build: readBuildInfo(),
   });
   // router_up stays current whatever the sync job's back-off (docs/monitoring.md).
   const routerProbe = new RouterProbe({ intervalMs: config.routerProbeSeconds * 1000, logger });
@@ -116,6 +120,8 @@ export async function startApp(config: Config, logger: Logger = createLogger(con
   watchLocalWrites(orm, clock);
   const feed = singleSession || config.readCacheMaxBytes === 0 ? null : await ChangeFeed.start(databaseUrl, clock, logger, () => metrics.changeFeedLost.inc());
   const readCache = new ReadCache(clock, config.readCacheMaxBytes);
+  // Pool capacity for /metrics and /health: recounted once the change clock moved.
+  const capacity = new CapacityReader(() => orm, config, clock);
   const keys = config.readCacheMaxBytes > 0 ? new KeyCache(clock) : undefined;
 
   const pubsub = createAppPubSub();
@@ -137,7 +143,7 @@ export async function startApp(config: Config, logger: Logger = createLogger(con
     publish: (report) => events.drift({ ...report }),
     resume: () => coordinator.catchUp(),
   });
-  const health: HealthDeps = { orm, router, simulator: simulator !== null, background: syncJob, unsaved: () => store.unsaved() };
+  const health: HealthDeps = { orm, router, simulator: simulator !== null, background: syncJob, unsaved: () => store.unsaved(), capacity: () => capacity.read() };
   const audit = new AuditTrail(orm, { retentionMs: config.auditRetentionMs, logger });
   const services: AppServices = { config, orm, router, coordinator, pubsub, events, logger, drift, health, syncJob, metrics, readCache, keys, audit };
   const schema = await createSchema(pubsub);

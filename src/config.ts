@@ -1,4 +1,5 @@
 // Environment -> typed, validated settings. The one place that reads process.env.
+import { readFileSync } from 'node:fs';
 
 export interface NumberRange {
   first: number;
@@ -82,58 +83,124 @@ export interface Config {
   graphqlIde: boolean;
 }
 
+/** One bad variable and why. */
+export interface ConfigProblem {
+  variable: string;
+  message: string;
+}
+
+/** Every bad variable at once (one line each), so an operator fixes them in one go. */
 export class ConfigError extends Error {
-  constructor(readonly variable: string, message: string) {
-    super(`${variable}: ${message}`);
+  readonly problems: ConfigProblem[];
+  /** the first bad variable; all of them are in `problems` */
+  readonly variable: string;
+  constructor(variable: string, message: string);
+  constructor(problems: ConfigProblem[]);
+  constructor(first: string | ConfigProblem[], message?: string) {
+    const problems = typeof first === 'string' ? [{ variable: first, message: message ?? '' }] : first;
+    super(problems.map((p) => `${p.variable}: ${p.message}`).join('\n'));
     this.name = 'ConfigError';
+    this.problems = problems;
+    this.variable = problems[0]?.variable ?? '';
   }
 }
 
 type Env = Record<string, string | undefined>;
 
-function text(env: Env, name: string, fallback: string): string {
-  const v = env[name];
+/** Secrets that may also come from a file (`X_FILE`: Docker and Kubernetes secrets, systemd credentials). */
+export const SECRET_VARIABLES = ['DATABASE_URL', 'VYOS_API_KEY', 'ADMIN_API_KEY', 'METRICS_TOKEN'] as const;
+
+/** The environment being read, with `*_FILE` secrets resolved, and every problem found so far. */
+class Source {
+  readonly problems: ConfigProblem[] = [];
+  private readonly values: Env;
+  /** secret name -> the file it was read from */
+  private readonly files = new Map<string, string>();
+  /** secrets whose file could not be used: already reported, once */
+  private readonly failedFiles = new Set<string>();
+
+  constructor(env: Env) {
+    this.values = { ...env };
+    for (const name of SECRET_VARIABLES) this.readSecretFile(name);
+  }
+
+  get(name: string): string | undefined {
+    return this.values[name];
+  }
+
+  /** Records a bad value and returns `fallback`, so reading goes on and reports the rest too. */
+  bad<T>(name: string, message: string, fallback: T): T {
+    if (this.failedFiles.has(name)) return fallback;
+    const file = this.files.get(name);
+    this.problems.push(file ? { variable: `${name}_FILE`, message: `${message} (in ${file})` } : { variable: name, message });
+    return fallback;
+  }
+
+  private readSecretFile(name: string): void {
+    const fileVar = `${name}_FILE`;
+    const file = this.values[fileVar]?.trim();
+    if (!file) return;
+    const fail = (message: string) => {
+      this.bad(fileVar, message, null);
+      this.failedFiles.add(name);
+    };
+    if (this.values[name]?.trim()) return fail(`set ${name} or ${fileVar}, not both`);
+    let contents: string;
+    try {
+      contents = readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+    } catch (e) {
+      return fail(`cannot read "${file}": ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+    // An empty file would silently mean "unset" (for DATABASE_URL: the embedded database).
+    if (contents.trim() === '') return fail(`"${file}" is empty`);
+    this.values[name] = contents;
+    this.files.set(name, file);
+  }
+}
+
+function text(env: Source, name: string, fallback: string): string {
+  const v = env.get(name);
   return v === undefined || v.trim() === '' ? fallback : v.trim();
 }
 
-function optional(env: Env, name: string): string | null {
-  const v = env[name];
+function optional(env: Source, name: string): string | null {
+  const v = env.get(name);
   return v === undefined || v.trim() === '' ? null : v.trim();
 }
 
-function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+function integer(env: Source, name: string, fallback: number, min: number, max: number): number {
   const raw = optional(env, name);
   if (raw === null) return fallback;
-  if (!/^\d+$/.test(raw)) throw new ConfigError(name, `expected a whole number, got "${raw}"`);
+  if (!/^\d+$/.test(raw)) return env.bad(name, `expected a whole number, got "${raw}"`, fallback);
   const n = Number(raw);
-  if (n < min || n > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${n}`);
+  if (n < min || n > max) return env.bad(name, `must be between ${min} and ${max}, got ${n}`, fallback);
   return n;
 }
 
-function bool(env: Env, name: string, fallback: boolean): boolean {
+function bool(env: Source, name: string, fallback: boolean): boolean {
   const raw = optional(env, name);
   if (raw === null) return fallback;
   if (/^(true|1|yes|on)$/i.test(raw)) return true;
   if (/^(false|0|no|off)$/i.test(raw)) return false;
-  throw new ConfigError(name, `expected true or false, got "${raw}"`);
+  return env.bad(name, `expected true or false, got "${raw}"`, fallback);
 }
 
-function oneOf<T extends string>(env: Env, name: string, fallback: T, allowed: readonly T[]): T {
+function oneOf<T extends string>(env: Source, name: string, fallback: T, allowed: readonly T[]): T {
   const raw = optional(env, name);
   if (raw === null) return fallback;
   const v = raw.toLowerCase() as T;
-  if (!allowed.includes(v)) throw new ConfigError(name, `expected one of ${allowed.join(', ')}, got "${raw}"`);
+  if (!allowed.includes(v)) return env.bad(name, `expected one of ${allowed.join(', ')}, got "${raw}"`, fallback);
   return v;
 }
 
-function numberRange(env: Env, name: string, fallback: string, min: number, max: number): NumberRange {
+function numberRange(env: Source, name: string, fallback: string, min: number, max: number): NumberRange {
   const raw = text(env, name, fallback);
   const m = /^(\d+)\s*-\s*(\d+)$/.exec(raw);
-  if (!m) throw new ConfigError(name, `expected "first-last", got "${raw}"`);
+  if (!m) return env.bad(name, `expected "first-last", got "${raw}"`, { first: min, last: min });
   const first = Number(m[1]);
   const last = Number(m[2]);
   if (first < min || last > max || first > last) {
-    throw new ConfigError(name, `expected ${min} <= first <= last <= ${max}, got "${raw}"`);
+    return env.bad(name, `expected ${min} <= first <= last <= ${max}, got "${raw}"`, { first: min, last: min });
   }
   return { first, last };
 }
@@ -150,34 +217,35 @@ export function intToIpv4(n: number): string {
   return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
 }
 
-function ipv4Range(env: Env, name: string, fallback: string): Ipv4Range {
+function ipv4Range(env: Source, name: string, fallback: string): Ipv4Range {
   const raw = text(env, name, fallback);
   const m = /^([\d.]+)\s*-\s*([\d.]+)$/.exec(raw);
   const a = m ? ipv4ToInt(m[1]) : null;
   const b = m ? ipv4ToInt(m[2]) : null;
   if (!m || a === null || b === null || a > b) {
-    throw new ConfigError(name, `expected "first-last" IPv4 addresses, got "${raw}"`);
+    return env.bad(name, `expected "first-last" IPv4 addresses, got "${raw}"`, { first: '0.0.0.0', last: '0.0.0.0' });
   }
   return { first: m[1], last: m[2] };
 }
 
-function url(env: Env, name: string): string | null {
+function url(env: Source, name: string): string | null {
   const raw = optional(env, name);
   if (raw === null) return null;
   try {
     const u = new URL(raw);
     if (!/^(https?|postgres(ql)?):$/.test(u.protocol)) throw new Error('scheme');
   } catch {
-    throw new ConfigError(name, `not a valid URL: "${raw.replace(/\/\/[^@/]*@/, '//***@')}"`);
+    return env.bad(name, `not a valid URL: "${raw.replace(/\/\/[^@/]*@/, '//***@')}"`, null);
   }
   return raw;
 }
 
 /** Comma-separated browser origins (`https://app.example.com`), each scheme://host[:port]. */
-function origins(env: Env, name: string): string[] {
+function origins(env: Source, name: string): string[] {
   const raw = optional(env, name);
   if (raw === null) return [];
-  return raw.split(',').map((o) => o.trim()).filter(Boolean).map((o) => {
+  const list: string[] = [];
+  for (const o of raw.split(',').map((s) => s.trim()).filter(Boolean)) {
     let u: URL | null = null;
     try {
       u = new URL(o);
@@ -185,25 +253,43 @@ function origins(env: Env, name: string): string[] {
       // reported below
     }
     if (!u || !/^https?:$/.test(u.protocol) || u.origin !== o.replace(/\/$/, '')) {
-      throw new ConfigError(name, `expected comma-separated origins like https://app.example.com, got "${o}"`);
+      return env.bad(name, `expected comma-separated origins like https://app.example.com, got "${o}"`, []);
     }
-    return u.origin;
-  });
+    list.push(u.origin);
+  }
+  return list;
 }
 
-/** Reads and validates the whole configuration; throws ConfigError naming the variable. */
-export function loadConfig(env: Env = process.env): Config {
+/**
+ * Reads and validates the whole configuration. Throws one ConfigError listing every bad variable
+ * (`problems`), not just the first.
+ */
+export function loadConfig(environment: Env = process.env): Config {
+  const env = new Source(environment);
+  let config: Config | null = null;
+  try {
+    config = readConfig(env);
+  } catch (e) {
+    // a check that throws instead of calling env.bad() still gets reported with the rest
+    if (!(e instanceof ConfigError)) throw e;
+    env.problems.push(...e.problems);
+  }
+  if (env.problems.length > 0 || !config) throw new ConfigError(env.problems);
+  return config;
+}
+
+function readConfig(env: Source): Config {
   const vyosUrl = url(env, 'VYOS_URL');
-  const vyosApiKey = optional(env, 'VYOS_API_KEY');
-  if (vyosUrl && !vyosApiKey) throw new ConfigError('VYOS_API_KEY', 'required when VYOS_URL is set');
-  const wanInterface = text(env, 'VYOS_WAN_INTERFACE', 'eth0');
+  let vyosApiKey = optional(env, 'VYOS_API_KEY');
+  if (vyosUrl && !vyosApiKey) vyosApiKey = env.bad('VYOS_API_KEY', 'required when VYOS_URL is set (or VYOS_API_KEY_FILE)', null);
+  let wanInterface = text(env, 'VYOS_WAN_INTERFACE', 'eth0');
   if (!/^[a-z][a-z0-9.]{0,14}$/i.test(wanInterface)) {
-    throw new ConfigError('VYOS_WAN_INTERFACE', `not an interface name: "${wanInterface}"`);
+    wanInterface = env.bad('VYOS_WAN_INTERFACE', `not an interface name: "${wanInterface}"`, wanInterface);
   }
   const logLevel = oneOf(env, 'LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
-  const metricsToken = optional(env, 'METRICS_TOKEN');
+  let metricsToken = optional(env, 'METRICS_TOKEN');
   if (metricsToken !== null && !/^[\x21-\x7e]{16,256}$/.test(metricsToken)) {
-    throw new ConfigError('METRICS_TOKEN', 'expected 16 to 256 visible ASCII characters without spaces (e.g. `openssl rand -hex 32`)');
+    metricsToken = env.bad('METRICS_TOKEN', 'expected 16 to 256 visible ASCII characters without spaces (e.g. `openssl rand -hex 32`)', null);
   }
   return {
     databaseUrl: url(env, 'DATABASE_URL'),

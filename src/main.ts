@@ -1,3 +1,5 @@
+// First: tracing patches http, express, graphql and pg as they load (observability/tracing.ts).
+import { stopTracing, tracingStatus } from './observability/tracing.js';
 import 'reflect-metadata';
 import { ConfigError, loadConfig } from './config.js';
 import { startApp } from './app.js';
@@ -10,12 +12,16 @@ async function main(): Promise<void> {
     config = loadConfig();
   } catch (e) {
     if (e instanceof ConfigError) {
-      process.stderr.write(`configuration error: ${e.message}\n`);
+      // one line per bad variable: all of them, so one edit fixes the lot
+      const lines = e.problems.map((p) => `  ${p.variable}: ${p.message}\n`).join('');
+      process.stderr.write(`configuration error${e.problems.length > 1 ? `s (${e.problems.length})` : ''}:\n${lines}`);
       process.exit(2);
     }
     throw e;
   }
   const logger = createLogger(config.logLevel);
+  const tracing = tracingStatus();
+  logger[tracing.enabled ? 'info' : 'debug']({ tracing }, `OpenTelemetry tracing ${tracing.enabled ? 'on' : 'off'}`);
   const app = await startApp(config, logger);
   let stopping = false;
   const shutdown = (signal: string) => {
@@ -29,7 +35,8 @@ async function main(): Promise<void> {
       process.exit(1);
     }, drainMs + CLOSE_TIMEOUT_MS);
     force.unref();
-    app.stop().then(
+    // Spans still buffered are exported before the process exits.
+    app.stop().then(stopTracing).then(
       () => process.exit(0),
       (e) => {
         logger.error({ err: e }, 'shutdown failed');

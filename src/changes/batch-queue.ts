@@ -1,8 +1,11 @@
 // The batch queue: change sets that arrive while a batch is in flight share the next one (one
 // router commit, one confirm, one database commit for all of them). A batch the router refused
 // as a whole is split, so only the offender fails. A batch runs outside any request, so each
-// change set brings its request's log context along, and the batch's lines list all of them.
+// change set brings its request's log context along, and the batch's lines list all of them. The
+// batch's span, likewise, is linked to every request it carries (observability/spans.ts).
+import type { Span } from '@opentelemetry/api';
 import { batchLogContext, logContext, withLogContext, withoutLogContext, type LogContext, type Logger } from '../observability/logger.js';
+import { ATTR, failSpan, inBatchSpan, inRequestSpan } from '../observability/spans.js';
 import { currentAuditDraft, withoutAuditDraft } from './audit-trail.js';
 import type { ChangeSet } from './change-set.js';
 import type { BatchOutcome, Member } from './transaction.js';
@@ -27,8 +30,8 @@ export interface BatchQueueOptions {
   logger?: Logger;
 }
 
-/** A queued change set and the log context of the request that submitted it. */
-type Queued = Member & { log: LogContext | undefined };
+/** A queued change set, the log context of the request that submitted it, and the span it waits in. */
+type Queued = Member & { log: LogContext | undefined; span: Span | null };
 
 export class BatchQueue {
   private queue: Queued[] = [];
@@ -39,11 +42,13 @@ export class BatchQueue {
   constructor(private readonly opts: BatchQueueOptions) {}
 
   submit<T>(set: ChangeSet<T>): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      // the mutation's audit draft rides along: the runner writes or notes its row (audit-trail.ts)
-      this.queue.push({ set: set as ChangeSet<unknown>, resolve: resolve as (v: unknown) => void, reject, log: logContext(), audit: currentAuditDraft() });
-      this.kick();
-    });
+    return inRequestSpan('coordinator submit', { [ATTR.operation]: set.operation }, (span) =>
+      new Promise<T>((resolve, reject) => {
+        // the mutation's audit draft rides along: the runner writes or notes its row (audit-trail.ts)
+        this.queue.push({ set: set as ChangeSet<unknown>, resolve: resolve as (v: unknown) => void, reject, log: logContext(), span, audit: currentAuditDraft() });
+        this.kick();
+      }),
+    );
   }
 
   /** Resolves when no batch is running or queued (shutdown, tests). */
@@ -81,12 +86,19 @@ export class BatchQueue {
   private async runBatch(members: Queued[]): Promise<void> {
     const started = Date.now();
     const context = batchLogContext(members.map((m) => m.log));
-    const result = await withLogContext(context, async () => {
-      const r = await this.opts.run(members);
-      const line = { changeSets: members.length, operation: [...new Set(members.map((m) => m.set.operation))].join(','), ...r, durationMs: Date.now() - started };
-      this.opts.logger?.[r.outcome === 'failed' ? 'warn' : 'info'](line, 'batch');
-      return r;
-    });
+    const operation = [...new Set(members.map((m) => m.set.operation))].join(',');
+    const requests = members.map((m) => ({ span: m.span, requestId: m.log?.requestId }));
+    const attributes = { [ATTR.batchId]: context.batchId!, [ATTR.operation]: operation, [ATTR.changeSets]: members.length };
+    const result = await inBatchSpan(requests, attributes, (span) =>
+      withLogContext(context, async () => {
+        const r = await this.opts.run(members);
+        const line = { changeSets: members.length, operation, ...r, durationMs: Date.now() - started };
+        this.opts.logger?.[r.outcome === 'failed' ? 'warn' : 'info'](line, 'batch');
+        span.setAttributes({ [ATTR.outcome]: r.outcome, [ATTR.commands]: r.commands });
+        if (r.outcome === 'failed') failSpan(span, null, 'the batch failed');
+        return r;
+      }),
+    );
     if (result.outcome === 'split') for (const m of members) await this.runBatch([m]);
     this.opts.onBatch?.({ changeSets: members.length, ...result, durationMs: Date.now() - started });
   }

@@ -7,7 +7,8 @@ import { randomUUID } from 'node:crypto';
 import type { Config } from '../config.js';
 import { AuditOutcome, OperationState, RollbackOutcome, RollbackStage, type Snapshot } from '../domain/entities/index.js';
 import { rollbackFailed, routerBusy, routerRejected, routerUnavailable, toClientError } from '../domain/errors.js';
-import type { Logger } from '../observability/logger.js';
+import { logContext, type Logger } from '../observability/logger.js';
+import { ATTR, failSpan, inSpan } from '../observability/spans.js';
 import { inverse, touchedRuleNumbers } from '../vyos/nat-rule.js';
 import { assertSafeCommands } from '../vyos/path-guard.js';
 import { RouterError, RouterErrorKind, type RouterApi, type RouterCapabilities, type RouterCommand, type RouterRule } from '../vyos/types.js';
@@ -485,7 +486,8 @@ export class RouterTransaction {
   /** Runs one batch through the stage table; every member is resolved or rejected. */
   async run(members: Member[]): Promise<{ outcome: BatchOutcome; commands: number; unsettled: boolean }> {
     const b: Batch = {
-      id: randomUUID(),
+      // the batch id of its log lines (batch-queue.ts), so rows and lines can be matched
+      id: logContext()?.batchId ?? randomUUID(),
       members,
       accepted: [],
       release: null,
@@ -515,7 +517,15 @@ export class RouterTransaction {
       for (let i = 0; i < STAGES.length; i++) {
         const row = STAGES[i];
         if (row.when && !row.when(b)) continue;
-        const step = await row.run(b, this.d).catch((e: unknown): Step => fail(row.onFailure, describe(e), toClientError(e)));
+        const step = await inSpan(row.name, {}, async (span) => {
+          const s = await row.run(b, this.d).catch((e: unknown): Step => fail(row.onFailure, describe(e), toClientError(e)));
+          span.setAttribute(ATTR.step, s.kind);
+          if (s.kind === 'fail') {
+            span.setAttribute(ATTR.undo, s.undo);
+            failSpan(span, s.error, s.reason);
+          }
+          return s;
+        });
         if (step.kind === 'next') {
           if (row.journal?.by === 'runner' && b.entry) await this.d.store.markJournal(b.entry, row.journal.state);
           continue;
@@ -526,7 +536,9 @@ export class RouterTransaction {
           i = STAGES.findIndex((r) => r.name === StageName.PREPARE) - 1;
           continue;
         }
-        return { ...(await this.end(b, row, step)), commands: b.commands.length };
+        // A failure's undo (UndoPath) gets a span too: its router calls are not the stage's.
+        const ended = step.kind === 'fail' ? await inSpan(`undo ${step.undo}`, {}, () => this.end(b, row, step)) : await this.end(b, row, step);
+        return { ...ended, commands: b.commands.length };
       }
       await this.complete(b);
       return { outcome: 'committed', commands: b.commands.length, unsettled: watching(b) };

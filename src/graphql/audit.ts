@@ -8,6 +8,7 @@
 // ran (the variables did not coerce, a document limit refused the operation) get theirs from the
 // plugin and the WebSocket hook (auditUnexecuted).
 import type { ApolloServerPlugin } from '@apollo/server';
+import { context, isSpanContextValid, trace } from '@opentelemetry/api';
 import {
   defaultFieldResolver,
   GraphQLError,
@@ -96,6 +97,12 @@ export function auditPlugin(logger: Logger): ApolloServerPlugin<GraphQLContext> 
   };
 }
 
+/** The trace the running code belongs to; null with tracing off (there is never an active span then). */
+function traceIdNow(): string | null {
+  const span = trace.getSpanContext(context.active());
+  return span && isSpanContextValid(span) ? span.traceId : null;
+}
+
 /** Who is asking, from the request's context. */
 function whoOf(ctx: GraphQLContext): AuditWho {
   return {
@@ -105,8 +112,7 @@ function whoOf(ctx: GraphQLContext): AuditWho {
     clientAddress: ctx.clientAddress ?? null,
     transport: ctx.transport ?? 'http',
     requestId: ctx.requestId ?? null,
-    // OpenTelemetry is not wired in yet: the column waits for it.
-    traceId: null,
+    traceId: traceIdNow(),
   };
 }
 

@@ -278,6 +278,18 @@ export async function keysetPage<Row>(
 }
 
 /** Whether the client selected `name` directly under this field (through fragments too). */
+/** Whether the operation selects the field path `names` below this field (fragments included). */
+export function selectsPath(info: GraphQLResolveInfo, names: readonly string[]): boolean {
+  const visit = (set: SelectionSetNode | undefined, rest: readonly string[]): boolean =>
+    !!set &&
+    set.selections.some((sel) =>
+      sel.kind === Kind.FIELD
+        ? sel.name.value === rest[0] && (rest.length === 1 || visit(sel.selectionSet, rest.slice(1)))
+        : visit(sel.kind === Kind.INLINE_FRAGMENT ? sel.selectionSet : info.fragments[sel.name.value]?.selectionSet, rest),
+    );
+  return info.fieldNodes.some((node) => visit(node.selectionSet, names));
+}
+
 export function selects(info: GraphQLResolveInfo, name: string): boolean {
   const visit = (set: SelectionSetNode | undefined): boolean =>
     !!set &&

@@ -1,32 +1,28 @@
-// The GraphQL IDE at `GET /graphql` (browsers): GraphiQL served from this server's own
-// node_modules, so it works with no internet access. Turned off with GRAPHQL_IDE=false.
+// The GraphQL IDE at `GET /graphql` (browsers): GraphiQL 5 bundled at build time into dist/ide/
+// (ide-bundle.ts), served from there, so it works with no internet access. Turned off with
+// GRAPHQL_IDE=false.
 import express, { type Request, type Router } from 'express';
 import helmet from 'helmet';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { projectRoot } from '../database/orm.js';
-
-const IDE_DIR = path.join(projectRoot, 'src', 'graphql', 'ide');
-
-function packageFile(pkg: string, file: string): string {
-  return path.join(path.dirname(require.resolve(`${pkg}/package.json`)), file);
-}
+import { IDE_BUNDLE } from './ide-bundle.js';
 
 /** URL name -> file. A fixed list: nothing else under /ide/ is served. */
 export const IDE_ASSETS: Readonly<Record<string, string>> = {
-  'react.production.min.js': packageFile('react', 'umd/react.production.min.js'),
-  'react-dom.production.min.js': packageFile('react-dom', 'umd/react-dom.production.min.js'),
-  'graphql-ws.min.js': packageFile('graphql-ws', 'umd/graphql-ws.min.js'),
-  'graphiql.min.js': packageFile('graphiql', 'graphiql.min.js'),
-  'graphiql.min.css': packageFile('graphiql', 'graphiql.min.css'),
-  'ide.js': path.join(IDE_DIR, 'ide.js'),
-  'ide.css': path.join(IDE_DIR, 'ide.css'),
+  'ide.js': path.join(IDE_BUNDLE, 'ide.js'),
+  'ide.css': path.join(IDE_BUNDLE, 'ide.css'),
+  // Monaco's language services (`worker-src 'self'`)
+  'editor.worker.js': path.join(IDE_BUNDLE, 'editor.worker.js'),
+  'json.worker.js': path.join(IDE_BUNDLE, 'json.worker.js'),
+  'graphql.worker.js': path.join(IDE_BUNDLE, 'graphql.worker.js'),
 };
 
 /**
- * The page's own policy (helmet sends it in place of the API's): every script and style sheet
- * comes from this origin and no script is inline (GraphiQL sets style attributes and embeds its
- * fonts as data: URLs; the socket is same-origin). No upgrade-insecure-requests: a server on
- * plain HTTP (a laptop, a lab) would send the page's own requests to an HTTPS port that is not there.
+ * The page's own policy (helmet sends it in place of the API's): every script, worker and style
+ * sheet comes from this origin and no script is inline (GraphiQL and Monaco set style attributes
+ * and the icon font is a data: URL in the style sheet; the socket is same-origin). No
+ * upgrade-insecure-requests: a server on plain HTTP (a laptop, a lab) would send the page's own
+ * requests to an HTTPS port that is not there.
  */
 export const IDE_CONTENT_SECURITY_POLICY = {
   'default-src': ["'self'"],
@@ -36,6 +32,7 @@ export const IDE_CONTENT_SECURITY_POLICY = {
   'font-src': ["'self'", 'data:'],
   'img-src': ["'self'", 'data:'],
   'connect-src': ["'self'"],
+  'worker-src': ["'self'"],
   'frame-ancestors': ["'none'"],
   'base-uri': ["'none'"],
   'form-action': ["'none'"],
@@ -51,11 +48,14 @@ export function wantsIde(req: Request): boolean {
 /** Mount before the GraphQL middleware: serves the page at GET /graphql and its assets at /ide/. */
 export function graphqlIde(): Router {
   const router = express.Router();
-  const page = path.join(IDE_DIR, 'index.html');
+  const page = path.join(IDE_BUNDLE, 'index.html');
+  // A tree compiled by a bare tsc has no bundle: say how to make one rather than a blank page.
+  const built = () => existsSync(page) && existsSync(IDE_ASSETS['ide.js']);
 
   const policy = helmet.contentSecurityPolicy({ useDefaults: false, directives: IDE_CONTENT_SECURITY_POLICY });
   router.get('/graphql', (req, res, next) => (wantsIde(req) ? policy(req, res, next) : next('route')), (_req, res) => {
     res.setHeader('Cache-Control', 'no-cache');
+    if (!built()) return void res.status(503).type('text/plain').send('The GraphQL IDE is not built: run `npm run build` (it bundles dist/ide/).\n');
     res.sendFile(page);
   });
 

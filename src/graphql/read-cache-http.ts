@@ -33,6 +33,8 @@ export function readCachePlugin(cache: ReadCache, metrics: AppMetrics): ApolloSe
             cache.active &&
             http?.method === 'POST' &&
             typeof request.query === 'string' &&
+            // RFC 9111 §5.2.1.5: a request's `no-store` asks that nothing of it or its answer be kept
+            !/(^|[\s,])no-store\b/i.test(http.headers.get('cache-control') ?? '') &&
             isCacheable(operation);
           contextValue.readCache = cacheable ? 'miss' : 'bypass';
           if (cacheable) {

@@ -47,6 +47,12 @@ export function dated<T extends { createdAt: Date; updatedAt: Date }>(rows: T[])
 /** Every rule of a batch of VMs (one parameter: a uuid[] literal), by port_rule_vm_id_index. */
 export const RULES_BY_VM_SQL = `select ${RULE_COLUMNS} from port_rule where vm_id = any(?::uuid[]) order by rule_number`;
 
+/**
+ * A VM page's column holding each VM's rules as JSON, by rule number (port_rule_vm_id_index):
+ * the page and its rules in one statement, as PostGraphile does, instead of a second round trip.
+ */
+export const RULES_JSON_COLUMN = `(select coalesce(json_agg(r order by r."ruleNumber"), '[]'::json) from (select ${RULE_COLUMNS} from port_rule where port_rule.vm_id = vm.id) r) as "portRules"`;
+
 /** A Postgres array literal of ids; ids are UUIDs we produced, checked by the callers' queries. */
 export const uuidArray = (ids: readonly string[]) => `{${ids.join(',')}}`;
 

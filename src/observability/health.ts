@@ -3,6 +3,7 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { Field, Float, ObjectType, registerEnumType } from 'type-graphql';
 import type { RouterApi, RouterCapabilities } from '../vyos/types.js';
+import { PoolCapacity } from './capacity.js';
 
 // Lower-case values: the wire strings stay what they were when `status` was a String (and what GET /health says).
 export enum HealthStatus {
@@ -45,6 +46,12 @@ export class Health {
 
   @Field(() => ComponentHealth, { description: 'The background drift check (syncReport on SYNC_INTERVAL_SECONDS).' })
   background!: ComponentHealth;
+
+  @Field(() => [PoolCapacity], {
+    nullable: true,
+    description: 'How full each pool the server allocates from is (rule numbers, external ports per transport, LAN addresses); null when the database cannot be counted. Does not change `status`: the capacity alerts watch it (docs/monitoring.md#capacity).',
+  })
+  capacity?: PoolCapacity[] | null;
 }
 
 /**
@@ -79,6 +86,8 @@ export interface HealthDeps {
   background?: BackgroundStatus;
   /** whether the router's running config is saved (null: saved) */
   unsaved?: () => Promise<{ since: Date; error: string | null } | null>;
+  /** the pools' capacity (observability/capacity.ts) */
+  capacity?: () => Promise<PoolCapacity[]>;
   timeoutMs?: number;
 }
 
@@ -159,7 +168,11 @@ async function checkRouter(router: RouterApi, simulator: boolean, unsaved: Healt
 
 export async function checkHealth(deps: HealthDeps): Promise<Health> {
   const timeoutMs = deps.timeoutMs ?? 5000;
-  const [database, router] = await Promise.all([timed(() => checkDatabase(deps.orm), timeoutMs), timed(() => checkRouter(deps.router, deps.simulator, deps.unsaved), timeoutMs)]);
+  const [database, router, capacity] = await Promise.all([
+    timed(() => checkDatabase(deps.orm), timeoutMs),
+    timed(() => checkRouter(deps.router, deps.simulator, deps.unsaved), timeoutMs),
+    readCapacity(deps.capacity, timeoutMs),
+  ]);
   let background: ComponentHealth;
   try {
     background = deps.background?.check() ?? { status: 'ok', detail: 'no background job configured' };
@@ -167,7 +180,20 @@ export async function checkHealth(deps: HealthDeps): Promise<Health> {
     background = { status: 'degraded', detail: `the background job could not report: ${e instanceof Error ? e.message : String(e)}` };
   }
   const status = database.status === 'down' || router.status === 'down' ? 'down' : [database, router, background].some((c) => c.status !== 'ok') ? 'degraded' : 'ok';
-  return { status, database, router, background };
+  return { status, database, router, background, capacity };
+}
+
+/** The capacity, or null when it cannot be counted in time (the database check says why). */
+async function readCapacity(read: HealthDeps['capacity'], timeoutMs: number): Promise<PoolCapacity[] | null> {
+  if (!read) return null;
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([read(), new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), timeoutMs)))]);
+  } catch {
+    return null;
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** /ready answers within this: below the 3 s readiness probe timeout docs/deploy.md recommends. */

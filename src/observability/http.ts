@@ -1,10 +1,12 @@
 // The HTTP side of observability: request ids, one log line and one metric sample per request,
 // the /metrics endpoint and subscription sockets. Hooked in once in server.ts; resolvers never see it.
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
+import { trace } from '@opentelemetry/api';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { AuthInfo } from '../graphql/context.js';
 import { logLevelOf } from '../domain/errors.js';
 import { mostSevere, withLogContext, type LogContext, type Logger } from './logger.js';
+import { ATTR } from './spans.js';
 import { OTHER, operationOutcome, type AppMetrics, type OperationType } from './metrics.js';
 
 /** What the GraphQL layer adds to its request's log line (filled by graphql-plugin.ts). */
@@ -86,8 +88,10 @@ export function observeRequests(metrics: AppMetrics, logger: Logger): RequestHan
   return (req: Request, res: Response, next: NextFunction) => {
     const started = performance.now();
     const requestId = acceptRequestId(req.headers['x-request-id']) ?? randomUUID();
-    // Everything downstream (the GraphQL context) reads the same id from the header.
+    // Everything downstream (the GraphQL context) reads the same id from the header; the
+    // request's span carries it too, so a trace is found from a log line's id and back.
     req.headers['x-request-id'] = requestId;
+    trace.getActiveSpan()?.setAttribute(ATTR.requestId, requestId);
     res.setHeader('X-Request-Id', requestId);
     const record: RequestRecord = {
       requestId,

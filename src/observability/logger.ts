@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
+import { context, isSpanContextValid, ROOT_CONTEXT, trace } from '@opentelemetry/api';
 import pino, { type Logger } from 'pino';
 import type { LogLevel } from '../domain/errors.js';
 
@@ -24,9 +25,9 @@ export function withLogContext<T>(context: LogContext, fn: () => T): T {
   return current.run(context, fn);
 }
 
-/** Runs `fn` outside any context (work that belongs to no request, e.g. a timer it schedules). */
+/** Runs `fn` outside any context (work that belongs to no request, e.g. a timer it schedules), its trace's included. */
 export function withoutLogContext<T>(fn: () => T): T {
-  return current.exit(fn);
+  return current.exit(() => context.with(ROOT_CONTEXT, fn));
 }
 
 /** The context of the running code, if any (the batch queue captures it at submit time). */
@@ -41,11 +42,18 @@ export function batchLogContext(members: readonly (LogContext | undefined)[]): L
 }
 
 // A line's own fields win over the context's (the request line states its requestId itself).
+// A line written inside a span names it (trace_id, span_id: docs/monitoring.md "Traces"); with
+// tracing off there is never an active span.
 function contextFields(): Record<string, unknown> {
   const c = current.getStore();
-  if (!c) return {};
+  const span = trace.getSpanContext(context.active());
+  if (!c && !span) return {};
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(c)) if (v !== undefined) out[k] = v;
+  if (c) for (const [k, v] of Object.entries(c)) if (v !== undefined) out[k] = v;
+  if (span && isSpanContextValid(span)) {
+    out.trace_id = span.traceId;
+    out.span_id = span.spanId;
+  }
   return out;
 }
 

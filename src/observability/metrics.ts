@@ -9,6 +9,8 @@ import { ErrorCode, INTERNAL_ERROR_CODE, ProtocolCode } from '../domain/errors.j
 import type { RouterCallEvent } from '../vyos/client.js';
 import type { CacheOutcome, ReadCacheStats } from '../graphql/read-cache.js';
 import type { BackgroundJobStatus } from './health.js';
+import type { BuildInfo } from './build-info.js';
+import type { PoolCapacity } from './capacity.js';
 import { RouterErrorKind } from '../vyos/types.js';
 
 const PREFIX = 'vyos_vm_api_';
@@ -27,6 +29,10 @@ export interface MetricsSources {
   routerName: string;
   /** the read cache's size and whether the change feed vouches for it (read at scrape time) */
   readCache?: () => ReadCacheStats | undefined;
+  /** the pools' capacity (counted at scrape time, cached by the reader while nothing changed) */
+  capacity?: () => Promise<readonly PoolCapacity[]>;
+  /** the labels of build_info */
+  build?: BuildInfo;
 }
 
 export type OperationType = 'query' | 'mutation' | 'subscription' | 'unknown';
@@ -339,6 +345,35 @@ export class AppMetrics {
         if (s && s.consecutiveFailures !== undefined) this.set(s.consecutiveFailures);
       },
     });
+    // The reader shares one count between the gauges, and keeps it while nothing changed.
+    const capacity = async () => (await sources.capacity?.().catch(() => null)) ?? [];
+    const poolGauges: [string, string, (p: PoolCapacity) => number][] = [
+      ['pool_size', 'Values in a pool the server allocates from (NAT_RULE_RANGE, EXTERNAL_PORT_RANGE per transport, LAN_POOL), by router and pool.', (p) => p.total],
+      ['pool_free', 'Values of a pool that no VM or port rule in the database uses, by router and pool (absent while the database cannot be counted).', (p) => p.free],
+    ];
+    for (const [name, help, read] of poolGauges) {
+      new Gauge({
+        name: `${PREFIX}${name}`,
+        help,
+        labelNames: ['router', 'pool'] as const,
+        registers: [registry],
+        async collect() {
+          this.reset();
+          for (const p of await capacity()) this.labels(sources.routerName, p.pool).set(read(p));
+        },
+      });
+    }
+    if (sources.build) {
+      const { version, node_version, commit } = sources.build;
+      const labels: Record<string, string> = { version, node_version, ...(commit ? { commit } : {}) };
+      new Gauge({
+        name: `${PREFIX}build_info`,
+        help: 'Always 1; the labels say what runs: the package version, the Node.js version and the git commit it was built from (when the build knew it).',
+        labelNames: Object.keys(labels),
+        registers: [registry],
+      }).set(labels, 1);
+    }
+
     new Gauge({
       name: `${PREFIX}sync_interval_seconds`,
       help: 'SYNC_INTERVAL_SECONDS: how often the background sync job runs (0 = disabled).',

@@ -19,9 +19,13 @@ function tokenize(text: string): Token[] {
       if (end === -1) throw new Error('unterminated comment');
       tokens.push({ type: 'comment', text: text.slice(i + 2, end).trim() });
       i = end + 2;
-    } else if (ch === '{') (tokens.push({ type: 'open', text: ch }), i++);
-    else if (ch === '}') (tokens.push({ type: 'close', text: ch }), i++);
-    else if (ch === '"') {
+    } else if (ch === '{') {
+      tokens.push({ type: 'open', text: ch });
+      i++;
+    } else if (ch === '}') {
+      tokens.push({ type: 'close', text: ch });
+      i++;
+    } else if (ch === '"') {
       const end = text.indexOf('"', i + 1);
       if (end === -1) throw new Error('unterminated quoted value');
       tokens.push({ type: 'word', text: text.slice(i + 1, end) });

@@ -35,8 +35,18 @@ export function lexedValue(value: string): string | null {
   return out;
 }
 
+// Built trees are never changed (config-tree.ts copies on write and shares what a change leaves
+// alone), so a node's parse is kept with it: after a one-rule commit only that rule's path is parsed.
+const parses = new WeakMap<ConfigNode, ConfigNode | null>();
+
 /** The tree as `Config()` sees it after the round trip (escapes interpreted), or null when it does not parse. */
 export function parsedTree(tree: ConfigNode): ConfigNode | null {
+  let parsed = parses.get(tree);
+  if (parsed === undefined) parses.set(tree, (parsed = parseNode(tree)));
+  return parsed;
+}
+
+function parseNode(tree: ConfigNode): ConfigNode | null {
   const copy: ConfigNode = { kind: tree.kind, children: new Map() };
   if (tree.comment !== undefined) copy.comment = tree.comment;
   if (tree.values) {

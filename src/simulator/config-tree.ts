@@ -43,6 +43,46 @@ export function findNode(tree: ConfigNode, nodePath: string[]): ConfigNode | und
   return node;
 }
 
+/**
+ * A session's private copy of a tree, copied on write: a node is copied (shallowly) the first time
+ * a command changes it or something below it, and every other node is shared with the source tree.
+ * Trees are never changed once built, so sharing is safe; a 30,000-rule config then costs one
+ * path's copies per command instead of a deep copy per request.
+ */
+class Draft {
+  private readonly owned = new Set<ConfigNode>();
+  readonly root: ConfigNode;
+
+  constructor(tree: ConfigNode) {
+    this.root = this.copy(tree);
+  }
+
+  private copy(node: ConfigNode): ConfigNode {
+    const copy: ConfigNode = { kind: node.kind, children: new Map(node.children) };
+    if (node.values) copy.values = [...node.values];
+    if (node.comment !== undefined) copy.comment = node.comment;
+    this.owned.add(copy);
+    return copy;
+  }
+
+  /** `parent`'s child `name`, made this draft's own (`parent` must be one already); undefined if absent. */
+  child(parent: ConfigNode, name: string): ConfigNode | undefined {
+    const child = parent.children.get(name);
+    if (!child || this.owned.has(child)) return child;
+    const copy = this.copy(child);
+    parent.children.set(name, copy);
+    return copy;
+  }
+
+  /** A new empty node under `parent` (which must be this draft's own). */
+  add(parent: ConfigNode, name: string, kind: NodeKind): ConfigNode {
+    const node: ConfigNode = { kind, children: new Map() };
+    this.owned.add(node);
+    parent.children.set(name, node);
+    return node;
+  }
+}
+
 /** Applies commands in order to a copy of `tree`; the first failure discards everything (one session). */
 export function applyCommands(
   tree: ConfigNode,
@@ -50,22 +90,22 @@ export function applyCommands(
   commands: RouterCommand[],
   options: TreeOptions,
 ): TreeResult {
-  const work = cloneTree(tree);
+  const draft = new Draft(tree);
   for (let index = 0; index < commands.length; index++) {
-    const error = applyInPlace(work, schema, commands[index], options);
+    const error = applyInPlace(draft, schema, commands[index], options);
     if (error !== null) return { ok: false, error, index };
   }
-  return { ok: true, tree: work };
+  return { ok: true, tree: draft.root };
 }
 
-function applyInPlace(tree: ConfigNode, schema: SchemaNode, command: RouterCommand, options: TreeOptions): string | null {
+function applyInPlace(draft: Draft, schema: SchemaNode, command: RouterCommand, options: TreeOptions): string | null {
   switch (command.op) {
     case 'set':
-      return setPath(tree, schema, command.path);
+      return setPath(draft, schema, command.path);
     case 'delete':
-      return deletePath(tree, schema, command.path, options);
+      return deletePath(draft, schema, command.path, options);
     case 'comment':
-      return commentPath(tree, schema, command.path);
+      return commentPath(draft, schema, command.path);
     default:
       return `'${String((command as { op: unknown }).op)}' is not a valid operation`;
   }
@@ -89,7 +129,7 @@ function valueErrors(resolved: ResolvedPath): string[] | null {
   return null;
 }
 
-function setPath(tree: ConfigNode, schema: SchemaNode, path: string[]): string | null {
+function setPath(draft: Draft, schema: SchemaNode, path: string[]): string | null {
   const resolved = resolvePath(schema, path);
   if (!resolved) return msg.cliFailure([msg.pathNotValid(path)], 'Set');
   const errors = valueErrors(resolved);
@@ -97,14 +137,9 @@ function setPath(tree: ConfigNode, schema: SchemaNode, path: string[]): string |
   if (resolved.at === 'tag' || (resolved.at === 'leaf' && resolved.value === undefined)) {
     return msg.cliFailure([msg.pathRequiresValue(path)], 'Set');
   }
-  let node = tree;
+  let node = draft.root;
   resolved.nodePath.forEach((name, i) => {
-    let child = node.children.get(name);
-    if (!child) {
-      child = { kind: resolved.kinds[i], children: new Map() };
-      node.children.set(name, child);
-    }
-    node = child;
+    node = draft.child(node, name) ?? draft.add(node, name, resolved.kinds[i]);
   });
   if (resolved.at === 'leaf' && resolved.value !== undefined && resolved.schema.kind === 'leaf') {
     // Setting an existing path succeeds ("already exists"); a single-value leaf is replaced, a multi-value one appended.
@@ -114,20 +149,17 @@ function setPath(tree: ConfigNode, schema: SchemaNode, path: string[]): string |
   return null;
 }
 
-function deletePath(tree: ConfigNode, schema: SchemaNode, path: string[], options: TreeOptions): string | null {
+function deletePath(draft: Draft, schema: SchemaNode, path: string[], options: TreeOptions): string | null {
   const resolved = resolvePath(schema, path);
   if (!resolved || path.length === 0) return msg.cliFailure([msg.pathNotValid(path)], 'Delete');
   const missing = (): string | null => (options.strict ? msg.cliFailure([msg.deleteMissing(path)], 'Delete') : null);
-  const parents: ConfigNode[] = [tree];
-  for (const name of resolved.nodePath.slice(0, -1)) {
-    const next = parents[parents.length - 1].children.get(name);
-    if (!next) return missing();
-    parents.push(next);
-  }
+  // Nothing is copied until the whole path is known to exist (a missing path changes nothing).
+  if (!findNode(draft.root, resolved.nodePath)) return missing();
+  const parents: ConfigNode[] = [draft.root];
+  for (const name of resolved.nodePath.slice(0, -1)) parents.push(draft.child(parents[parents.length - 1], name)!);
   const parent = parents[parents.length - 1];
   const name = resolved.nodePath[resolved.nodePath.length - 1];
-  const target = parent.children.get(name);
-  if (!target) return missing();
+  const target = draft.child(parent, name)!;
   if (resolved.value !== undefined) {
     if (!target.values?.includes(resolved.value)) return missing();
     target.values = target.values.filter((x) => x !== resolved.value);
@@ -142,16 +174,17 @@ function deletePath(tree: ConfigNode, schema: SchemaNode, path: string[], option
 }
 
 /** `comment <node path...> <text>`: the last element is the text; an empty text removes the comment. */
-function commentPath(tree: ConfigNode, schema: SchemaNode, path: string[]): string | null {
+function commentPath(draft: Draft, schema: SchemaNode, path: string[]): string | null {
   const target = path.slice(0, -1);
   const text = path[path.length - 1] ?? '';
   const resolved = target.length > 0 ? resolvePath(schema, target) : null;
   if (!resolved) return msg.cliFailure([msg.pathNotValid(target)], 'Comment');
-  const node = findNode(tree, resolved.nodePath);
-  if (!node || resolved.value !== undefined) {
+  if (!findNode(draft.root, resolved.nodePath) || resolved.value !== undefined) {
     return msg.cliFailure([`The specified config node [${target.join(' ')}] does not exist`], 'Comment');
   }
   if (text.includes('*/')) return msg.cliFailure(['Cannot use the "*/" string in a comment'], 'Comment');
+  let node = draft.root;
+  for (const name of resolved.nodePath) node = draft.child(node, name)!;
   if (text === '') delete node.comment;
   else node.comment = text;
   return null;
@@ -195,5 +228,10 @@ export function compareTagValues(a: string, b: string): number {
 
 /** Children in rendering order: tag values numerically, other nodes by name. */
 export function sortedChildren(node: ConfigNode): [string, ConfigNode][] {
-  return [...node.children].sort(([a], [b]) => compareTagValues(a, b));
+  const entries = [...node.children];
+  // The common big case, a tag node of rule numbers: compare numbers once converted, not per comparison.
+  if (entries.length > 16 && entries.every(([k]) => /^[1-9][0-9]{0,14}$/.test(k))) {
+    return entries.map((e) => [Number(e[0]), e] as const).sort((a, b) => a[0] - b[0]).map((x) => x[1]);
+  }
+  return entries.sort(([a], [b]) => compareTagValues(a, b));
 }

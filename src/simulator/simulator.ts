@@ -87,6 +87,8 @@ export interface Simulator {
   faults: SimulatorFaults;
   /** successful commits: /configure, /config-file load|merge, apply(); reverts are counted in revertCount */
   commitCount: number;
+  /** ms the API spent answering, summed over requests from arrival to the last byte (overlaps count twice) */
+  busyMs: number;
   /** the path of every API `showConfig` so far, oldest first */
   showConfigPaths: readonly string[][];
   /** commit-confirm timers that expired and reverted the config */
@@ -179,7 +181,10 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     ],
   });
 
+  let busyMs = 0;
   const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+    const arrived = performance.now();
+    res.once('finish', () => (busyMs += performance.now() - arrived));
     route(device, req)
       .catch((): Reply => failure(device, 500, INTERNAL_ERROR))
       .then(async (reply) => {
@@ -270,6 +275,9 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     },
     get showConfigPaths() {
       return device.showConfigPaths;
+    },
+    get busyMs() {
+      return busyMs;
     },
     get revertCount() {
       return device.revertCount;

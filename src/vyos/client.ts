@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
+import { context, SpanStatusCode, trace, type Attributes } from '@opentelemetry/api';
 import fetch from 'node-fetch';
 import {
   COMMIT_CONFIRM_PROBE,
@@ -21,6 +22,9 @@ import {
   type ConfirmOrder,
   type RouterCommand,
 } from './types';
+
+// Spans of router calls, on the OpenTelemetry API only (a no-op while tracing is off).
+const tracer = trace.getTracer('vyos-vm-api/vyos-client');
 
 /** How long an unsure detection (the probe decided nothing) is used before the router is asked again. */
 const UNSURE_DETECTION_MS = 30_000;
@@ -115,13 +119,12 @@ export class VyosClient implements RouterApi {
   }
 
   async showConfig(path: string[]): Promise<unknown | null> {
+    // vyos-api.md §3: an empty (schema-valid) path is a 400 "Configuration under specified path is empty".
+    const empty = (err: RouterError) => err.kind === RouterErrorKind.REJECTED && isEmptyPathMessage(err.details.routerMessage);
     try {
-      return await this.post('/retrieve', { op: 'showConfig', path }, 'read');
+      return await this.post('/retrieve', { op: 'showConfig', path }, 'read', undefined, empty);
     } catch (err) {
-      // vyos-api.md §3: an empty (schema-valid) path is a 400 "Configuration under specified path is empty".
-      if (err instanceof RouterError && err.kind === RouterErrorKind.REJECTED && isEmptyPathMessage(err.details.routerMessage)) {
-        return null;
-      }
+      if (err instanceof RouterError && empty(err)) return null;
       throw err;
     }
   }
@@ -176,10 +179,11 @@ export class VyosClient implements RouterApi {
    * and configure_op). The refusal is the expected answer.
    */
   async discardSession(): Promise<void> {
+    const refused = (err: RouterError) => err.kind === RouterErrorKind.REJECTED && /is not a valid operation/i.test(err.details.routerMessage ?? '');
     try {
-      await this.post('/configure', { op: 'vyos-vm-api-discard', path: ['nat'] }, 'write');
+      await this.post('/configure', { op: 'vyos-vm-api-discard', path: ['nat'] }, 'write', undefined, refused);
     } catch (err) {
-      if (err instanceof RouterError && err.kind === RouterErrorKind.REJECTED && /is not a valid operation/i.test(err.details.routerMessage ?? '')) return;
+      if (err instanceof RouterError && refused(err)) return;
       throw err;
     }
   }
@@ -203,14 +207,16 @@ export class VyosClient implements RouterApi {
 
   /** `GET /info` (no key; rolling 2025+ only). Older routers answer FastAPI's 404: null. */
   async info(): Promise<{ version: string; hostname: string } | null> {
-    const { status, reply } = await this.request('GET', '/info', undefined, 'read', 'info', [404]);
-    if (status === 404) return null;
-    const data = this.unwrap('/info', status, reply);
-    const d = data as { version?: unknown; hostname?: unknown } | null;
-    if (typeof d !== 'object' || d === null || typeof d.version !== 'string') {
-      throw this.protocolError('/info', `unexpected info ${JSON.stringify(data)}`);
-    }
-    return { version: d.version, hostname: typeof d.hostname === 'string' ? d.hostname : '' };
+    return this.traced(callSpan('/info', 'info', 'read'), undefined, async () => {
+      const { status, reply } = await this.request('GET', '/info', undefined, 'read', 'info', [404]);
+      if (status === 404) return null;
+      const data = this.unwrap('/info', status, reply);
+      const d = data as { version?: unknown; hostname?: unknown } | null;
+      if (typeof d !== 'object' || d === null || typeof d.version !== 'string') {
+        throw this.protocolError('/info', `unexpected info ${JSON.stringify(data)}`);
+      }
+      return { version: d.version, hostname: typeof d.hostname === 'string' ? d.hostname : '' };
+    });
   }
 
   /**
@@ -246,7 +252,7 @@ export class VyosClient implements RouterApi {
   /** true / false from the probe's refusal; null when the reply decides nothing (see capabilities.ts). */
   private async probeCommitConfirm(): Promise<boolean | null> {
     try {
-      await this.post(COMMIT_CONFIRM_PROBE.endpoint, { ...COMMIT_CONFIRM_PROBE.body }, 'read', 'probe');
+      await this.post(COMMIT_CONFIRM_PROBE.endpoint, { ...COMMIT_CONFIRM_PROBE.body }, 'read', 'probe', (err) => err.kind === RouterErrorKind.REJECTED);
       return null;
     } catch (err) {
       if (err instanceof RouterError && err.kind === RouterErrorKind.REJECTED) return commitConfirmFromProbe(err.details.routerMessage ?? '');
@@ -259,7 +265,7 @@ export class VyosClient implements RouterApi {
     const info = await this.info();
     if (info && info.version !== '') return info.version;
     try {
-      const text = await this.post('/show', { op: 'show', path: ['version'] }, 'read', 'show');
+      const text = await this.post('/show', { op: 'show', path: ['version'] }, 'read', 'show', (err) => err.kind === RouterErrorKind.REJECTED || err.kind === RouterErrorKind.PROTOCOL);
       return (typeof text === 'string' && versionFromShowVersion(text)) || 'unknown';
     } catch (err) {
       // A router (or simulator) without this op-mode command: not knowing the version is fine.
@@ -272,11 +278,43 @@ export class VyosClient implements RouterApi {
 
   // -------------------------------------------------------------------------------------------
 
-  /** POST a raw JSON body with the key inside (vyos-api.md §1, "Raw JSON body") and unwrap it. */
-  private async post(endpoint: string, body: Record<string, unknown>, access: Access, op?: string): Promise<unknown> {
+  /**
+   * POST a raw JSON body with the key inside (vyos-api.md §1, "Raw JSON body") and unwrap it.
+   * `answers`: refusals the caller takes as an answer (an empty path, a probe's 400), not a failure.
+   */
+  private async post(endpoint: string, body: Record<string, unknown>, access: Access, op?: string, answers?: (err: RouterError) => boolean): Promise<unknown> {
     const opName = op ?? String(body['op']);
-    const { status, reply } = await this.request('POST', endpoint, JSON.stringify({ key: this.key, ...body }), access, opName);
-    return this.unwrap(endpoint, status, reply);
+    return this.traced(callSpan(endpoint, opName, access, body), answers, async () => {
+      const { status, reply } = await this.request('POST', endpoint, JSON.stringify({ key: this.key, ...body }), access, opName);
+      return this.unwrap(endpoint, status, reply);
+    });
+  }
+
+  /**
+   * One call's span, under the caller's (a batch stage, a traced request); work outside any span
+   * (the background probe) gets none. Errors are recorded with their kind; the key never appears
+   * (messages are masked), nor the command values.
+   */
+  private traced<T>(call: CallSpan, answers: ((err: RouterError) => boolean) | undefined, fn: () => Promise<T>): Promise<T> {
+    if (!trace.getSpan(context.active())?.isRecording()) return fn();
+    return tracer.startActiveSpan(call.name, { attributes: call.attributes }, async (span) => {
+      try {
+        const result = await fn();
+        span.setAttribute('vyos.outcome', 'ok');
+        return result;
+      } catch (err) {
+        const kind = err instanceof RouterError ? err.kind : 'error';
+        span.setAttribute('vyos.outcome', kind);
+        if (!(err instanceof RouterError && answers?.(err))) {
+          span.setAttribute('error.type', kind);
+          if (err instanceof Error) span.recordException(err);
+          span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.message : String(err) });
+        }
+        throw err;
+      } finally {
+        span.end();
+      }
+    });
   }
 
   private unwrap(endpoint: string, status: number, reply: Reply): unknown {
@@ -351,6 +389,32 @@ export class VyosClient implements RouterApi {
   private mask(text: string): string {
     return this.key ? text.split(this.key).join('***') : text;
   }
+}
+
+interface CallSpan {
+  name: string;
+  attributes: Attributes;
+}
+
+/**
+ * A call's span name and attributes: `vyos commit-confirm` (a `/configure` batch with
+ * `confirm_time`), `vyos configure` (one without), `vyos confirm`, `vyos retrieve showConfig`,
+ * `vyos config-file save`, ... Counts only: never a command, a path or the key.
+ */
+export function callSpan(endpoint: string, op: string, access: Access, body: Record<string, unknown> = {}): CallSpan {
+  const where = endpoint.replace(/^\//, '');
+  const batch = Array.isArray(body['commands']) ? (body['commands'] as unknown[]).length : null;
+  const confirming = body['confirm_time'] !== undefined;
+  const name =
+    where === 'configure' && batch !== null ? (confirming ? 'vyos commit-confirm' : 'vyos configure')
+    : where === 'configure' && op === 'confirm' ? 'vyos confirm'
+    : where === 'configure' && op === 'vyos-vm-api-discard' ? 'vyos discard'
+    : where === op ? `vyos ${where}`
+    : `vyos ${where} ${op}`;
+  const attributes: Attributes = { 'vyos.endpoint': endpoint, 'vyos.op': op, 'vyos.access': access };
+  if (batch !== null) attributes['vyos.commands'] = batch;
+  if (confirming && typeof body['confirm_time'] === 'number') attributes['vyos.confirm_minutes'] = body['confirm_time'];
+  return { name, attributes };
 }
 
 /** `data` of a write: warnings or confirm text; `null` and `""` both mean "nothing to say" (§1). */

@@ -24,7 +24,7 @@ describe('drift: syncReport, reconcile, import', () => {
   let t: TestApp;
   let vm: { id: string; internalIp: string; portRules: { id: string; ruleNumber: number; externalPort: number; internalPort: number }[] };
   // the four rules of the VM, by role in the scenario
-  let deleted: number, described: number, retargeted: number, shadowed: number;
+  let deleted: number, described: number, retargeted: number;
   let shadowedPort: number;
   const UNMANAGED = 15000;
   const FOREIGN = 500;
@@ -59,7 +59,7 @@ describe('drift: syncReport, reconcile, import', () => {
         },
       }),
     ).provisionVm;
-    [deleted, described, retargeted, shadowed] = vm.portRules.map((r) => r.ruleNumber);
+    [deleted, described, retargeted] = vm.portRules.map((r) => r.ruleNumber);
     shadowedPort = vm.portRules[3].externalPort;
     // Foreign rules outside NAT_RULE_RANGE: one harmless, one catching our UDP port first.
     t.sim.apply([

@@ -57,6 +57,22 @@ describe('an ordinary change reads only what it touches, and is safe between syn
     assert.equal(reads.length, 2, 'the touched read before planning and the read-back');
   });
 
+  test('a whole read moves the picture\'s port index for a rule changed by hand, and keeps the unchanged ones', async () => {
+    const tcp = { tcp: true, udp: false };
+    const picture = t.app.coordinator.picture;
+    ok(await t.gql(REPORT)); // syncReport reads the whole rule set, and the picture takes it
+    assert.ok(picture.catching(1001, tcp).includes(1));
+    t.sim.apply(renderRule(foreignRule(1, '7777'), { syntax: '1.4' }));
+    ok(await t.gql(REPORT));
+    assert.ok(!picture.catching(1001, tcp).includes(1), 'the old port is no longer caught by rule 1');
+    assert.deepEqual(picture.catching(7777, tcp), [1]);
+    assert.deepEqual(picture.catching(1002, tcp), [2], 'an unchanged rule stays indexed');
+    t.sim.apply(renderRule(foreignRule(1, '1001'), { syntax: '1.4' }));
+    ok(await t.gql(REPORT));
+    assert.deepEqual(picture.catching(1001, tcp), [1]);
+    assert.deepEqual(picture.catching(7777, tcp), []);
+  });
+
   test('a foreign rule made between syncs on the number we would allocate next is never overwritten', async () => {
     const rules = ok(await t.gql(`query($id: ID!) { vm(id: $id) { portRules { ruleNumber } } }`, { id: vmId })).vm.portRules;
     const next = Math.max(...rules.map((r: { ruleNumber: number }) => r.ruleNumber)) + 1;

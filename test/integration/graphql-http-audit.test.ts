@@ -16,7 +16,7 @@ const KNOWN_NOTICES: Readonly<Record<string, string>> = {
 
 describe('graphql-http server audits', () => {
   let t: TestApp;
-  let results: AuditResult[] = [];
+  const results: AuditResult[] = [];
   before(async () => {
     t = await startTestApp();
     // The audits send no key: a wrapped fetch adds the admin key the way any client would.

@@ -4,31 +4,48 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
+import { IDE_ASSETS } from '../../src/graphql/ide.js';
+import { bundleIde } from '../../src/graphql/ide-bundle.js';
 import { createKey, ok, startTestApp, type TestApp } from '../support/app.js';
 
 // These run inside the page (Playwright's evaluate), where the DOM exists.
-declare const document: { querySelector(selector: string): unknown };
+declare const document: { querySelector(selector: string): unknown; activeElement: { dispatchEvent(e: unknown): boolean } | null };
+declare class DataTransfer {
+  setData(type: string, value: string): void;
+}
+declare class ClipboardEvent {
+  constructor(type: string, init: { clipboardData: DataTransfer; bubbles: boolean; cancelable: boolean });
+}
 declare const localStorage: { getItem(key: string): string | null };
 
 const CHROMIUM = '/usr/bin/chromium';
 // CI installs Debian's chromium (.ci/run) and must fail without it; a laptop without it skips.
 const skip = !existsSync(CHROMIUM) && !process.env.CI ? `${CHROMIUM} is not installed (apt-get install chromium)` : false;
 
-/** GraphiQL's editors are CodeMirror 5: its element carries the editor instance. */
+/**
+ * Puts a document into GraphiQL's operation editor (Monaco) as a person pasting it would: select
+ * all, paste. A paste, not typing: Monaco closes brackets and quotes as they are typed.
+ */
 async function setQuery(page: Page, text: string): Promise<void> {
-  await page.locator('.graphiql-query-editor .CodeMirror').first().waitFor();
+  const editor = page.locator('.graphiql-query-editor .monaco-editor').first();
+  await editor.waitFor();
+  await editor.click();
+  await page.keyboard.press('ControlOrMeta+A');
   await page.evaluate((q) => {
-    const el = document.querySelector('.graphiql-query-editor .CodeMirror') as unknown as { CodeMirror: { setValue(v: string): void } };
-    el.CodeMirror.setValue(q);
+    const data = new DataTransfer();
+    data.setData('text/plain', q);
+    document.activeElement!.dispatchEvent(new ClipboardEvent('paste', { clipboardData: data, bubbles: true, cancelable: true }));
   }, text);
+  await page.keyboard.press('Escape'); // close a suggestion list, as a person would before running
   // GraphiQL reads the operation name from the editor on a debounce; a person is never this fast.
   await new Promise((r) => setTimeout(r, 700));
 }
 
+/** What the response pane shows (Monaco renders its lines as DOM, with non-breaking spaces). */
 async function resultText(page: Page): Promise<string> {
   return page.evaluate(() => {
-    const el = document.querySelector('.result-window .CodeMirror') as unknown as { CodeMirror: { getValue(): string } } | null;
-    return el ? el.CodeMirror.getValue() : '';
+    const el = document.querySelector('.result-window .view-lines') as unknown as { innerText: string } | null;
+    return el ? el.innerText.replace(/\u00a0/g, ' ') : '';
   });
 }
 
@@ -42,6 +59,11 @@ async function waitForResult(page: Page, pattern: RegExp, timeoutMs = 10_000): P
   }
   assert.fail(`the result pane never showed ${pattern}; it shows:\n${text}`);
 }
+
+// `npm run build` bundles the IDE; a tree compiled by a bare tsc gets the same bundle here.
+before(async () => {
+  if (!existsSync(IDE_ASSETS['ide.js'])) await bundleIde();
+});
 
 describe('GraphiQL at GET /graphql in headless Chromium', { skip }, () => {
   let t: TestApp;
@@ -97,6 +119,11 @@ describe('GraphiQL at GET /graphql in headless Chromium', { skip }, () => {
     const text = await waitForResult(page, /"totalCount": 1/);
     assert.match(text, /"name": "ide-vm"/);
     assert.equal(await page.evaluate(() => localStorage.getItem('vyos-vm-api:api-key')), viewer, 'the key is remembered');
+    // The editor's GraphQL language service runs in a worker of ours (worker-src 'self', no blob:).
+    assert.ok(
+      page.workers().some((w) => w.url() === `${t.url}/ide/graphql.worker.js`),
+      `workers: ${page.workers().map((w) => w.url()).join(', ')}`,
+    );
   });
 
   test('the key survives a reload, and a subscription shows a rollback event as it happens', async () => {
@@ -140,7 +167,7 @@ describe('GET /graphql without a browser', () => {
     try {
       const page = await fetch(`${t.url}/graphql`, { headers: { accept: 'text/html' } });
       assert.doesNotMatch(await page.text(), /graphiql/i);
-      const asset = await fetch(`${t.url}/ide/graphiql.min.js`);
+      const asset = await fetch(`${t.url}/ide/ide.js`);
       assert.equal(asset.status, 404);
       ok(await t.gql('{ health { status } }'));
     } finally {
@@ -154,10 +181,11 @@ describe('GET /graphql without a browser', () => {
       const res = await fetch(`${t.url}/graphql?query=${encodeURIComponent('{ __typename }')}`, { headers: { accept: 'text/html, application/json', 'apollo-require-preflight': 'true' } });
       assert.deepEqual(await res.json(), { data: { __typename: 'Query' } });
       const page = await fetch(`${t.url}/graphql`, { headers: { accept: 'text/html' } });
-      assert.match(await page.text(), /\/ide\/graphiql\.min\.js/);
+      assert.match(await page.text(), /\/ide\/ide\.js/);
       assert.equal((await fetch(`${t.url}/ide/package.json`)).status, 404);
       assert.equal((await fetch(`${t.url}/ide/constructor`)).status, 404);
-      assert.equal((await fetch(`${t.url}/ide/graphiql.min.js`)).status, 200);
+      assert.equal((await fetch(`${t.url}/ide/ide.js`)).status, 200);
+      assert.equal((await fetch(`${t.url}/ide/graphql.worker.js`)).status, 200);
     } finally {
       await t.close();
     }

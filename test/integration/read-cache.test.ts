@@ -73,6 +73,25 @@ describe('the read cache', () => {
     await t?.close();
   });
 
+  test('Cache-Control: no-store computes the answer and keeps none of it (RFC 9111 §5.2.1.5)', async () => {
+    const query = `{ vms(first: 7) { edges { node { name portRules { externalPort } } } } }`;
+    const post = (headers: Record<string, string> = {}) =>
+      fetch(`${t.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${viewer}`, ...headers },
+        body: JSON.stringify({ query }),
+      }).then((r) => r.json() as Promise<{ data: { vms: { edges: { node: { name: string } }[] } } }>);
+    let fresh!: { data: { vms: { edges: { node: { name: string } }[] } } };
+    const unkept = await moved(t, async () => {
+      fresh = await post({ 'cache-control': 'no-store' });
+    });
+    assert.deepEqual(unkept, { hit: 0, miss: 0, bypass: 1 });
+    assert.deepEqual(fresh.data.vms.edges.map((e) => e.node.name), ['cached']);
+    // nothing was kept, so the next plain request is computed (and kept), the one after is a hit
+    assert.deepEqual(await moved(t, () => post()), { hit: 0, miss: 1, bypass: 0 });
+    assert.deepEqual(await moved(t, () => post()), { hit: 1, miss: 0, bypass: 0 });
+  });
+
   test('a repeated read is answered from the cache with the very bytes and headers Apollo sent', async () => {
     const post = () =>
       fetch(`${t.url}/graphql`, {

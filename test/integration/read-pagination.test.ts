@@ -189,6 +189,22 @@ describe('keyset pagination', () => {
       assert.match(String(scan['Index Cond']), /ROW\(created_at, id\) > ROW\(/, describePlan(nodes));
     });
 
+    test('a vms page with its rules is one statement: the page by its index, each VM\'s rules by port_rule_vm_id_index', async () => {
+      const nodes = await explain(t, pageQuery(VM_KEYSET, vmSource(null, true), pageRequest(VM_KEYSET, { first: 50 })));
+      const plan = describePlan(nodes);
+      assert.ok(nodes.some((n) => n['Index Name'] === 'vm_created_at_id_index'), plan);
+      assert.ok(nodes.some((n) => String(n['Index Name']).startsWith('port_rule_vm_id')), plan);
+      assert.ok(!nodes.some((n) => n['Node Type'] === 'Seq Scan'), plan);
+      // and it answers what the by-VM loader would: the page's rules, by rule number
+      const page = (await sql(t, 'select id from vm order by created_at, id limit 50')).rows.map((r) => r.id as string);
+      const viaApi = ok(await t.gql(`{ vms(first: 50) { edges { node { id portRules { ruleNumber } } } } }`));
+      const expected = await sql(t, `select vm_id, array_agg(rule_number order by rule_number) as numbers from port_rule where vm_id = any($1::uuid[]) group by vm_id`, [page]);
+      const byVm = new Map(expected.rows.map((r) => [r.vm_id as string, r.numbers as number[]]));
+      for (const { node } of viaApi.vms.edges as { node: { id: string; portRules: { ruleNumber: number }[] } }[]) {
+        assert.deepEqual(node.portRules.map((r) => r.ruleNumber), byVm.get(node.id) ?? []);
+      }
+    });
+
     test('a filtered vms page keeps the index order (filter by an internal IP: its unique index)', async () => {
       const byIp = await explain(t, pageQuery(VM_KEYSET, vmSource({ internalIp: '10.2.3.4' }), pageRequest(VM_KEYSET, { first: 50 })));
       assert.ok(byIp.some((n) => n['Index Name'] === 'vm_internal_ip_unique'), describePlan(byIp));

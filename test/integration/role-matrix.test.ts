@@ -6,7 +6,6 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import {
   getNamedType,
-  getNullableType,
   isCompositeType,
   isEnumType,
   isInputObjectType,

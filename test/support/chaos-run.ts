@@ -360,14 +360,19 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
         if (vm) {
           model.vms.set(vm.id, new Set());
           acked.vms.add(vm.id);
-          for (const rule of vm.portRules) (model.addRule(vm.id, rule), acked.rules.set(rule.id, vm.id));
+          for (const rule of vm.portRules) {
+            model.addRule(vm.id, rule);
+            acked.rules.set(rule.id, vm.id);
+          }
         }
       } else if (kind === 'addPortRule') {
         const vmId = pick(r, vmIds);
         const reply = await send(r, kind, Q.add, { vm: vmId, input: randomRuleInput(r, n) });
         const rule = reply.data?.addPortRule as ApiRule | undefined;
-        if (rule) (model.addRule(vmId, rule), acked.rules.set(rule.id, vmId));
-        else if (codeOf(reply) === 'NOT_FOUND') model.dropVm(vmId);
+        if (rule) {
+          model.addRule(vmId, rule);
+          acked.rules.set(rule.id, vmId);
+        } else if (codeOf(reply) === 'NOT_FOUND') model.dropVm(vmId);
       } else if (kind === 'decommissionVm') {
         const vmId = pick(r, vmIds);
         deleteAttempted.add(vmId);

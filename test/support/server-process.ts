@@ -23,10 +23,10 @@ export interface ServerProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** `logFile`: also append the process's output (JSON log lines) to this file. */
-export async function startServerProcess(env: Record<string, string>, opts: { logFile?: string } = {}): Promise<ServerProcess> {
+/** `logFile`: also append the process's output (JSON log lines) to this file; `nodeArgs`: node's own flags (e.g. `--cpu-prof`). */
+export async function startServerProcess(env: Record<string, string>, opts: { logFile?: string; nodeArgs?: string[] } = {}): Promise<ServerProcess> {
   const port = await freePort();
-  const child = spawn(process.execPath, [MAIN], {
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), MAIN], {
     // load tests send many requests with one key from one address: no rate limits unless asked
     env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', LOG_LEVEL: 'warn', SYNC_INTERVAL_SECONDS: '0', ROUTER_PROBE_SECONDS: '0', RATE_LIMIT_WRITES_PER_MINUTE: '0', RATE_LIMIT_READS_PER_MINUTE: '0', ...env, PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],

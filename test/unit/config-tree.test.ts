@@ -107,8 +107,8 @@ test('§1 comment attaches to an existing node, shows in raw but not in json', (
 });
 
 test('§5 quotes and newlines are refused in every value, with vyatta-cfg texts', () => {
-  assert.match(errorOf([set(...R, '10', 'description', 'a"b')]), /Cannot use the double quote \(\"\) character in a value string/);
-  assert.match(errorOf([set(...R, '10', 'description', "it's")]), /Cannot use the single quote \(\'\) character in a value string/);
+  assert.match(errorOf([set(...R, '10', 'description', 'a"b')]), /Cannot use the double quote \("\) character in a value string/);
+  assert.match(errorOf([set(...R, '10', 'description', "it's")]), /Cannot use the single quote \('\) character in a value string/);
   assert.match(errorOf([set(...R, '10', 'description', 'a\nb')]), /Cannot use the newline character in a value string/);
   assert.ok(build([set(...R, '10', 'description', 'vm web (id 42)')]), 'spaces are fine');
 });

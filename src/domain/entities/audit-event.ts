@@ -74,7 +74,7 @@ export class AuditEvent {
   @Property({ type: 'text', nullable: true })
   requestId?: string | null;
 
-  @Field(() => String, { nullable: true, description: 'The OpenTelemetry trace id of the request; null in this version (tracing does not reach audit rows yet).' })
+  @Field(() => String, { nullable: true, description: 'The OpenTelemetry trace id of the request (as `trace_id` in the log lines); null with tracing off.' })
   @Property({ type: 'text', nullable: true })
   traceId?: string | null;
 
@@ -118,7 +118,7 @@ export class AuditEvent {
   @Property({ type: 'json' })
   commands: RouterCommand[] = [];
 
-  @Field(() => ID, { nullable: true, description: 'The batch that carried it: changes with the same batch id shared one router commit.' })
+  @Field(() => ID, { nullable: true, description: 'The batch that carried it (`batchId` of its log lines): changes with the same batch id shared one router commit.' })
   @Property({ type: 'uuid', nullable: true })
   batchId?: string | null;
 }

@@ -9,6 +9,8 @@ import { Node } from '../../graphql/node.js';
 @Entity({ tableName: 'vm' })
 // the order of `vms` (keyset pagination: a page is one range scan of this index)
 @Index({ properties: ['createdAt', 'id'] })
+// capacity counts the addresses in LAN_POOL by their inet value: one range scan (observability/capacity.ts)
+@Index({ name: 'vm_internal_ip_inet_index', expression: 'create index "vm_internal_ip_inet_index" on "vm" (("internal_ip"::inet))' })
 export class Vm {
   [OptionalProps]?: 'createdAt' | 'updatedAt' | 'macAddress' | 'idempotencyKey';
 

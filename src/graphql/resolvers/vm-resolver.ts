@@ -5,7 +5,7 @@ import { byId, claimFor, findEarlier, idempotent } from '../../changes/idempoten
 import { decommissionVm, isUuid, provisionVm, validateProvision } from '../../changes/vm-changes.js';
 import { asId, DRY_RUN, plannedVm, runChange, type PlannedVm } from '../dry-run.js';
 import { badInput, notFound } from '../../domain/errors.js';
-import { connectionType, pageRequest, selects } from '../connection.js';
+import { connectionType, pageRequest, selects, selectsPath } from '../connection.js';
 import { VmFilter, checkVmFilter } from '../filters.js';
 import { vmRow, vmRowByName, type VmRow } from '../read-model.js';
 import { VM_KEYSET, vmPage } from '../read-pages.js';
@@ -20,7 +20,7 @@ export class VmResolver {
   @Authorized(Role.VIEWER)
   @Query(() => VmConnection, { description: 'VMs, oldest first, as a Relay connection (forwards with first/after, backwards with last/before). Reads the database only.' })
   async vms(
-    @Ctx() { em }: GraphQLContext,
+    @Ctx() { em, loaders }: GraphQLContext,
     @Info() info: GraphQLResolveInfo,
     @Arg('first', () => Int, { nullable: true, defaultValue: 50, description: 'Page size from the start (or from `after`), 1-200; not with `last`.' }) first: number | null,
     @Arg('after', () => String, { nullable: true, description: 'Cursor from a previous page: the items after it.' }) after?: string | null,
@@ -29,7 +29,16 @@ export class VmResolver {
     @Arg('filter', () => VmFilter, { nullable: true, description: 'Only the VMs matching every given field.' }) filter?: VmFilter | null,
   ) {
     const req = pageRequest(VM_KEYSET, { first, after, last, before }, info);
-    return vmPage(em, checkVmFilter(filter), req, selects(info, 'totalCount'));
+    // The page's rules come in the page's own statement when they are asked for (issue 16: one
+    // round trip per page); the loader is primed so `portRules` below answers from them.
+    const withRules = selectsPath(info, ['edges', 'node', 'portRules']);
+    const page = await vmPage(em, checkVmFilter(filter), req, selects(info, 'totalCount'), withRules);
+    for (const { node } of page.edges) {
+      if (!node.portRules) continue;
+      loaders.portRulesByVm.prime(node.id, node.portRules);
+      delete node.portRules;
+    }
+    return page;
   }
 
   @Authorized(Role.VIEWER)

@@ -18,6 +18,7 @@ import { takeSyncReport, type DriftDeps } from './drift/sync-report.js';
 import { createFirstRunKey, KeyCache, seedAdminKey } from './graphql/auth.js';
 import type { AppServices } from './graphql/context.js';
 import { createSchema } from './graphql/schema.js';
+import { AuditTrail } from './changes/audit-trail.js';
 import type { HealthDeps } from './observability/health.js';
 import { createLogger, maskUrl, type Logger } from './observability/logger.js';
 import { AppMetrics } from './observability/metrics.js';
@@ -143,11 +144,13 @@ export async function startApp(config: Config, logger: Logger = createLogger(con
     resume: () => coordinator.catchUp(),
   });
   const health: HealthDeps = { orm, router, simulator: simulator !== null, background: syncJob, unsaved: () => store.unsaved(), capacity: () => capacity.read() };
-  const services: AppServices = { config, orm, router, coordinator, pubsub, events, logger, drift, health, syncJob, metrics, readCache, keys };
+  const audit = new AuditTrail(orm, { retentionMs: config.auditRetentionMs, logger });
+  const services: AppServices = { config, orm, router, coordinator, pubsub, events, logger, drift, health, syncJob, metrics, readCache, keys, audit };
   const schema = await createSchema(pubsub);
   const http = await startHttpServer(schema, services);
   logger.info({ url: `${http.url}/graphql` }, 'vyos-vm-api listening');
   syncJob.start();
+  audit.start();
   routerProbe.start(() => router.exists(['nat']));
 
   let stopped = false;
@@ -175,6 +178,7 @@ export async function startApp(config: Config, logger: Logger = createLogger(con
       // operations, no new sync runs, resumes or probes (docs/deploy.md, "Stopping").
       http.shutdown.begin();
       routerProbe.stop();
+      audit.stop();
       const background = Promise.all([syncJob.stop(), coordinator.stop()]);
       // 2. What runs finishes and is answered: requests, WebSocket operations, their batches.
       const drainMs = drainTimeoutMs(config);

@@ -52,6 +52,8 @@ export interface Config {
   batchWindowMs: number;
   /** how long an idempotency key answers with its first result (IDEMPOTENCY_RETENTION_HOURS) */
   idempotencyRetentionMs: number;
+  /** how long audit_event rows are kept (AUDIT_RETENTION_DAYS; 0 = forever) */
+  auditRetentionMs: number;
   // Security limits (docs/security.md).
   /** allow introspection queries (GRAPHQL_INTROSPECTION=false turns them off, and the IDE with them) */
   graphqlIntrospection: boolean;
@@ -324,6 +326,7 @@ function readConfig(env: Source): Config {
     batchMax: integer(env, 'BATCH_MAX', 100, 1, 10_000),
     batchWindowMs: integer(env, 'BATCH_WINDOW_MS', 5, 0, 10_000),
     idempotencyRetentionMs: integer(env, 'IDEMPOTENCY_RETENTION_HOURS', 24, 1, 8760) * 3_600_000,
+    auditRetentionMs: integer(env, 'AUDIT_RETENTION_DAYS', 90, 0, 36_500) * 86_400_000,
     graphqlIntrospection: bool(env, 'GRAPHQL_INTROSPECTION', true),
     maxBodyBytes: integer(env, 'MAX_BODY_BYTES', 1_048_576, 1024, 100 * 1_048_576),
     maxQueryDepth: integer(env, 'MAX_QUERY_DEPTH', 10, 2, 100),

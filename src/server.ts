@@ -24,10 +24,10 @@ import { wsExecution } from './graphql/ws-execution.js';
 import { checkHealth, checkReadiness } from './observability/health.js';
 import { graphqlObservabilityPlugin } from './observability/graphql-plugin.js';
 import { bindRequestContext, metricsEndpoint, noteRequestKey, observeRequests, observeSockets, resumeRequestContext } from './observability/http.js';
-import { applyHttpHardening, graphqlGuard, httpErrorHandler, requestAuth } from './security/http-guard.js';
+import { applyHttpHardening, clientAddress, graphqlGuard, httpErrorHandler, requestAuth } from './security/http-guard.js';
 import { queryLimits, queryLimitsPlugin } from './security/query-limits.js';
 import { PgBucketStore, RateLimiter } from './security/rate-limit.js';
-import { wsGuard, type WsExtra } from './security/ws-guard.js';
+import { socketClientAddress, wsGuard, type WsExtra } from './security/ws-guard.js';
 import { Shutdown } from './shutdown.js';
 
 export interface HttpServer {
@@ -91,7 +91,8 @@ export async function startHttpServer(schema: GraphQLSchema, app: AppServices): 
       // Per operation; a subscription's events each get a fresh unit of work (ws-execution.ts).
       context: (ctx): GraphQLContext => {
         const em = orm.em.fork();
-        return { em, auth: ctx.extra.auth ?? null, app, requestId: randomUUID(), loaders: createReadLoaders(em) };
+        const address = socketClientAddress(ctx.extra.request, config.trustProxyHops);
+        return { em, auth: ctx.extra.auth ?? null, app, requestId: randomUUID(), loaders: createReadLoaders(em), transport: 'ws', clientAddress: address };
       },
     },
     wsServer,
@@ -161,7 +162,7 @@ export async function startHttpServer(schema: GraphQLSchema, app: AppServices): 
         const known = requestAuth(res);
         const auth = known !== undefined ? known : await resolveKey(() => em, keyFromHeaders(req.headers.authorization, req.headers['x-api-key']), app.keys);
         noteRequestKey(res, auth?.keyId ?? null);
-        return bindRequestContext(res, { em, auth, app, requestId, loaders: createReadLoaders(em) });
+        return bindRequestContext(res, { em, auth, app, requestId, loaders: createReadLoaders(em), transport: 'http', clientAddress: clientAddress(req) });
       },
     }),
   );

@@ -6,6 +6,7 @@
 import type { Span } from '@opentelemetry/api';
 import { batchLogContext, logContext, withLogContext, withoutLogContext, type LogContext, type Logger } from '../observability/logger.js';
 import { ATTR, failSpan, inBatchSpan, inRequestSpan } from '../observability/spans.js';
+import { currentAuditDraft, withoutAuditDraft } from './audit-trail.js';
 import type { ChangeSet } from './change-set.js';
 import type { BatchOutcome, Member } from './transaction.js';
 
@@ -43,7 +44,8 @@ export class BatchQueue {
   submit<T>(set: ChangeSet<T>): Promise<T> {
     return inRequestSpan('coordinator submit', { [ATTR.operation]: set.operation }, (span) =>
       new Promise<T>((resolve, reject) => {
-        this.queue.push({ set: set as ChangeSet<unknown>, resolve: resolve as (v: unknown) => void, reject, log: logContext(), span });
+        // the mutation's audit draft rides along: the runner writes or notes its row (audit-trail.ts)
+        this.queue.push({ set: set as ChangeSet<unknown>, resolve: resolve as (v: unknown) => void, reject, log: logContext(), span, audit: currentAuditDraft() });
         this.kick();
       }),
     );
@@ -60,7 +62,7 @@ export class BatchQueue {
     this.idle = new Promise((r) => (this.markIdle = r));
     // A short window lets requests that arrive together share the first batch too. The drain
     // belongs to no request: the timer must not inherit the context of the one that kicked it.
-    withoutLogContext(() => setTimeout(() => void this.drain(), this.opts.windowMs));
+    withoutAuditDraft(() => withoutLogContext(() => setTimeout(() => void this.drain(), this.opts.windowMs)));
   }
 
   private async drain(): Promise<void> {

@@ -7,6 +7,8 @@ import type { Protocol } from '../domain/entities/protocol.js';
 import { expectedRouterRule } from '../domain/rule-mapping.js';
 import type { ExpectedRule } from '../drift/drift-diff.js';
 import type { RouterCommand } from '../vyos/types.js';
+import { addAffected, addResultIds } from '../domain/audit-facts.js';
+import { insertAuditRows, type AuditRow } from './audit-trail.js';
 import type { RuleIntent } from './change-plan.js';
 import { Mutex } from './mutex.js';
 
@@ -52,8 +54,17 @@ export interface BatchTx {
   /** the slot the next snapshot goes to (one past the newest, wrapping at `keep`) */
   nextSnapshotSlot(keep: number): Promise<number>;
   recordSnapshot(s: SnapshotRecord, keep: number): Promise<Snapshot>;
+  /** committed changes' audit rows, in this transaction; the rules' and results' ids are added to what each row names */
+  recordAudit?(entries: AuditEntry[]): Promise<void>;
   commit(): Promise<void>;
   rollback(): Promise<void>;
+}
+
+/** A committed change set's audit row, with what it made and touched. */
+export interface AuditEntry {
+  row: AuditRow;
+  result: unknown;
+  ruleNumbers: number[];
 }
 
 export interface ChangeStore {
@@ -279,6 +290,19 @@ class DatabaseBatchTx implements BatchTx {
     const snapshot = this.em.create(Snapshot, s);
     await this.em.flush();
     return snapshot;
+  }
+
+  async recordAudit(entries: AuditEntry[]): Promise<void> {
+    const numbers = [...new Set(entries.flatMap((e) => e.ruleNumbers))];
+    const rules = numbers.length ? await this.em.execute<{ id: string; vm_id: string; rule_number: number }[]>('select id, vm_id, rule_number from port_rule where rule_number = any(?::int[])', [intArray(numbers)]) : [];
+    for (const { row, result, ruleNumbers } of entries) {
+      addResultIds(row.affected, row.operation, result);
+      for (const r of rules.filter((x) => ruleNumbers.includes(x.rule_number))) {
+        addAffected(row.affected, 'portRuleIds', r.id);
+        addAffected(row.affected, 'vmIds', r.vm_id);
+      }
+    }
+    await insertAuditRows(this.em, entries.map((e) => e.row));
   }
 
   async commit(): Promise<void> {

@@ -3,14 +3,16 @@
 // rollback event names, and how a failure there is undone. `RouterTransaction.run` walks the rows
 // top to bottom; a row answers with a Step, never an exception as control flow. The router lock
 // is held from the first row until the router is known to agree with the database again.
+import { randomUUID } from 'node:crypto';
 import type { Config } from '../config.js';
-import { OperationState, RollbackOutcome, RollbackStage, type Snapshot } from '../domain/entities/index.js';
+import { AuditOutcome, OperationState, RollbackOutcome, RollbackStage, type Snapshot } from '../domain/entities/index.js';
 import { rollbackFailed, routerBusy, routerRejected, routerUnavailable, toClientError } from '../domain/errors.js';
-import type { Logger } from '../observability/logger.js';
+import { logContext, type Logger } from '../observability/logger.js';
 import { ATTR, failSpan, inSpan } from '../observability/spans.js';
 import { inverse, touchedRuleNumbers } from '../vyos/nat-rule.js';
 import { assertSafeCommands } from '../vyos/path-guard.js';
 import { RouterError, RouterErrorKind, type RouterApi, type RouterCapabilities, type RouterCommand, type RouterRule } from '../vyos/types.js';
+import { commandsFor, rowOf, type AuditDraft } from './audit-trail.js';
 import { planCommands, stateAfter, unchangedSince, verifyIntents, withIntents, type RuleIntent } from './change-plan.js';
 import type { ChangeSet, Prepared } from './change-set.js';
 import type { BatchTx, ChangeStore, JournalRow } from './change-store.js';
@@ -51,6 +53,8 @@ export interface Member {
   set: ChangeSet<unknown>;
   resolve(value: unknown): void;
   reject(error: unknown): void;
+  /** the audit draft of the mutation that submitted it (audit-trail.ts); none for the server's own changes */
+  audit?: AuditDraft;
 }
 
 export type BatchOutcome = 'committed' | 'failed' | 'noop' | 'split';
@@ -80,6 +84,8 @@ export interface TransactionHooks {
 
 /** What one batch carries from row to row. */
 interface Batch {
+  /** names the batch in its members' audit rows */
+  id: string;
   members: Member[];
   accepted: { member: Member; prepared: Prepared<unknown> }[];
   release: (() => Promise<void>) | null;
@@ -480,6 +486,8 @@ export class RouterTransaction {
   /** Runs one batch through the stage table; every member is resolved or rejected. */
   async run(members: Member[]): Promise<{ outcome: BatchOutcome; commands: number; unsettled: boolean }> {
     const b: Batch = {
+      // the batch id of its log lines (batch-queue.ts), so rows and lines can be matched
+      id: logContext()?.batchId ?? randomUUID(),
       members,
       accepted: [],
       release: null,
@@ -538,6 +546,7 @@ export class RouterTransaction {
       // A fault in the bookkeeping itself (the database went away mid-batch): nobody is left waiting.
       this.d.logger.error({ err: e, operation: b.operation }, 'batch failed unexpectedly');
       await b.tx?.rollback().catch(() => undefined);
+      noteAudits(b, AuditOutcome.ROLLED_BACK, 'the batch failed unexpectedly (details in the log)');
       for (const m of members) m.reject(e);
       return { outcome: 'failed', commands: b.commands.length, unsettled: true };
     } finally {
@@ -564,8 +573,10 @@ export class RouterTransaction {
   private async end(b: Batch, row: StageRow, step: Exclude<Step, { kind: 'next' | 'replan' }>): Promise<{ outcome: BatchOutcome; unsettled: boolean }> {
     const { store, recorder } = this.d;
     if (step.kind === 'finish') {
-      if (step.outcome === 'dry-run') await b.tx!.rollback();
-      else await commitBatch(b, this.d);
+      if (step.outcome === 'dry-run') {
+        await b.tx!.rollback();
+        noteAudits(b, AuditOutcome.DRY_RUN, null);
+      } else await commitBatch(b, this.d);
       await this.complete(b);
       return { outcome: 'noop', unsettled: watching(b) };
     }
@@ -604,6 +615,7 @@ export class RouterTransaction {
       }
       await recorder.record({ operation: b.operation, stage, reason: step.reason, outcome: undo.outcome, commands: b.commands });
     }
+    noteAudits(b, AuditOutcome.ROLLED_BACK, step.reason);
     if (error) for (const m of failed) m.reject(error);
     return { outcome: 'failed', unsettled };
   }
@@ -679,7 +691,24 @@ async function commitBatch(b: Batch, d: TransactionDeps): Promise<void> {
     await tx.clearNeedsRepair(prepared.intents.map((i) => i.ruleNumber));
   }
   if (b.entry) await tx.markJournal(b.entry, OperationState.DONE);
+  // A committed change's audit row commits with it, and only then counts as written.
+  const audited = b.accepted.filter((a) => a.member.audit && !a.member.audit.written);
+  if (audited.length > 0 && tx.recordAudit) {
+    await tx.recordAudit(audited.map(({ member, prepared }) => {
+      const rules = prepared.intents.map((i) => i.ruleNumber);
+      return { row: rowOf(member.audit!, AuditOutcome.COMMITTED, { commands: commandsFor(b.commands, rules), batchId: b.id }), result: prepared.result, ruleNumbers: rules };
+    }));
+  }
   await tx.commit();
+  for (const { member } of audited) member.audit!.written = true;
+}
+
+/** Notes on the accepted members' audit drafts how the batch ended without a commit (their rows are written after it). */
+function noteAudits(b: Batch, outcome: AuditOutcome.ROLLED_BACK | AuditOutcome.DRY_RUN, reason: string | null): void {
+  for (const { member, prepared } of b.accepted) {
+    if (!member.audit || member.audit.written) continue;
+    member.audit.batch = { outcome, reason, commands: commandsFor(b.commands, prepared.intents.map((i) => i.ruleNumber)), batchId: b.id };
+  }
 }
 
 /** Marks a journal row whose write was given up on: the router may still commit it (vyos-api.md §6). */

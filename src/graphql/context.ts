@@ -1,5 +1,6 @@
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import type { Config } from '../config.js';
+import type { AuditTrail } from '../changes/audit-trail.js';
 import type { Coordinator } from '../changes/coordinator.js';
 import type { EventBus } from '../changes/event-bus.js';
 import type { AppPubSub } from '../changes/events.js';
@@ -45,6 +46,8 @@ export interface AppServices {
   syncJob: SyncJob;
   /** this app's Prometheus registry and instruments */
   metrics: AppMetrics;
+  /** the audit_event writer and its retention (changes/audit-trail.ts) */
+  audit: AuditTrail;
 }
 
 export interface GraphQLContext {
@@ -59,4 +62,10 @@ export interface GraphQLContext {
   dryRuns?: DryRunPlan[];
   /** what the read cache did with this request (set by read-cache-plugin.ts; absent for subscriptions) */
   readCache?: CacheOutcome;
+  /** how the request came, for its audit rows */
+  transport?: 'http' | 'ws';
+  /** the client address (after TRUST_PROXY_HOPS), for its audit rows */
+  clientAddress?: string | null;
+  /** response keys of the root mutation fields that ran (and wrote or handed on their audit row: graphql/audit.ts) */
+  audited?: Set<string>;
 }

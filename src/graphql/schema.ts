@@ -2,8 +2,10 @@ import { DateTimeResolver } from 'graphql-scalars';
 import type { GraphQLSchema } from 'graphql';
 import { buildSchema, type NonEmptyArray } from 'type-graphql';
 import type { AppPubSub } from '../changes/events.js';
+import { auditMutationFields } from './audit.js';
 import { authChecker } from './auth.js';
 import { ApiKeyResolver } from './resolvers/api-key-resolver.js';
+import { AuditResolver } from './resolvers/audit-resolver.js';
 import { DriftResolver } from './resolvers/drift-resolver.js';
 import { HealthResolver } from './resolvers/health-resolver.js';
 import { LookupResolver } from './resolvers/lookup-resolver.js';
@@ -14,14 +16,17 @@ import { VmApplyResolver } from './resolvers/vm-apply-resolver.js';
 import { VmResolver } from './resolvers/vm-resolver.js';
 
 // Feature modules add their resolvers here.
-export const resolvers: NonEmptyArray<Function> = [VmResolver, PortRuleResolver, RollbackResolver, HealthResolver, DriftResolver, ApiKeyResolver, SnapshotResolver, VmApplyResolver, LookupResolver];
+export const resolvers: NonEmptyArray<Function> = [VmResolver, PortRuleResolver, RollbackResolver, HealthResolver, DriftResolver, ApiKeyResolver, SnapshotResolver, VmApplyResolver, LookupResolver, AuditResolver];
 
-export function createSchema(pubSub: AppPubSub): Promise<GraphQLSchema> {
-  return buildSchema({
+export async function createSchema(pubSub: AppPubSub): Promise<GraphQLSchema> {
+  const schema = await buildSchema({
     resolvers,
     authChecker,
     pubSub: pubSub as never,
     scalarsMap: [{ type: Date, scalar: DateTimeResolver }],
     validate: false,
   });
+  // every root mutation field leaves an audit_event row (audit.ts)
+  auditMutationFields(schema);
+  return schema;
 }

@@ -20,9 +20,9 @@ import type { Extra as WsSocketExtra } from 'graphql-ws/use/ws';
 import type { IncomingMessage } from 'node:http';
 import type { Config } from '../config.js';
 import { AppError, ErrorCode, shuttingDown, unauthenticated } from '../domain/errors.js';
-import { auditMutation, rootFields, selectOperation } from '../graphql/audit.js';
+import { auditMutation, auditUnexecuted, rootFields, selectOperation } from '../graphql/audit.js';
 import { checkKey, keyFromHeaders, type KeyCache, type KeyCheck, type KeyRefusal } from '../graphql/auth.js';
-import type { AuthInfo } from '../graphql/context.js';
+import type { AuthInfo, GraphQLContext } from '../graphql/context.js';
 import type { Logger } from '../observability/logger.js';
 import { costUnits, limitErrors, measureOperation, queryLimits } from './query-limits.js';
 import { asGraphQLError, rateLimitedError, type RateLimiter } from './rate-limit.js';
@@ -186,11 +186,15 @@ export function wsGuard(deps: WsGuardDeps): WsGuard {
       // A subscription that failed to start is not running: it must not use up the allowance.
       if (!streaming) ctx.extra.subscriptions?.delete(id);
       if (op?.operation !== 'mutation' || streaming) return;
+      const errors = format((result as ExecutionResult).errors ?? [], (result as ExecutionResult).data === undefined ? 'BAD_USER_INPUT' : undefined);
+      const context = args.contextValue as GraphQLContext | undefined;
+      // audit rows for the fields that never ran; written after the result is on its way
+      if (context?.app) void auditUnexecuted(context, op, payload.variables ?? {}, errors);
       auditMutation(logger, {
         operation: rootFields(op),
         operationName: payload.operationName ?? null,
         auth: ctx.extra.auth ?? null,
-        errors: format((result as ExecutionResult).errors ?? [], (result as ExecutionResult).data === undefined ? 'BAD_USER_INPUT' : undefined),
+        errors,
         requestId: (args.contextValue as { requestId?: string } | undefined)?.requestId ?? null,
         transport: 'ws',
         clientAddress: socketClientAddress(ctx.extra.request, config.trustProxyHops),

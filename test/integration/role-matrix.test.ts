@@ -41,6 +41,7 @@ const MIN_ROLE: Record<string, Role> = {
   'Query.health': 'VIEWER',
   'Query.syncReport': 'VIEWER',
   'Query.apiKeys': 'ADMIN',
+  'Query.auditEvents': 'ADMIN',
   'Query.snapshots': 'VIEWER',
   'Mutation.provisionVm': 'OPERATOR',
   'Mutation.decommissionVm': 'OPERATOR',

@@ -8,7 +8,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
-import { startTestApp, type TestApp } from '../support/app.js';
+import { sql, startTestApp, type TestApp } from '../support/app.js';
 import { freePort, startServerProcess, type ServerProcess } from '../support/server-process.js';
 
 type AnyValue = { stringValue?: string; intValue?: number | string; boolValue?: boolean; doubleValue?: number };
@@ -193,6 +193,18 @@ describe('traces exported over OTLP/HTTP', () => {
 
   test('a client\'s traceparent is continued', () => {
     assert.equal(requestSpan(ids[3]).traceId, clientTrace);
+  });
+
+  test('audit rows carry their request\'s trace id and their batch\'s log batchId', async () => {
+    const { rows } = await sql(t, "select request_id, trace_id, batch_id::text as batch_id, outcome from audit_event where request_id like 'trace-%'");
+    const row = new Map(rows.map((r) => [r.request_id as string, r]));
+    for (const id of ['trace-provision', ...ids, 'trace-refused']) assert.equal(row.get(id)?.trace_id, requestSpan(id).traceId, `${id}: its audit row names its trace`);
+    assert.equal(row.get(ids[3])?.trace_id, clientTrace);
+    assert.equal(row.get('trace-refused')?.outcome, 'ROLLED_BACK');
+    const batchLines = log.filter((l) => l.msg === 'batch');
+    for (const id of ids) {
+      assert.ok(batchLines.some((l) => l.batchId === row.get(id)?.batch_id && (l.requestIds as string[] | undefined)?.includes(id)), `${id}: the batch line with its batchId lists it`);
+    }
   });
 
   test('a batch span is linked to every request it carries, and several requests shared one', () => {

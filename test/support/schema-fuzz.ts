@@ -239,6 +239,7 @@ export function schemaViolations(schema: GraphQLSchema, operation: 'query' | 'mu
         : t.name === 'Port' ? Number.isInteger(value) && (value as number) >= 0 && (value as number) <= 65535
         : t.name === 'IPv4' ? typeof value === 'string' && /^\d{1,3}(\.\d{1,3}){3}$/.test(value)
         : t.name === 'DateTime' ? typeof value === 'string' && !Number.isNaN(Date.parse(value))
+        : t.name === 'JSONObject' ? typeof value === 'object' && value !== null && !Array.isArray(value)
         : typeof value === 'string';
       if (!ok) problems.push(`${path}: ${JSON.stringify(value)} is not a ${t.name}`);
       return;

@@ -1,5 +1,6 @@
 import { AllocationMark } from './allocation-mark.js';
 import { ApiKey } from './api-key.js';
+import { AuditEvent } from './audit-event.js';
 import { DriftReport } from './drift-report.js';
 import { IdempotencyRecord } from './idempotency-record.js';
 import { Operation } from './operation.js';
@@ -12,6 +13,7 @@ import { Vm } from './vm.js';
 
 export { AllocationMark } from './allocation-mark.js';
 export { ApiKey, Role, roleAllows } from './api-key.js';
+export { AuditEvent, AuditOutcome, type AuditTransport } from './audit-event.js';
 export { DriftReport } from './drift-report.js';
 export { IdempotencyRecord } from './idempotency-record.js';
 export { Operation, OperationState, FINISHED_STATES } from './operation.js';
@@ -23,4 +25,4 @@ export { RouterState } from './router-state.js';
 export { Snapshot } from './snapshot.js';
 export { Vm } from './vm.js';
 
-export const entities = [Vm, PortRule, RollbackEvent, ApiKey, Operation, Snapshot, RouterState, DriftReport, RateLimitBucket, AllocationMark, IdempotencyRecord];
+export const entities = [Vm, PortRule, RollbackEvent, ApiKey, Operation, Snapshot, RouterState, DriftReport, RateLimitBucket, AllocationMark, IdempotencyRecord, AuditEvent];

@@ -3,6 +3,7 @@ import { Arg, Authorized, Ctx, Field, ID, Int, Mutation, ObjectType, Query, Reso
 import { generateKey } from '../../domain/api-key-secret.js';
 import { ApiKey, Role } from '../../domain/entities/index.js';
 import { badInput, conflict, notFound } from '../../domain/errors.js';
+import { auditInTransaction, type AuditDraft } from '../../changes/audit-trail.js';
 import { claimFor, findEarlier, idempotencyKey, recordClaim } from '../../changes/idempotency.js';
 import { isUuid } from '../../changes/vm-changes.js';
 import type { GraphQLContext } from '../context.js';
@@ -55,8 +56,9 @@ export class ApiKeyResolver {
     }
     const claim = claimFor(idempotencyKey('idempotencyKey', key), 'createApiKey', { name: trimmed, role, expiresAt: expiresAt?.toISOString() ?? null, writesPerMinute: writesPerMinute ?? null, readsPerMinute: readsPerMinute ?? null });
     const retention = app.config.idempotencyRetentionMs;
-    // The key row commits with the API key (its primary key stops a concurrent twin).
-    return em.transactional(async (tx) => {
+    // The key row and the audit row commit with the API key (its primary key stops a concurrent twin).
+    let audit: AuditDraft | undefined;
+    const created = await em.transactional(async (tx) => {
       const k = generateKey();
       const earlier = claim ? await findEarlier(tx, claim, retention) : null;
       if (earlier) {
@@ -66,6 +68,7 @@ export class ApiKeyResolver {
         apiKey.prefix = k.prefix;
         apiKey.secretHash = k.hash;
         await tx.flush();
+        audit = await auditInTransaction(tx, { apiKey });
         return { apiKey, secret: k.key };
       }
       const apiKey = tx.create(ApiKey, {
@@ -79,8 +82,11 @@ export class ApiKeyResolver {
       });
       await tx.flush();
       if (claim) await recordClaim(tx, claim, retention, apiKey.id, null);
+      audit = await auditInTransaction(tx, { apiKey });
       return { apiKey, secret: k.key };
     });
+    if (audit) audit.written = true;
+    return created;
   }
 
   @Authorized(Role.ADMIN)
@@ -102,7 +108,18 @@ export class ApiKeyResolver {
       if (otherAdmins === 0) throw conflict('this is the last active ADMIN key: create another ADMIN key first', { id });
     }
     key.revokedAt = new Date();
-    await em.flush();
+    // the audit row commits with the revocation
+    let audit: AuditDraft | undefined;
+    await em.begin();
+    try {
+      await em.flush();
+      audit = await auditInTransaction(em, key);
+      await em.commit();
+    } catch (e) {
+      await em.rollback();
+      throw e;
+    }
+    if (audit) audit.written = true;
     return key;
   }
 }

@@ -22,6 +22,8 @@ export interface RouterView {
 const POINT_SPAN = 64;
 /** Touched-rule reads in flight at once. */
 const READ_CONCURRENCY = 4;
+/** Rules read one by one before any has been timed (then the cost model decides). */
+const COLD_READS = 16;
 
 interface Wide {
   ruleNumber: number;
@@ -132,10 +134,11 @@ export class RouterPicture implements RouterView {
 
   private wholeIsCheaper(k: number): boolean {
     if (this.whole === null) return false;
-    // Until a touched read has been timed, assume one costs what a whole read does: try it once.
-    const perRule = this.perRuleMs ?? this.whole.ms;
+    // Until a touched read has been timed, read a few rules one by one and time them: assuming one
+    // costs what a whole read does kept every batch of two or more on whole reads, never measured.
+    if (this.perRuleMs === null) return k > COLD_READS;
     const wholeNow = this.whole.ms * Math.max(1, this.map.size / Math.max(1, this.whole.rules));
-    return k * perRule > wholeNow;
+    return k * this.perRuleMs > wholeNow;
   }
 
   private put(n: number, rule: RouterRule | undefined): void {

@@ -104,6 +104,30 @@ describe('an ordinary change reads only what it touches, and is safe between syn
   });
 });
 
+describe('a fresh process times touched reads before it trusts its cost model', () => {
+  let t: TestApp;
+  after(async () => {
+    await t?.close();
+  });
+
+  test('its first batch of several changes reads their rules one by one, not the whole tree', async () => {
+    // a window wide enough that the three requests below share one batch
+    t = await startTestApp({ env: { BATCH_WINDOW_MS: '300' } });
+    const commands: RouterCommand[] = [];
+    for (let n = 1; n <= 1500; n++) commands.push(...renderRule(foreignRule(n, String(1000 + n)), { syntax: '1.4' }));
+    t.sim.apply(commands);
+    ok(await t.gql(REPORT)); // a whole read, timed: nothing one by one has been timed yet
+    const from = t.sim.showConfigPaths.length;
+    const commits = t.sim.commitCount;
+    const made = await Promise.all(['a', 'b', 'c'].map((name) => t.gql(PROVISION, { name, rules: [{ internalPort: 80 }] })));
+    assert.equal(t.sim.commitCount - commits, 1, 'one batch');
+    const numbers = made.map((r) => ok(r).provisionVm.portRules[0].ruleNumber as number);
+    const reads = readsSince(t, from);
+    assert.ok(!reads.includes(WHOLE), `no whole read: ${reads.join(' ')}`);
+    assert.deepEqual(new Set(reads), new Set(numbers.map((n) => JSON.stringify(['nat', 'destination', 'rule', String(n)]))));
+  });
+});
+
 describe('allocation from indexed probes across two replicas', { skip: !process.env.TEST_DATABASE_URL && 'two replicas need PostgreSQL' }, () => {
   let db: TestDatabase;
   let a: TestApp;

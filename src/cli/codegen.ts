@@ -29,7 +29,7 @@ export const codegenConfig: CodegenConfig = {
         onlyOperationTypes: true,
         // A scalar added to the schema without a type here fails codegen instead of becoming `any`.
         strictScalars: true,
-        scalars: { DateTime: 'string', IPv4: 'string', Port: 'number' },
+        scalars: { DateTime: 'string', IPv4: 'string', Port: 'number', JSONObject: 'Record<string, unknown>' },
         enumsAsTypes: true,
         useTypeImports: true,
       },

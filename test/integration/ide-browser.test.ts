@@ -29,16 +29,31 @@ const skip = !existsSync(CHROMIUM) && !process.env.CI ? `${CHROMIUM} is not inst
 async function setQuery(page: Page, text: string): Promise<void> {
   const editor = page.locator('.graphiql-query-editor .monaco-editor').first();
   await editor.waitFor();
-  await editor.click();
-  await page.keyboard.press('ControlOrMeta+A');
-  await page.evaluate((q) => {
-    const data = new DataTransfer();
-    data.setData('text/plain', q);
-    document.activeElement!.dispatchEvent(new ClipboardEvent('paste', { clipboardData: data, bubbles: true, cancelable: true }));
-  }, text);
-  await page.keyboard.press('Escape'); // close a suggestion list, as a person would before running
+  const normal = (s: string) => s.replace(/\s+/g, ' ').trim();
+  // After a (re)load GraphiQL restores the last document from storage once its editor is ready,
+  // which can land on top of a paste made just before: paste until the editor shows the text.
+  for (let attempt = 0; attempt < 10; attempt++) {
+    await editor.click();
+    await page.keyboard.press('ControlOrMeta+A');
+    await page.evaluate((q) => {
+      const data = new DataTransfer();
+      data.setData('text/plain', q);
+      document.activeElement!.dispatchEvent(new ClipboardEvent('paste', { clipboardData: data, bubbles: true, cancelable: true }));
+    }, text);
+    await page.keyboard.press('Escape'); // close a suggestion list, as a person would before running
+    await new Promise((r) => setTimeout(r, 300));
+    if (normal(await editorText(page)) === normal(text)) break;
+  }
   // GraphiQL reads the operation name from the editor on a debounce; a person is never this fast.
   await new Promise((r) => setTimeout(r, 700));
+}
+
+/** What the operation editor shows (Monaco renders its lines as DOM, with non-breaking spaces). */
+async function editorText(page: Page): Promise<string> {
+  return page.evaluate(() => {
+    const el = document.querySelector('.graphiql-query-editor .view-lines') as unknown as { innerText: string } | null;
+    return el ? el.innerText.replace(/\u00a0/g, ' ') : '';
+  });
 }
 
 /** What the response pane shows (Monaco renders its lines as DOM, with non-breaking spaces). */

@@ -18,6 +18,8 @@ export type Scalars = {
   DateTime: { input: string; output: string; }
   /** A field whose value is a IPv4 address: https://en.wikipedia.org/wiki/IPv4. */
   IPv4: { input: string; output: string; }
+  /** The `JSONObject` scalar type represents JSON objects as specified by [ECMA-404](http://www.ecma-international.org/publications/files/ECMA-ST/ECMA-404.pdf). */
+  JSONObject: { input: Record<string, unknown>; output: Record<string, unknown>; }
   /** A TCP or UDP port number, 1-65535. */
   Port: { input: number; output: number; }
 };
@@ -51,6 +53,46 @@ export type ApplyVmInput = {
   /** Every port rule the VM should have (at most 100); rules of the VM not in the list are removed. */
   portRules: Array<ApplyPortRuleInput>;
 };
+
+/** Which audit events `auditEvents` lists; every given field must match. */
+export type AuditEventFilter = {
+  /** Asked for with this API key (its id). */
+  keyId?: InputMaybe<Scalars['ID']['input']>;
+  /** The mutation, e.g. `provisionVm`. */
+  operation?: InputMaybe<Scalars['String']['input']>;
+  /** How it ended. */
+  outcome?: InputMaybe<AuditOutcome>;
+  /** Of this request id (`X-Request-Id`). */
+  requestId?: InputMaybe<Scalars['String']['input']>;
+  /** At or after this time. */
+  since?: InputMaybe<Scalars['DateTime']['input']>;
+  /** Before this time. */
+  until?: InputMaybe<Scalars['DateTime']['input']>;
+  /** Named or made this VM. */
+  vmId?: InputMaybe<Scalars['ID']['input']>;
+};
+
+/** How a requested change ended. */
+export type AuditOutcome =
+  /** The change committed; its row was written in the same database transaction. */
+  | 'COMMITTED'
+  /** A dry run: `commands` is what would have been sent; nothing changed. */
+  | 'DRY_RUN'
+  /** Refused before it was carried out (key, role, input, conflict, a busy or unreachable router): nothing changed. `errorCode` says why. */
+  | 'REFUSED'
+  /** Accepted, then undone: the batch failed at or after the router commit, the database was rolled back (see `rollbackEvents` for the router side). `errorCode` and `reason` say why. */
+  | 'ROLLED_BACK';
+
+/** A range of values the server hands out. */
+export type CapacityPool =
+  /** External ports forwarded for TCP (EXTERNAL_PORT_RANGE; a TCP_UDP rule takes one here and one for UDP). */
+  | 'external_port_tcp'
+  /** External ports forwarded for UDP (EXTERNAL_PORT_RANGE). */
+  | 'external_port_udp'
+  /** VM addresses (LAN_POOL). */
+  | 'lan_address'
+  /** NAT rule numbers (NAT_RULE_RANGE). */
+  | 'rule_number';
 
 /** A kind of change the server sends to the router: the mutation of that name, or one of the server's own (`resume`, `save`). */
 export type ChangeOperation =

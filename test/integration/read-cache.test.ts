@@ -51,7 +51,9 @@ async function withFeedFrozen(t: TestApp, fn: () => Promise<void>): Promise<bool
     if (frozen) {
       process.kill(pid!, 'SIGCONT');
       await sql(t, 'select pg_terminate_backend($1)', [pid]);
-      await until('a new feed connection listens', () => t.app.readCache.stats().fresh);
+      // The old connection's end reaches the feed a moment after the backend is gone: until then it
+      // still vouches for the cache, and its loss (bypassing the cache) would land in the next test.
+      await until('a new feed connection listens', () => t.app.readCache.stats().fresh && t.app.changeFeed?.backendPid !== pid);
     }
   }
   return frozen;

@@ -12,6 +12,7 @@ import { isSingleSessionDatabase, openOrm } from './database/orm.js';
 import { ChangeClock, watchLocalWrites } from './database/change-clock.js';
 import { ChangeFeed } from './database/change-feed.js';
 import { ReadCache } from './graphql/read-cache.js';
+import { FirewallWatch } from './drift/firewall-check.js';
 import { reconcile } from './drift/reconcile.js';
 import { SyncJob } from './drift/sync-job.js';
 import { takeSyncReport, type DriftDeps } from './drift/sync-report.js';
@@ -97,6 +98,7 @@ export async function startApp(config: Config, logger: Logger = createLogger(con
     routerName: config.routerName,
     readCache: () => readCache.stats(),
     capacity: () => capacity.read(),
+    firewall: () => firewall.latest?.report ?? null,
     build: readBuildInfo(),
   });
   // router_up stays current whatever the sync job's back-off (docs/monitoring.md).
@@ -133,7 +135,8 @@ export async function startApp(config: Config, logger: Logger = createLogger(con
     logger.error({ err: e }, 'start-up recovery failed; unfinished operations stay in the journal');
     return [];
   });
-  const drift: DriftDeps = { config, coordinator, router };
+  const firewall = new FirewallWatch(config.vyosFirewall);
+  const drift: DriftDeps = { config, coordinator, router, firewall };
   const syncJob = new SyncJob({
     config,
     logger,
@@ -143,7 +146,7 @@ export async function startApp(config: Config, logger: Logger = createLogger(con
     publish: (report) => events.drift({ ...report }),
     resume: () => coordinator.catchUp(),
   });
-  const health: HealthDeps = { orm, router, simulator: simulator !== null, background: syncJob, unsaved: () => store.unsaved(), capacity: () => capacity.read() };
+  const health: HealthDeps = { orm, router, simulator: simulator !== null, background: syncJob, unsaved: () => store.unsaved(), capacity: () => capacity.read(), firewall: () => firewall.health() };
   const audit = new AuditTrail(orm, { retentionMs: config.auditRetentionMs, logger });
   const services: AppServices = { config, orm, router, coordinator, pubsub, events, logger, drift, health, syncJob, metrics, readCache, keys, audit };
   const schema = await createSchema(pubsub);

@@ -26,6 +26,8 @@ export interface Config {
   vyosCommitConfirm: 'auto' | 'on' | 'off';
   /** save the running config to config.boot after every change (a commit is not a save) */
   vyosSave: boolean;
+  /** VYOS_FIREWALL: whether syncReport and /health check that the forward filter lets our forwards through */
+  vyosFirewall: 'off' | 'check';
   /** how long a batch waits out a busy router (a commit-confirm that is not ours, a held commit lock) */
   vyosBusyWaitMs: number;
   /** how long a write given up on is watched for a late commit after it was sent */
@@ -305,6 +307,7 @@ function readConfig(env: Source): Config {
     vyosCommitTimeoutMs: integer(env, 'VYOS_COMMIT_TIMEOUT_MS', 610_000, 100, 900_000),
     vyosCommitConfirm: oneOf(env, 'VYOS_COMMIT_CONFIRM', 'auto', ['auto', 'on', 'off']),
     vyosSave: oneOf(env, 'VYOS_SAVE', 'on', ['on', 'off']) === 'on',
+    vyosFirewall: oneOf(env, 'VYOS_FIREWALL', 'check', ['off', 'check']),
     vyosBusyWaitMs: integer(env, 'VYOS_BUSY_WAIT_SECONDS', 90, 0, 3600) * 1000,
     // The router's own bound is nginx's 600 s, and its write lock has none (vyos-api.md §6): twice that.
     vyosLateWriteWatchMs: integer(env, 'VYOS_LATE_WRITE_WATCH_SECONDS', 1200, 1, 86_400) * 1000,

@@ -1,4 +1,5 @@
 // The database's picture vs the router's, rule by rule (design.md "Drift"). Pure: data in, data out.
+import type { FirewallReportData } from './firewall-check.js';
 import type { NumberRange } from '../config.js';
 import { diffRule } from '../vyos/nat-rule.js';
 import { catches, protocolTransports, ruleCatchment, singlePort } from '../vyos/traffic-match.js';
@@ -38,6 +39,8 @@ export interface SyncReportData {
   pendingUndos: number;
   /** since when changes are live on the router but not saved to its boot config (null: saved) */
   unsavedSince: Date | null;
+  /** VYOS_FIREWALL: whether the forward filter lets the rules' traffic through; absent in reports that did not check */
+  firewall?: FirewallReportData | null;
 }
 
 const KIND_ORDER = [DriftKind.MISSING_ON_ROUTER, DriftKind.DRIFTED, DriftKind.UNMANAGED_ON_ROUTER, DriftKind.SHADOWED];

@@ -6,6 +6,7 @@ import { toClientError } from '../domain/errors.js';
 import { expectedRules, unsavedState, unsettledCount } from '../changes/change-store.js';
 import type { Coordinator } from '../changes/coordinator.js';
 import type { NatSyntax, RouterApi, RouterRule } from '../vyos/types.js';
+import { firewallVerdict, readFirewall, type FirewallWatch } from './firewall-check.js';
 import { diffDrift, syncReport, type ExpectedRule, type SyncReportData } from './drift-diff.js';
 
 /** What the drift operations need from the composition root. */
@@ -13,6 +14,8 @@ export interface DriftDeps {
   config: Config;
   coordinator: Coordinator;
   router: RouterApi;
+  /** keeps each report's firewall check for /health and /metrics */
+  firewall?: FirewallWatch;
 }
 
 export interface DriftSnapshot {
@@ -33,9 +36,16 @@ export async function snapshot(em: EntityManager, deps: DriftDeps): Promise<Drif
     unsavedSince: (await unsavedState(em, deps.config.routerName))?.since ?? null,
   });
   // Under the router lock, so the picture batches allocate from takes this whole read too.
-  const [{ expected, ...state }, routerRules] = await Promise.all([database(), deps.coordinator.picture.readWhole(deps.router)]);
+  const [{ expected, ...state }, routerRules, fw] = await Promise.all([
+    database(),
+    deps.coordinator.picture.readWhole(deps.router),
+    readFirewall(deps.router, deps.config.vyosFirewall),
+  ]);
   const rules = [...routerRules.values()];
-  return { expected, routerRules: rules, report: compare(expected, rules, deps.config, state) };
+  const report = compare(expected, rules, deps.config, state);
+  report.firewall = firewallVerdict(fw, expected, deps.config.wanInterface);
+  deps.firewall?.note(report.firewall, report.checkedAt);
+  return { expected, routerRules: rules, report };
 }
 
 /**

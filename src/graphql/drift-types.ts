@@ -121,6 +121,64 @@ export class DriftItem {
   fields!: FieldDrift[];
 }
 
+export enum FirewallVerdict {
+  DROPPED = 'DROPPED',
+  UNCERTAIN = 'UNCERTAIN',
+}
+registerEnumType(FirewallVerdict, {
+  name: 'FirewallVerdict',
+  description: "What the router's forward filter does with a new connection to a port rule's VM.",
+  valuesConfig: {
+    DROPPED: { description: 'Dropped (or rejected): the port does not answer.' },
+    UNCERTAIN: { description: 'Dropped unless a rule this server cannot evaluate (a group, a source restriction, an output interface) accepts it.' },
+  },
+});
+
+@ObjectType({ description: 'A port rule whose forwarded traffic the firewall drops, or may drop.' })
+export class FirewallFinding {
+  @Field(() => Int, { description: "The port rule's `nat destination rule` number." })
+  ruleNumber!: number;
+
+  @Field(() => PortRule, { nullable: true, description: 'The port rule (null if deleted since).' })
+  portRule!: PortRule | null;
+
+  @Field(() => FirewallVerdict, { description: 'DROPPED, or UNCERTAIN when a rule this server cannot evaluate might accept it.' })
+  verdict!: FirewallVerdict;
+
+  @Field({ description: 'The transports concerned: `tcp`, `udp` or `tcp, udp`.' })
+  transports!: string;
+
+  @Field({ description: 'What decides it, e.g. `forward filter default-action drop` or `forward filter rule 20 (drop)`.' })
+  by!: string;
+}
+
+@ObjectType({ description: "VYOS_FIREWALL=check: whether the router's `firewall ipv4 forward filter` lets new connections to the port rules' VMs through (docs/operations.md#making-the-port-reachable)." })
+export class FirewallCheck {
+  @Field({ description: 'VYOS_FIREWALL: `check` or `off`.' })
+  mode!: string;
+
+  @Field({ description: 'False when off, on VyOS 1.3 (its per-interface rulesets are not read) or when the firewall could not be read; `detail` says which.' })
+  checked!: boolean;
+
+  @Field({ description: 'One sentence: what was found, or why nothing was checked.' })
+  detail!: string;
+
+  @Field(() => String, { nullable: true, description: "The forward filter's `default-action` as set; null when unset (VyOS then accepts) or when there is no forward filter." })
+  defaultAction!: string | null;
+
+  @Field(() => Int, { description: 'Enabled port rules whose traffic is accepted.' })
+  accepted!: number;
+
+  @Field(() => Int, { description: 'Enabled port rules whose traffic is dropped.' })
+  dropped!: number;
+
+  @Field(() => Int, { description: 'Enabled port rules whose traffic may be dropped (see FirewallVerdict.UNCERTAIN).' })
+  uncertain!: number;
+
+  @Field(() => [FirewallFinding], { description: 'The dropped and uncertain rules by rule number, the first 100 (the counts are complete).' })
+  findings!: FirewallFinding[];
+}
+
 @ObjectType({ description: 'The database compared with one read of the router, taken while no change is in flight.' })
 export class SyncReport {
   @Field({ description: 'When the router was read.' })
@@ -144,6 +202,13 @@ export class SyncReport {
       "Since when changes are live on the router but not saved to its boot config (`/config-file save` failed; a reboot would lose them). The server retries the save; null when saved (or VYOS_SAVE=off).",
   })
   unsavedSince!: Date | null;
+
+  @Field(() => FirewallCheck, {
+    nullable: true,
+    description:
+      'Whether the firewall lets the port rules\' traffic through (VYOS_FIREWALL). Not drift: it never makes `inSync` false, and reconcile does not change the firewall. Null in reports that did not check.',
+  })
+  firewall!: FirewallCheck | null;
 }
 
 @ObjectType({ description: 'What reconcile did, or would do.' })

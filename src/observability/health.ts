@@ -47,6 +47,12 @@ export class Health {
   @Field(() => ComponentHealth, { description: 'The background drift check (syncReport on SYNC_INTERVAL_SECONDS).' })
   background!: ComponentHealth;
 
+  @Field(() => ComponentHealth, {
+    description:
+      "VYOS_FIREWALL=check: whether the router's forward filter lets the port rules' traffic through, as the last syncReport found (degraded while it drops traffic to one). No extra router read.",
+  })
+  firewall!: ComponentHealth;
+
   @Field(() => [PoolCapacity], {
     nullable: true,
     description: 'How full each pool the server allocates from is (rule numbers, external ports per transport, LAN addresses); null when the database cannot be counted. Does not change `status`: the capacity alerts watch it (docs/monitoring.md#capacity).',
@@ -88,6 +94,8 @@ export interface HealthDeps {
   unsaved?: () => Promise<{ since: Date; error: string | null } | null>;
   /** the pools' capacity (observability/capacity.ts) */
   capacity?: () => Promise<PoolCapacity[]>;
+  /** the last firewall check (drift/firewall-check.ts FirewallWatch) */
+  firewall?: () => { status: 'ok' | 'degraded'; detail: string };
   timeoutMs?: number;
 }
 
@@ -179,8 +187,9 @@ export async function checkHealth(deps: HealthDeps): Promise<Health> {
   } catch (e) {
     background = { status: 'degraded', detail: `the background job could not report: ${e instanceof Error ? e.message : String(e)}` };
   }
-  const status = database.status === 'down' || router.status === 'down' ? 'down' : [database, router, background].some((c) => c.status !== 'ok') ? 'degraded' : 'ok';
-  return { status, database, router, background, capacity };
+  const firewall: ComponentHealth = deps.firewall?.() ?? { status: 'ok', detail: 'not checked' };
+  const status = database.status === 'down' || router.status === 'down' ? 'down' : [database, router, background, firewall].some((c) => c.status !== 'ok') ? 'degraded' : 'ok';
+  return { status, database, router, background, firewall, capacity };
 }
 
 /** The capacity, or null when it cannot be counted in time (the database check says why). */

@@ -33,6 +33,8 @@ export interface MetricsSources {
   capacity?: () => Promise<readonly PoolCapacity[]>;
   /** the labels of build_info */
   build?: BuildInfo;
+  /** the last firewall check's counts (VYOS_FIREWALL=check); null before the first or when nothing could be checked */
+  firewall?: () => { checked: boolean; accepted: number; dropped: number; uncertain: number } | null;
 }
 
 export type OperationType = 'query' | 'mutation' | 'subscription' | 'unknown';
@@ -363,6 +365,18 @@ export class AppMetrics {
         },
       });
     }
+    new Gauge({
+      name: `${PREFIX}firewall_port_rules`,
+      help: "Enabled port rules by what the router's firewall ipv4 forward filter does with a new connection to their VM (accepted, dropped, uncertain), as the last syncReport on this replica found (VYOS_FIREWALL=check; absent before the first check and when nothing could be checked).",
+      labelNames: ['router', 'verdict'] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        const f = sources.firewall?.();
+        if (!f?.checked) return;
+        for (const verdict of ['accepted', 'dropped', 'uncertain'] as const) this.labels(sources.routerName, verdict).set(f[verdict]);
+      },
+    });
     if (sources.build) {
       const { version, node_version, commit } = sources.build;
       const labels: Record<string, string> = { version, node_version, ...(commit ? { commit } : {}) };

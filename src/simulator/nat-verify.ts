@@ -5,6 +5,8 @@ import { PORT_PROTOCOLS } from '../vyos/traffic-match';
 import { findNode, leafValue, sortedChildren, type ConfigNode } from './config-tree';
 import { isIpv4Network } from './value-validators';
 import type { SimVersion } from './schema';
+import { verifyFirewall } from './firewall-verify';
+import { commitFailure } from './router-messages';
 
 export interface NatVerdict {
   /** the ConfigError text of the first failing rule; the commit fails with it */
@@ -69,4 +71,15 @@ export function verifyNat(config: ConfigNode, version: SimVersion): NatVerdict {
     }
   }
   return { error: null, warnings };
+}
+
+/**
+ * A candidate as commit verifies it: the firewall script first (its priority is lower than nat's),
+ * then nat. `failure` is the whole text the API returns (msg.commitFailure), null when it commits.
+ */
+export function verifyCandidate(config: ConfigNode, version: SimVersion): { failure: string | null; warnings: string[] } {
+  const firewall = verifyFirewall(config);
+  if (firewall) return { failure: commitFailure(firewall, 'firewall'), warnings: [] };
+  const nat = verifyNat(config, version);
+  return { failure: nat.error === null ? null : commitFailure(nat.error), warnings: nat.warnings };
 }

@@ -8,7 +8,7 @@ import { parseBoot } from './config-boot';
 import { parsedTree } from './config-lexer';
 import { renderBoot } from './config-render';
 import { FaultPlan } from './fault-plan';
-import { verifyNat } from './nat-verify';
+import { verifyCandidate } from './nat-verify';
 import type { SimulatorProfile } from './profiles';
 import * as msg from './router-messages';
 import { schemaFor, type SchemaNode, type SimVersion } from './schema';
@@ -87,8 +87,8 @@ export class SimulatedRouter {
     this.minuteMs = options.minuteMs;
     const initial = applyCommands(emptyTree(), this.schema, options.initialCommands, { strict: false });
     if (!initial.ok) throw new Error(`initial configuration rejected:${initial.error}`);
-    const verdict = verifyNat(initial.tree, this.version);
-    if (verdict.error) throw new Error(`initial configuration rejected: ${verdict.error}`);
+    const verdict = verifyCandidate(initial.tree, this.version);
+    if (verdict.failure) throw new Error(`initial configuration rejected: ${verdict.failure}`);
     this.running = this.archive = initial.tree;
     this.files.set(BOOT_FILE, renderBoot(this.running));
   }
@@ -249,8 +249,8 @@ export class SimulatedRouter {
       if (this.commitLockHeld()) return failed(msg.COMMIT_LOCKED);
       const rejected = this.faults.takeRejectCommit();
       if (rejected !== null) return failed(rejected);
-      const verdict = verifyNat(candidate, this.version);
-      if (verdict.error) return failed(msg.commitFailure(verdict.error));
+      const verdict = verifyCandidate(candidate, this.version);
+      if (verdict.failure) return failed(verdict.failure);
       this.running = candidate;
       this.dirty = null;
       // A commit-confirm commit is only staged (IN_COMMIT_CONFIRM); every other commit is archived as revision 0.
@@ -323,8 +323,8 @@ export class SimulatedRouter {
     if (this.lock.busy || this.commitLockHeld()) throw new Error(msg.COMMIT_LOCKED);
     const candidate = applyCommands(this.running, this.schema, commands, { strict: this.strict() });
     if (!candidate.ok) throw new Error(candidate.error);
-    const verdict = verifyNat(candidate.tree, this.version);
-    if (verdict.error) throw new Error(msg.commitFailure(verdict.error));
+    const verdict = verifyCandidate(candidate.tree, this.version);
+    if (verdict.failure) throw new Error(verdict.failure);
     this.running = this.archive = candidate.tree;
     this.commitCount++;
   }
@@ -340,8 +340,8 @@ export class SimulatedRouter {
       if (this.lock.busy || this.commitLockHeld()) throw new Error(msg.COMMIT_LOCKED);
       const candidate = applyCommands(this.running, this.schema, commands, { strict: this.strict() });
       if (!candidate.ok) throw new Error(candidate.error);
-      const verdict = verifyNat(candidate.tree, this.version);
-      if (verdict.error) throw new Error(msg.commitFailure(verdict.error));
+      const verdict = verifyCandidate(candidate.tree, this.version);
+      if (verdict.failure) throw new Error(verdict.failure);
       this.running = candidate.tree;
       this.commitCount++;
     }

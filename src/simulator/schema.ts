@@ -42,6 +42,47 @@ function natRule(version: SimVersion, direction: 'destination' | 'source'): Sche
   });
 }
 
+/**
+ * `firewall ipv4` of 1.4 and rolling (interface-definitions/firewall.xml.in and its includes
+ * include/firewall/*.xml.i): the base chains' `filter` and the named chains, with the rule nodes
+ * a forward filter uses. 1.3 has another model (`firewall name X` bound to interfaces) and no
+ * `firewall ipv4` at all, so there the path is not valid.
+ */
+function firewallIpv4(): SchemaNode {
+  const match = (): SchemaNode =>
+    node({ address: leaf(v.firewallAddress), port: leaf(v.portMulti), group: node({ 'address-group': leaf(), 'network-group': leaf(), 'port-group': leaf() }) });
+  const iface = (): SchemaNode => node({ name: leaf(v.interfaceName), group: leaf() });
+  const rule = (actions: readonly string[]): SchemaNode =>
+    tag(v.firewallRuleNumber, {
+      action: leaf(v.oneOf(...actions)),
+      description: leaf(v.description255),
+      destination: match(),
+      source: match(),
+      protocol: leaf(v.ipProtocol),
+      state: leaf(v.oneOf('established', 'invalid', 'new', 'related'), true),
+      'connection-status': node({ nat: leaf(v.oneOf('destination', 'source')) }),
+      'inbound-interface': iface(),
+      'outbound-interface': iface(),
+      'jump-target': leaf(),
+      disable: valueless,
+      log: valueless,
+    });
+  const ruleActions = ['accept', 'continue', 'jump', 'reject', 'return', 'drop', 'queue', 'synproxy'];
+  const base = node({ filter: node({ 'default-action': leaf(v.oneOf('drop', 'accept')), 'default-log': valueless, description: leaf(v.description255), rule: rule(ruleActions) }) });
+  return node({
+    forward: base,
+    input: base,
+    output: base,
+    name: tag(v.firewallChainName, {
+      'default-action': leaf(v.oneOf('drop', 'jump', 'reject', 'return', 'accept', 'continue')),
+      'default-jump-target': leaf(),
+      'default-log': valueless,
+      description: leaf(v.description255),
+      rule: rule(ruleActions),
+    }),
+  });
+}
+
 function build(version: SimVersion): SchemaNode {
   const configManagement: Record<string, SchemaNode> = { 'commit-revisions': leaf(v.commitRevisions) };
   // The commit-confirm action node exists only in rolling (T5976, Oct 2024).
@@ -51,6 +92,7 @@ function build(version: SimVersion): SchemaNode {
   const api: Record<string, SchemaNode> =
     version === 'rolling' ? { keys, rest: node({ strict: valueless }) } : { keys, strict: valueless };
   return node({
+    ...(version === '1.3' ? {} : { firewall: node({ ipv4: firewallIpv4() }) }),
     nat: node({
       destination: node({ rule: natRule(version, 'destination') }),
       source: node({ rule: natRule(version, 'source') }),

@@ -1,5 +1,6 @@
 // Which inbound traffic a `nat destination rule` catches, read from the strings VyOS holds
 // (vyos-api.md §3, §5). One reading for allocation, drift and import, so they cannot disagree.
+import { ipv4ToInt } from '../config.js';
 import type { RouterRule } from './types';
 
 /** The port-carrying transports a rule matches. */
@@ -140,6 +141,39 @@ export function interfaceCatches(spec: string | undefined, iface: string): boole
   if (spec.startsWith('!')) return !interfaceCatches(spec.slice(1), iface);
   const glob = new RegExp(`^${spec.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
   return glob.test(iface);
+}
+
+// ---- address ----
+
+/**
+ * Whether an address value (`ipv4-address|prefix|range[-exclude]` validators, vyos-api.md §5)
+ * holds `ip`: `a.b.c.d`, `a.b.c.d/n`, `a-b`, each optionally negated with `!`. Null for text
+ * none of them accepts (a group or name the caller must treat as unknown).
+ */
+export function addressCatches(spec: string, ip: string): boolean | null {
+  const negated = spec.startsWith('!');
+  const held = addressHolds(negated ? spec.slice(1) : spec, ip);
+  return held === null ? null : held !== negated;
+}
+
+function addressHolds(spec: string, ip: string): boolean | null {
+  const at = ipv4ToInt(ip);
+  if (at === null) return null;
+  const range = /^([\d.]+)-([\d.]+)$/.exec(spec);
+  if (range) {
+    const [a, b] = [ipv4ToInt(range[1]), ipv4ToInt(range[2])];
+    return a === null || b === null ? null : at >= a && at <= b;
+  }
+  const prefix = /^([\d.]+)\/(\d{1,2})$/.exec(spec);
+  if (prefix) {
+    const base = ipv4ToInt(prefix[1]);
+    const bits = Number(prefix[2]);
+    if (base === null || bits > 32) return null;
+    const mask = bits === 0 ? 0 : (~0 << (32 - bits)) >>> 0;
+    return ((at & mask) >>> 0) === ((base & mask) >>> 0);
+  }
+  const one = ipv4ToInt(spec);
+  return one === null ? null : one === at;
 }
 
 // ---- the whole rule ----

@@ -155,6 +155,13 @@ export type DriftKind =
   /** A rule inside NAT_RULE_RANGE that the database does not know (made by hand, or left behind). */
   | 'UNMANAGED_ON_ROUTER';
 
+/** What the router's forward filter does with a new connection to a port rule's VM. */
+export type FirewallVerdict =
+  /** Dropped (or rejected): the port does not answer. */
+  | 'DROPPED'
+  /** Dropped unless a rule this server cannot evaluate (a group, a source restriction, an output interface) accepts it. */
+  | 'UNCERTAIN';
+
 /** How usable a dependency (or the whole server) is. */
 export type HealthStatus =
   /** Usable, with a warning (see `detail`). */

@@ -8,7 +8,7 @@ import { ReconcileMode } from '../../drift/reconcile-plan.js';
 import { importRouterRules } from '../../drift/router-import.js';
 import { takeSyncReport } from '../../drift/sync-report.js';
 import type { GraphQLContext } from '../context.js';
-import { ImportResult, ReconcileResult, SyncReport } from '../drift-types.js';
+import { FirewallVerdict, ImportResult, ReconcileResult, SyncReport } from '../drift-types.js';
 import { ROUTER_SCAN_COST } from '../../security/query-limits.js';
 
 @Resolver()
@@ -74,7 +74,8 @@ async function portRulesById(em: EntityManager, ids: (string | null)[]): Promise
 
 /** The report with each item's port rule loaded (one query for all of them). */
 async function withPortRules(em: EntityManager, report: SyncReportData): Promise<SyncReport> {
-  const rules = await portRulesById(em, report.items.map((i) => i.portRuleId));
+  const fw = report.firewall ?? null;
+  const rules = await portRulesById(em, [...report.items.map((i) => i.portRuleId), ...(fw?.findings ?? []).map((f) => f.portRuleId)]);
   return {
     checkedAt: report.checkedAt,
     inSync: report.inSync,
@@ -87,5 +88,9 @@ async function withPortRules(em: EntityManager, report: SyncReportData): Promise
       routerRule: i.routerRule,
       fields: i.fields,
     })),
+    firewall: fw && {
+      ...fw,
+      findings: fw.findings.map((f) => ({ ...f, verdict: f.verdict as FirewallVerdict, portRule: rules.get(f.portRuleId) ?? null })),
+    },
   };
 }

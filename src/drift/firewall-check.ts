@@ -1,0 +1,148 @@
+// VYOS_FIREWALL=check: whether the router's forward filter lets each port rule's traffic reach its
+// VM (docs/operations.md "Making the port reachable"). A NAT rule the filter drops is a port that
+// does not answer, with a mutation that said "success".
+import { forwardOutcome, readFirewallIpv4, type FirewallIpv4, type Outcome } from '../vyos/forward-filter.js';
+import type { RouterApi } from '../vyos/types.js';
+import { protocolTransports } from '../vyos/traffic-match.js';
+import type { ExpectedRule } from './drift-diff.js';
+
+export type FirewallMode = 'off' | 'check';
+
+/** One port rule whose forwarded traffic the filter drops (or may drop). */
+export interface FirewallFinding {
+  ruleNumber: number;
+  portRuleId: string;
+  verdict: 'DROPPED' | 'UNCERTAIN';
+  /** the transports concerned: tcp, udp or both */
+  transports: string;
+  /** what decided it, e.g. "forward filter default-action drop" */
+  by: string;
+}
+
+/** Plain data (published with drift reports as JSON). */
+export interface FirewallReportData {
+  mode: FirewallMode;
+  /** false when off, on VyOS 1.3, or when the firewall could not be read (`detail` says which) */
+  checked: boolean;
+  detail: string;
+  /** the forward filter's `default-action` as set; null when unset or there is no forward filter */
+  defaultAction: string | null;
+  /** enabled port rules by outcome */
+  accepted: number;
+  dropped: number;
+  uncertain: number;
+  /** the DROPPED and UNCERTAIN rules, by rule number, the first MAX_FINDINGS of them */
+  findings: FirewallFinding[];
+}
+
+/** A whole fleet behind a default drop is one finding repeated: the counts say how many. */
+export const MAX_FINDINGS = 100;
+
+export const FIREWALL_PATH = ['firewall', 'ipv4'];
+
+function notChecked(mode: FirewallMode, detail: string): FirewallReportData {
+  return { mode, checked: false, detail, defaultAction: null, accepted: 0, dropped: 0, uncertain: 0, findings: [] };
+}
+
+/** Each enabled rule's fate in the filter (pure). */
+export function checkForwarding(fw: FirewallIpv4, expected: readonly ExpectedRule[], wanInterface: string): FirewallReportData {
+  const seen = new Map<string, Outcome>();
+  const outcome = (transport: 'tcp' | 'udp', address: string, port: number): Outcome => {
+    const key = `${transport} ${address} ${port}`;
+    let o = seen.get(key);
+    if (!o) seen.set(key, (o = forwardOutcome(fw, { transport, address, port, inboundInterface: wanInterface })));
+    return o;
+  };
+  const report: FirewallReportData = {
+    mode: 'check',
+    checked: true,
+    detail: '',
+    defaultAction: fw.forward?.defaultAction ?? null,
+    accepted: 0,
+    dropped: 0,
+    uncertain: 0,
+    findings: [],
+  };
+  for (const { portRuleId, expected: rule } of expected) {
+    if (rule.disabled || !rule.translationAddress) continue;
+    const port = Number(rule.internalPort ?? rule.externalPort);
+    const want = protocolTransports(rule.protocol);
+    const transports = (['tcp', 'udp'] as const).filter((t) => want[t]);
+    const outcomes = transports.map((t) => ({ t, o: outcome(t, rule.translationAddress!, port) }));
+    const dropped = outcomes.filter((x) => x.o.verdict === 'drop');
+    const unsure = outcomes.filter((x) => x.o.verdict === 'unknown');
+    const concerned = dropped.length ? dropped : unsure;
+    if (concerned.length === 0) {
+      report.accepted++;
+      continue;
+    }
+    if (dropped.length) report.dropped++;
+    else report.uncertain++;
+    if (report.findings.length < MAX_FINDINGS) {
+      report.findings.push({
+        ruleNumber: rule.ruleNumber,
+        portRuleId,
+        verdict: dropped.length ? 'DROPPED' : 'UNCERTAIN',
+        transports: concerned.map((x) => x.t).join(', '),
+        by: concerned[0].o.by,
+      });
+    }
+  }
+  report.detail = summary(report, fw);
+  return report;
+}
+
+function summary(r: FirewallReportData, fw: FirewallIpv4): string {
+  const filter = fw.forward ? `firewall ipv4 forward filter (default-action ${r.defaultAction ?? 'not set'})` : 'no firewall ipv4 forward filter';
+  if (r.dropped === 0 && r.uncertain === 0) return `${filter}: forwarded traffic to every enabled port rule (${r.accepted}) is accepted`;
+  const parts = [];
+  if (r.dropped) parts.push(`drops forwarded traffic to ${r.dropped} port rule${r.dropped === 1 ? '' : 's'}`);
+  if (r.uncertain) parts.push(`may drop traffic to ${r.uncertain} more (conditions this server cannot evaluate)`);
+  return `${filter} ${parts.join(' and ')}; accept it with a rule such as \`connection-status nat destination\` action accept`;
+}
+
+/**
+ * The router's half of the check, read beside syncReport's other reads: the `firewall ipv4`
+ * subtree, or the report saying why there is nothing to evaluate. Never fails the report (a
+ * firewall that cannot be read is a finding, not an outage).
+ */
+export async function readFirewall(router: RouterApi, mode: FirewallMode): Promise<FirewallIpv4 | FirewallReportData> {
+  if (mode === 'off') return notChecked(mode, 'VYOS_FIREWALL=off: the firewall is not read');
+  try {
+    const caps = await router.capabilities();
+    if (caps.syntax === '1.3') {
+      return notChecked(mode, 'VyOS 1.3 filters forwarded traffic with rulesets bound to interfaces (`interfaces ethernet <if> firewall in name <X>`), which this server does not read');
+    }
+    return readFirewallIpv4(await router.showConfig(FIREWALL_PATH));
+  } catch (e) {
+    return notChecked(mode, `the firewall could not be read: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
+/** The report from what readFirewall found and the database's rules. */
+export function firewallVerdict(read: FirewallIpv4 | FirewallReportData, expected: readonly ExpectedRule[], wanInterface: string): FirewallReportData {
+  return 'mode' in read ? read : checkForwarding(read, expected, wanInterface);
+}
+
+/** The last report this replica made, for /health and /metrics between syncs. */
+export class FirewallWatch {
+  private last: { report: FirewallReportData; at: Date } | null = null;
+
+  constructor(readonly mode: FirewallMode) {}
+
+  note(report: FirewallReportData, at = new Date()): void {
+    this.last = { report, at };
+  }
+
+  get latest(): { report: FirewallReportData; at: Date } | null {
+    return this.last;
+  }
+
+  /** /health's view: degraded while the filter drops traffic to a port rule. */
+  health(): { status: 'ok' | 'degraded'; detail: string } {
+    if (this.mode === 'off') return { status: 'ok', detail: 'VYOS_FIREWALL=off: not checked' };
+    if (!this.last) return { status: 'ok', detail: 'not checked yet: each syncReport (and the background sync) checks it' };
+    const { report, at } = this.last;
+    return { status: report.dropped > 0 ? 'degraded' : 'ok', detail: `${report.detail} (checked ${at.toISOString()})` };
+  }
+}

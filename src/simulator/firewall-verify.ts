@@ -1,0 +1,43 @@
+// Commit-time verification of `firewall ipv4` rules, as vyos-1x `src/conf_mode/firewall.py`
+// verify_rule() does it for the nodes the simulator knows (docs/operations.md "Making the port
+// reachable" lists the source). Pure: a candidate tree in, the first ConfigError text out.
+
+import { PORT_PROTOCOLS } from '../vyos/traffic-match';
+import { findNode, leafValue, sortedChildren, type ConfigNode } from './config-tree';
+
+function verifyRule(rule: ConfigNode, names: ConfigNode | undefined): string | null {
+  const action = leafValue(rule, 'action');
+  if (action === undefined) return 'Rule action must be defined';
+  if (action === 'jump') {
+    const target = leafValue(rule, 'jump-target');
+    if (target === undefined) return 'Action set to jump, but no jump-target specified';
+    if (!names?.children.has(target)) return `Invalid jump-target. Firewall name ${target} does not exist on the system`;
+  } else if (leafValue(rule, 'jump-target') !== undefined) {
+    return 'jump-target defined, but action jump needed and it is not defined';
+  }
+  for (const side of ['source', 'destination']) {
+    if (leafValue(rule, side, 'port') === undefined && leafValue(rule, side, 'group', 'port-group') === undefined) continue;
+    const protocol = leafValue(rule, 'protocol');
+    if (protocol === undefined) return 'Protocol must be defined if specifying a port or port-group';
+    if (!PORT_PROTOCOLS.includes(protocol)) return 'Protocol must be tcp, udp, or tcp_udp when specifying a port or port-group';
+  }
+  return null;
+}
+
+/** The first ConfigError of the candidate's `firewall ipv4`, or null. */
+export function verifyFirewall(config: ConfigNode): string | null {
+  const ipv4 = findNode(config, ['firewall', 'ipv4']);
+  if (!ipv4) return null;
+  const names = findNode(ipv4, ['name']);
+  const chains: ConfigNode[] = ['forward', 'input', 'output'].flatMap((hook) => findNode(ipv4, [hook, 'filter']) ?? []);
+  if (names) chains.push(...sortedChildren(names).map(([, chain]) => chain));
+  for (const chain of chains) {
+    const rules = findNode(chain, ['rule']);
+    if (!rules) continue;
+    for (const [, rule] of sortedChildren(rules)) {
+      const error = verifyRule(rule, names);
+      if (error) return error;
+    }
+  }
+  return null;
+}

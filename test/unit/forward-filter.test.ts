@@ -1,0 +1,129 @@
+// The forward filter's verdict on a port-forwarded connection (docs/operations.md "Making the port
+// reachable"), from configs written as the `set` commands an operator types on VyOS 1.4+.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { checkForwarding, MAX_FINDINGS } from '../../src/drift/firewall-check.js';
+import type { ExpectedRule } from '../../src/drift/drift-diff.js';
+import { commandsToConfigJson } from '../../src/vyos/config-json.js';
+import { forwardOutcome, readFirewallIpv4, type ForwardedPacket } from '../../src/vyos/forward-filter.js';
+import { addressCatches } from '../../src/vyos/traffic-match.js';
+import type { RouterCommand } from '../../src/vyos/types.js';
+import { rule } from '../support/router-rules.js';
+
+/** `set firewall ipv4 ...` lines -> what showConfig ["firewall","ipv4"] returns. */
+function firewall(...lines: string[]) {
+  const commands: RouterCommand[] = lines.map((l) => ({ op: 'set', path: l.replace(/^set /, '').split(' ') }));
+  const json = commandsToConfigJson(commands, ['firewall', 'ipv4'], {
+    valueless: new Set(['disable', 'log']),
+    multiValue: new Set(['state']),
+    tagNodes: new Set(['rule', 'name']),
+  });
+  return readFirewallIpv4(json);
+}
+
+const packet = (extra: Partial<ForwardedPacket> = {}): ForwardedPacket => ({ transport: 'tcp', address: '192.168.64.100', port: 80, inboundInterface: 'eth0', ...extra });
+const F = 'set firewall ipv4 forward filter';
+
+describe('forward filter verdict (firewall.xml.in; first packet after DNAT)', () => {
+  it('no forward filter, or one without default-action, accepts', () => {
+    assert.equal(forwardOutcome(firewall(), packet()).verdict, 'accept');
+    assert.equal(forwardOutcome(firewall(`${F} rule 10 action drop`, `${F} rule 10 destination address 10.9.9.9`), packet()).verdict, 'accept');
+  });
+
+  it('default-action drop drops, and established/related rules do not help the first packet', () => {
+    const fw = firewall(`${F} default-action drop`, `${F} rule 10 action accept`, `${F} rule 10 state established`, `${F} rule 10 state related`);
+    assert.deepEqual(forwardOutcome(fw, packet()), { verdict: 'drop', by: 'forward filter default-action drop' });
+  });
+
+  it('the usual idiom, connection-status nat destination, accepts every forward', () => {
+    const fw = firewall(`${F} default-action drop`, `${F} rule 20 action accept`, `${F} rule 20 connection-status nat destination`);
+    assert.equal(forwardOutcome(fw, packet()).verdict, 'accept');
+    assert.equal(forwardOutcome(fw, packet({ transport: 'udp', port: 5060 })).verdict, 'accept');
+  });
+
+  it('a rule for the VM port and protocol accepts that forward only', () => {
+    const fw = firewall(`${F} default-action drop`, `${F} rule 30 action accept`, `${F} rule 30 protocol tcp`, `${F} rule 30 destination port 22,443`, `${F} rule 30 destination address 192.168.64.0/24`);
+    assert.equal(forwardOutcome(fw, packet({ port: 22 })).verdict, 'accept');
+    assert.equal(forwardOutcome(fw, packet({ port: 80 })).verdict, 'drop');
+    assert.equal(forwardOutcome(fw, packet({ port: 22, transport: 'udp' })).verdict, 'drop');
+    assert.equal(forwardOutcome(fw, packet({ port: 22, address: '10.0.0.5' })).verdict, 'drop');
+  });
+
+  it('rules are taken in number order, the first match decides, and disabled rules are skipped', () => {
+    const fw = firewall(`${F} rule 5 action drop`, `${F} rule 5 destination address 192.168.64.100`, `${F} rule 1 action accept`, `${F} rule 1 destination port 80`, `${F} rule 1 disable`);
+    assert.deepEqual(forwardOutcome(fw, packet()), { verdict: 'drop', by: 'forward filter rule 5 (drop)' });
+    assert.equal(forwardOutcome(fw, packet({ address: '192.168.64.101' })).verdict, 'accept');
+  });
+
+  it('an inbound interface other than the WAN does not match; the WAN, a wildcard or a negation of another does', () => {
+    const on = (spec: string) => forwardOutcome(firewall(`${F} default-action drop`, `${F} rule 10 action accept`, `${F} rule 10 inbound-interface name ${spec}`), packet()).verdict;
+    assert.equal(on('eth1'), 'drop');
+    assert.equal(on('eth0'), 'accept');
+    assert.equal(on('eth*'), 'accept');
+    assert.equal(on('!eth1'), 'accept');
+  });
+
+  it('a condition it cannot evaluate for every client (a source address) is UNCERTAIN, not accepted', () => {
+    const fw = firewall(`${F} default-action drop`, `${F} rule 10 action accept`, `${F} rule 10 source address 203.0.113.0/24`);
+    const o = forwardOutcome(fw, packet());
+    assert.equal(o.verdict, 'unknown');
+    assert.match(o.by, /default-action drop, unless/);
+    // ...but a drop for everyone before it decides
+    const dropFirst = firewall(`${F} default-action drop`, `${F} rule 1 action drop`, `${F} rule 10 action accept`, `${F} rule 10 source address 203.0.113.0/24`);
+    assert.equal(forwardOutcome(dropFirst, packet()).verdict, 'drop');
+  });
+
+  it('a jump enters the named chain; its return comes back and the forward filter goes on', () => {
+    const fw = firewall(
+      `${F} default-action drop`,
+      `${F} rule 10 action jump`,
+      `${F} rule 10 jump-target VMS`,
+      'set firewall ipv4 name VMS default-action return',
+      'set firewall ipv4 name VMS rule 1 action accept',
+      'set firewall ipv4 name VMS rule 1 destination address 192.168.64.100',
+    );
+    assert.deepEqual(forwardOutcome(fw, packet()), { verdict: 'accept', by: 'name VMS rule 1 (accept)' });
+    assert.deepEqual(forwardOutcome(fw, packet({ address: '192.168.64.7' })), { verdict: 'drop', by: 'forward filter default-action drop' });
+    // a named chain without default-action drops at its end
+    const noDefault = firewall(`${F} rule 10 action jump`, `${F} rule 10 jump-target VMS`, 'set firewall ipv4 name VMS rule 1 action accept', 'set firewall ipv4 name VMS rule 1 protocol udp');
+    assert.equal(forwardOutcome(noDefault, packet()).verdict, 'drop');
+    assert.equal(forwardOutcome(noDefault, packet({ transport: 'udp' })).verdict, 'accept');
+  });
+
+  it('addresses: one address, a prefix, a range, each negated with !', () => {
+    assert.equal(addressCatches('192.168.64.100', '192.168.64.100'), true);
+    assert.equal(addressCatches('192.168.64.0/24', '192.168.64.100'), true);
+    assert.equal(addressCatches('192.168.65.0/24', '192.168.64.100'), false);
+    assert.equal(addressCatches('0.0.0.0/0', '192.168.64.100'), true);
+    assert.equal(addressCatches('192.168.64.90-192.168.64.110', '192.168.64.100'), true);
+    assert.equal(addressCatches('!192.168.64.100', '192.168.64.100'), false);
+    assert.equal(addressCatches('!10.0.0.0/8', '192.168.64.100'), true);
+    assert.equal(addressCatches('NET-GROUP', '192.168.64.100'), null);
+  });
+});
+
+describe('checkForwarding: every enabled port rule', () => {
+  const expected = (n: number, extra: Parameters<typeof rule>[1] = {}): ExpectedRule => ({ portRuleId: `id-${n}`, expected: rule(n, extra) });
+
+  it('counts accepted, dropped and uncertain rules; tcp_udp is dropped when one transport is', () => {
+    const fw = firewall(`${F} default-action drop`, `${F} rule 10 action accept`, `${F} rule 10 protocol tcp`, `${F} rule 10 destination port 80`);
+    const report = checkForwarding(fw, [expected(10001), expected(10002, { protocol: 'tcp_udp' }), expected(10003, { internalPort: '22' }), expected(10004, { disabled: true })], 'eth0');
+    assert.deepEqual([report.accepted, report.dropped, report.uncertain], [1, 2, 0]);
+    assert.deepEqual(
+      report.findings.map((f) => [f.ruleNumber, f.verdict, f.transports]),
+      [
+        [10002, 'DROPPED', 'udp'],
+        [10003, 'DROPPED', 'tcp'],
+      ],
+    );
+    assert.equal(report.defaultAction, 'drop');
+    assert.match(report.detail, /drops forwarded traffic to 2 port rules/);
+  });
+
+  it(`lists the first ${MAX_FINDINGS} findings and counts them all`, () => {
+    const fw = firewall(`${F} default-action drop`);
+    const report = checkForwarding(fw, Array.from({ length: 250 }, (_, i) => expected(10000 + i, { internalPort: String(1000 + i) })), 'eth0');
+    assert.equal(report.dropped, 250);
+    assert.equal(report.findings.length, MAX_FINDINGS);
+  });
+});

@@ -1,17 +1,21 @@
 // Commit-time verification of `firewall ipv4` rules, as vyos-1x `src/conf_mode/firewall.py`
-// verify_rule() does it for the nodes the simulator knows (docs/operations.md "Making the port
-// reachable" lists the source). Pure: a candidate tree in, the first ConfigError text out.
+// verify_rule() does it for the nodes the simulator knows (sagitta and current, Oct 2024). Pure: a candidate tree in, the first ConfigError text out.
 
 import { PORT_PROTOCOLS } from '../vyos/traffic-match';
 import { findNode, leafValue, sortedChildren, type ConfigNode } from './config-tree';
+import type { SimVersion } from './schema';
 
-function verifyRule(rule: ConfigNode, names: ConfigNode | undefined): string | null {
+// Texts of firewall.py verify_rule() in sagitta (1.4, Oct 2024) and current (rolling, Oct 2024).
+function verifyRule(rule: ConfigNode, names: ConfigNode | undefined, version: SimVersion): string | null {
   const action = leafValue(rule, 'action');
   if (action === undefined) return 'Rule action must be defined';
+  if (action === 'offload' && leafValue(rule, 'offload-target') === undefined) return 'Action set to offload, but no offload-target specified';
   if (action === 'jump') {
     const target = leafValue(rule, 'jump-target');
     if (target === undefined) return 'Action set to jump, but no jump-target specified';
-    if (!names?.children.has(target)) return `Invalid jump-target. Firewall name ${target} does not exist on the system`;
+    if (!names?.children.has(target)) {
+      return version === 'rolling' ? `Invalid jump-target. Firewall ipv4 name ${target} does not exist on the system` : `Invalid jump-target. Firewall name ${target} does not exist on the system`;
+    }
   } else if (leafValue(rule, 'jump-target') !== undefined) {
     return 'jump-target defined, but action jump needed and it is not defined';
   }
@@ -25,7 +29,7 @@ function verifyRule(rule: ConfigNode, names: ConfigNode | undefined): string | n
 }
 
 /** The first ConfigError of the candidate's `firewall ipv4`, or null. */
-export function verifyFirewall(config: ConfigNode): string | null {
+export function verifyFirewall(config: ConfigNode, version: SimVersion): string | null {
   const ipv4 = findNode(config, ['firewall', 'ipv4']);
   if (!ipv4) return null;
   const names = findNode(ipv4, ['name']);
@@ -35,7 +39,7 @@ export function verifyFirewall(config: ConfigNode): string | null {
     const rules = findNode(chain, ['rule']);
     if (!rules) continue;
     for (const [, rule] of sortedChildren(rules)) {
-      const error = verifyRule(rule, names);
+      const error = verifyRule(rule, names, version);
       if (error) return error;
     }
   }

@@ -78,7 +78,7 @@ export function verifyNat(config: ConfigNode, version: SimVersion): NatVerdict {
  * then nat. `failure` is the whole text the API returns (msg.commitFailure), null when it commits.
  */
 export function verifyCandidate(config: ConfigNode, version: SimVersion): { failure: string | null; warnings: string[] } {
-  const firewall = verifyFirewall(config);
+  const firewall = verifyFirewall(config, version);
   if (firewall) return { failure: commitFailure(firewall, 'firewall'), warnings: [] };
   const nat = verifyNat(config, version);
   return { failure: nat.error === null ? null : commitFailure(nat.error), warnings: nat.warnings };

@@ -64,10 +64,13 @@ function firewallIpv4(): SchemaNode {
       'inbound-interface': iface(),
       'outbound-interface': iface(),
       'jump-target': leaf(),
+      'offload-target': leaf(),
       disable: valueless,
       log: valueless,
     });
-  const ruleActions = ['accept', 'continue', 'jump', 'reject', 'return', 'drop', 'queue', 'synproxy'];
+  // include/firewall/action-forward.xml.i; a base chain's default-action is drop|accept (default accept),
+  // a named chain's drop|jump|reject|return|accept|continue (default drop): default-action*.xml.i.
+  const ruleActions = ['accept', 'continue', 'jump', 'reject', 'return', 'drop', 'queue', 'offload', 'synproxy'];
   const base = node({ filter: node({ 'default-action': leaf(v.oneOf('drop', 'accept')), 'default-log': valueless, description: leaf(v.description255), rule: rule(ruleActions) }) });
   return node({
     forward: base,

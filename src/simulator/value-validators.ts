@@ -129,12 +129,11 @@ export const ethernetName: ValueCheck = (v) => (/^eth\d+$/.test(v) ? null : ['In
 export const hostName: ValueCheck = (v) =>
   /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/.test(v) ? null : ['Invalid host-name'];
 
-/** `firewall ... rule <N>`: 1-999999 (include/firewall/rule-*.xml.i constraint). */
-export const firewallRuleNumber = numericRange(1, 999999, 'Number must be between 1 and 999999');
+/** `firewall ipv4 ... rule <N>` (include/firewall/ipv4-hook-forward.xml.i, ipv4-custom-name.xml.i, 1.4 and rolling). */
+export const firewallRuleNumber = numericRange(1, 999999, 'Firewall rule number must be between 1 and 999999');
 
-/** `firewall ipv4 name <X>`: the chain name constraint. */
-export const firewallChainName: ValueCheck = (v) =>
-  /^[-_a-zA-Z0-9.]{1,28}$/.test(v) ? null : ['Name of firewall group can only contain alpha-numeric letters, hyphen, underscores and dot', 'Invalid value'];
+/** `firewall ipv4 name <X>`: regex `[a-zA-Z0-9][\w\-\.]*` and no message of its own (include/firewall/ipv4-custom-name.xml.i). */
+export const firewallChainName: ValueCheck = (v) => (/^[a-zA-Z0-9][\w.-]*$/.test(v) ? null : INVALID);
 
 /** Firewall `source|destination address`: an address, prefix or range, optionally negated (`ipv4-address-exclude` etc.). */
 export const firewallAddress = ipv4AddressPrefixOrRange(true);

@@ -35,7 +35,8 @@ export interface FirewallIpv4 {
 
 /**
  * What a chain does at its end when `default-action` is not set: the forward filter's node
- * defaults to accept, a named chain's to drop (firewall.xml.in; see docs/operations.md).
+ * defaults to accept (include/firewall/default-action-base-chains.xml.i), a named chain's to drop
+ * (include/firewall/default-action.xml.i); vyos-1x sagitta and current, Oct 2024.
  */
 export const FORWARD_DEFAULT_ACTION = 'accept';
 export const NAMED_CHAIN_DEFAULT_ACTION = 'drop';
@@ -217,8 +218,9 @@ function ruleStep(fw: FirewallIpv4, rule: FirewallRule, by: string, p: Forwarded
 export function forwardOutcome(fw: FirewallIpv4, p: ForwardedPacket): Outcome {
   if (!fw.forward) return { verdict: 'accept', by: 'no firewall ipv4 forward filter' };
   const outcomes: Outcome[] = run(fw, fw.forward, null, p, 0).map((o) =>
-    // Returning from the base chain ends it: its default action decides.
-    o === 'return' ? actionOutcome(fw.forward!.defaultAction ?? FORWARD_DEFAULT_ACTION, 'forward filter default-action (after return)') : o,
+    // `return` in the base chain skips its default-action rule (the chain's last rule) and meets
+    // the chain policy, which nftables.j2 hard-codes to accept.
+    o === 'return' ? { verdict: 'accept', by: 'forward filter rule with action return (the chain policy accepts)' } : o,
   );
   const verdicts = new Set(outcomes.map((o) => o.verdict));
   if (verdicts.size === 1) {

@@ -1056,3 +1056,48 @@ test('fact sheet §6: ghost commit: a held write commits after the client gave u
     assert.equal(sim.commitCount, 1);
   }
 });
+
+// firewall ipv4 (vyos-1x interface-definitions/include/firewall/*.xml.i and src/conf_mode/firewall.py,
+// sagitta and current as of Oct 2024): the nodes VYOS_FIREWALL=check reads, with VyOS's errors.
+
+test('firewall: the forward filter is accepted on 1.4 and rolling, and not a valid path on 1.3', async (t) => {
+  const fw = (...p: string[]): RouterCommand => ({ op: 'set', path: ['firewall', 'ipv4', 'forward', 'filter', ...p] });
+  const good = [fw('default-action', 'drop'), fw('rule', '10', 'action', 'accept'), fw('rule', '10', 'state', 'established'), fw('rule', '10', 'state', 'related'), fw('rule', '20', 'action', 'accept'), fw('rule', '20', 'connection-status', 'nat', 'destination')];
+  for (const version of ['1.4', 'rolling'] as const) {
+    const sim = await start(t, { version });
+    const a = await post(sim, '/configure', { commands: good });
+    assert.equal(a.status, 200, a.text);
+    const shown = await post(sim, '/retrieve', { op: 'showConfig', path: ['firewall', 'ipv4'] });
+    // a multi leaf with two values is a list (§3)
+    assert.deepEqual(shown.json.data, {
+      forward: { filter: { 'default-action': 'drop', rule: { '10': { action: 'accept', state: ['established', 'related'] }, '20': { action: 'accept', 'connection-status': { nat: 'destination' } } } } },
+    });
+  }
+  const old = await start(t, { version: '1.3' });
+  const refused = await post(old, '/configure', { commands: [good[0]] });
+  assert.equal(refused.status, 400);
+  assert.match(refused.json.error ?? '', /Configuration path: \[firewall ipv4 forward filter default-action drop\] is not valid/);
+});
+
+test('firewall: set-time validators and commit-time verify_rule errors, [[firewall]] failed', async (t) => {
+  const sim = await start(t, { version: 'rolling' });
+  const fw = (...p: string[]): RouterCommand => ({ op: 'set', path: ['firewall', 'ipv4', 'forward', 'filter', ...p] });
+  const refusedAtSet = async (c: RouterCommand, text: RegExp) => {
+    const a = await post(sim, '/configure', { commands: [c] });
+    assert.equal(a.status, 400, a.text);
+    assert.match(a.json.error ?? '', text);
+  };
+  await refusedAtSet(fw('default-action', 'reject'), /Invalid value/); // base chains: drop|accept only
+  await refusedAtSet(fw('rule', '0', 'action', 'accept'), /Firewall rule number must be between 1 and 999999/);
+  await refusedAtSet(fw('rule', '1', 'state', 'new-ish'), /Invalid value/);
+  const failsAtCommit = async (commands: RouterCommand[], text: string) => {
+    const a = await post(sim, '/configure', { commands });
+    assert.equal(a.status, 400, a.text);
+    assert.equal(a.json.error, `\n${text}\n\n[[firewall]] failed\nCommit failed\n`);
+    assert.equal(sim.running().firewall, undefined, 'nothing committed');
+  };
+  await failsAtCommit([fw('rule', '5', 'destination', 'port', '80')], 'Rule action must be defined');
+  await failsAtCommit([fw('rule', '5', 'action', 'accept'), fw('rule', '5', 'destination', 'port', '80')], 'Protocol must be defined if specifying a port or port-group');
+  await failsAtCommit([fw('rule', '5', 'action', 'jump')], 'Action set to jump, but no jump-target specified');
+  await failsAtCommit([fw('rule', '5', 'action', 'jump'), fw('rule', '5', 'jump-target', 'VMS')], 'Invalid jump-target. Firewall ipv4 name VMS does not exist on the system');
+});

@@ -90,6 +90,12 @@ describe('forward filter verdict (firewall.xml.in; first packet after DNAT)', ()
     assert.equal(forwardOutcome(noDefault, packet({ transport: 'udp' })).verdict, 'accept');
   });
 
+  it('return in the forward filter skips its default-action and meets the chain policy, accept (nftables.j2)', () => {
+    const fw = firewall(`${F} default-action drop`, `${F} rule 10 action return`, `${F} rule 10 destination port 80`);
+    assert.equal(forwardOutcome(fw, packet()).verdict, 'accept');
+    assert.equal(forwardOutcome(fw, packet({ port: 81 })).verdict, 'drop');
+  });
+
   it('addresses: one address, a prefix, a range, each negated with !', () => {
     assert.equal(addressCatches('192.168.64.100', '192.168.64.100'), true);
     assert.equal(addressCatches('192.168.64.0/24', '192.168.64.100'), true);

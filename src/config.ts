@@ -26,8 +26,10 @@ export interface Config {
   vyosCommitConfirm: 'auto' | 'on' | 'off';
   /** save the running config to config.boot after every change (a commit is not a save) */
   vyosSave: boolean;
-  /** VYOS_FIREWALL: whether syncReport and /health check that the forward filter lets our forwards through */
-  vyosFirewall: 'off' | 'check';
+  /** VYOS_FIREWALL: whether syncReport and /health check that the forward filter lets our forwards through; manage also keeps an accept rule */
+  vyosFirewall: 'off' | 'check' | 'manage';
+  /** VYOS_FIREWALL_RULE: the `firewall ipv4 forward filter rule` number VYOS_FIREWALL=manage owns */
+  vyosFirewallRule: number;
   /** how long a batch waits out a busy router (a commit-confirm that is not ours, a held commit lock) */
   vyosBusyWaitMs: number;
   /** how long a write given up on is watched for a late commit after it was sent */
@@ -307,7 +309,8 @@ function readConfig(env: Source): Config {
     vyosCommitTimeoutMs: integer(env, 'VYOS_COMMIT_TIMEOUT_MS', 610_000, 100, 900_000),
     vyosCommitConfirm: oneOf(env, 'VYOS_COMMIT_CONFIRM', 'auto', ['auto', 'on', 'off']),
     vyosSave: oneOf(env, 'VYOS_SAVE', 'on', ['on', 'off']) === 'on',
-    vyosFirewall: oneOf(env, 'VYOS_FIREWALL', 'check', ['off', 'check']),
+    vyosFirewall: oneOf(env, 'VYOS_FIREWALL', 'check', ['off', 'check', 'manage']),
+    vyosFirewallRule: integer(env, 'VYOS_FIREWALL_RULE', 9000, 1, 999_999),
     vyosBusyWaitMs: integer(env, 'VYOS_BUSY_WAIT_SECONDS', 90, 0, 3600) * 1000,
     // The router's own bound is nginx's 600 s, and its write lock has none (vyos-api.md §6): twice that.
     vyosLateWriteWatchMs: integer(env, 'VYOS_LATE_WRITE_WATCH_SECONDS', 1200, 1, 86_400) * 1000,

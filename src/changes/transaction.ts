@@ -9,6 +9,7 @@ import { AuditOutcome, OperationState, RollbackOutcome, RollbackStage, type Snap
 import { rollbackFailed, routerBusy, routerRejected, routerUnavailable, toClientError } from '../domain/errors.js';
 import { logContext, type Logger } from '../observability/logger.js';
 import { ATTR, failSpan, inSpan } from '../observability/spans.js';
+import { FORWARD_RULE_PATH, MANAGED_DESCRIPTION, planManagedAccept, poolAddress, readManagedState, restoreManaged, sameState, type ManagedAccept, type ManagedState } from '../vyos/managed-accept.js';
 import { inverse, touchedRuleNumbers } from '../vyos/nat-rule.js';
 import { assertSafeCommands } from '../vyos/path-guard.js';
 import { RouterError, RouterErrorKind, type RouterApi, type RouterCapabilities, type RouterCommand, type RouterRule } from '../vyos/types.js';
@@ -121,6 +122,18 @@ interface Batch {
   save: boolean;
   /** our own timeout cut the commit off: the router may still be working on it (§6), so it is undone as if applied */
   lateWrite: boolean;
+  /** VYOS_FIREWALL=manage: the managed accept rule as it was before the batch and as it should be after; null when not managed */
+  firewall: ManagedPlan | null;
+}
+
+/** VYOS_FIREWALL=manage's part of a batch (managed-accept.ts). */
+interface ManagedPlan {
+  ruleNumber: number;
+  desired: ManagedAccept | null;
+  before: ManagedState;
+  /** part of the batch's commands */
+  commands: RouterCommand[];
+  inverse: RouterCommand[];
 }
 
 type Step =
@@ -235,7 +248,7 @@ export const STAGES: readonly StageRow[] = [
   },
   {
     name: StageName.PLAN,
-    does: 'plan the commands from the intents and the router state, and pass them through the allow-list guard',
+    does: 'plan the commands from the intents and the router state (with VYOS_FIREWALL=manage, the accept rule too, read first), and pass them through the allow-list guard',
     onFailure: UndoPath.RELEASE,
     branches: 'a dry run stops here (the plan is its answer, the database is rolled back); nothing to send, snapshot or save: commit the database and finish',
     async run(b, d) {
@@ -244,6 +257,8 @@ export const STAGES: readonly StageRow[] = [
       b.operation = [...new Set(sets.map((s) => s.operation))].join(',');
       b.loadFile = b.accepted.map((a) => a.prepared.loadFile).find((f) => f) ?? null;
       b.commands = b.loadFile ? [] : planCommands(b.intents, b.before, b.caps.syntax);
+      b.firewall = b.loadFile ? null : await planFirewall(b, d);
+      if (b.firewall) b.commands.push(...b.firewall.commands);
       // The last allow-list check: nothing that is not a value we render reaches the router.
       assertSafeCommands(b.commands);
       if (sets.some((s) => s.dryRun)) return { kind: 'finish', outcome: 'dry-run' };
@@ -277,7 +292,7 @@ export const STAGES: readonly StageRow[] = [
     async run(b, d) {
       b.confirmMinutes = b.caps.commitConfirm ? d.config.confirmMinutes : undefined;
       b.deadline = b.confirmMinutes ? new Date(Date.now() + b.confirmMinutes * 60_000) : null;
-      const undo = inverse(b.commands, [...b.before.values()], { syntax: b.caps.syntax });
+      const undo = [...inverse(b.commands, [...b.before.values()], { syntax: b.caps.syntax }), ...(b.firewall?.inverse ?? [])];
       b.entry = await d.store.startJournal(b.operation, b.commands, undo, b.deadline);
       return NEXT;
     },
@@ -348,7 +363,7 @@ export const STAGES: readonly StageRow[] = [
   },
   {
     name: StageName.VERIFY,
-    does: 'read the touched rules back and compare them with the intent (a read that fails is retried before deciding)',
+    does: 'read the touched rules (and a written accept rule) back and compare them with the intent (a read that fails is retried before deciding)',
     rollbackStage: RollbackStage.ROUTER_VERIFY,
     onFailure: UndoPath.REVERT,
     when: (b) => sends(b) && b.loadFile === null,
@@ -356,6 +371,11 @@ export const STAGES: readonly StageRow[] = [
       const after = await reread(d, touched(b));
       if (!after) return fail(UndoPath.REVERT, 'read-back failed: the router did not answer', routerUnavailable('the router did not answer the read-back'));
       const problems = verifyIntents(b.intents, after);
+      if (b.firewall?.commands.length) {
+        const now = await readManaged(d, b.firewall).catch(() => null);
+        const wanted: ManagedState = b.firewall.desired ? { kind: 'ours', address: b.firewall.desired.address, exact: true } : { kind: 'absent' };
+        if (!now || !sameState(wanted, now)) problems.push(`firewall ipv4 forward filter rule ${b.firewall.ruleNumber} is not as written`);
+      }
       if (problems.length === 0) return NEXT;
       const reason = `router state after commit differs from the intent: ${problems.join('; ')}`;
       return fail(UndoPath.REVERT, reason, routerRejected(reason));
@@ -439,16 +459,44 @@ async function putBack(b: Batch, d: TransactionDeps, assumeApplied: boolean): Pr
   let now = await reread(d, touched(b));
   if (now && assumeApplied) now = withIntents(now, b.intents);
   let sent = false;
-  if (now && !unchangedSince(goal, b.before, now)) {
+  const fw = b.firewall?.commands.length ? b.firewall : null;
+  let fwNow = fw ? await readManaged(d, fw).catch(() => null) : null;
+  const fwBack = () => !fw || (fwNow !== null && sameState(fw.before, fwNow));
+  if (now && (!unchangedSince(goal, b.before, now) || (fw && fwNow && !fwBack()))) {
     try {
-      await d.router.configure(planCommands(goal, now, b.caps.syntax));
+      await d.router.configure([...planCommands(goal, now, b.caps.syntax), ...(fw && fwNow ? restoreManaged(fw.before, fwNow, fw.ruleNumber) : [])]);
       sent = true;
     } catch (e) {
       d.logger.error({ err: e, operation: b.operation }, 'undo on the router failed');
     }
     now = await reread(d, touched(b));
+    if (fw) fwNow = await readManaged(d, fw).catch(() => null);
   }
-  return { back: now !== null && unchangedSince(goal, b.before, now), sent };
+  return { back: now !== null && unchangedSince(goal, b.before, now) && fwBack(), sent };
+}
+
+/** The managed accept rule as the router holds it now. */
+async function readManaged(d: TransactionDeps, fw: { ruleNumber: number; desired: ManagedAccept | null }): Promise<ManagedState> {
+  const address = fw.desired?.address ?? managedPoolAddress(d.config);
+  return readManagedState(await d.router.showConfig([...FORWARD_RULE_PATH, String(fw.ruleNumber)]), { ruleNumber: fw.ruleNumber, address });
+}
+
+const managedPoolAddress = (config: Config) => poolAddress(config.lanPool.first, config.lanPool.last);
+
+/**
+ * VYOS_FIREWALL=manage: our accept rule goes with the batch when it is not as it should be: there
+ * while any port rule is enabled (as the batch leaves the database), gone otherwise. 1.3 has no
+ * `firewall ipv4`, and a foreign rule at our number is left alone (and logged).
+ */
+async function planFirewall(b: Batch, d: TransactionDeps): Promise<ManagedPlan | null> {
+  if (d.config.vyosFirewall !== 'manage' || b.caps.syntax === '1.3') return null;
+  const ruleNumber = d.config.vyosFirewallRule;
+  const [row] = await b.tx!.em.execute<{ any: boolean }[]>('select exists (select 1 from port_rule where enabled) as "any"');
+  const desired = row?.any ? { ruleNumber, address: managedPoolAddress(d.config) } : null;
+  const before = await readManaged(d, { ruleNumber, desired });
+  const plan = planManagedAccept(desired, ruleNumber, before);
+  if (plan.refused) d.logger.warn({ rule: ruleNumber }, `firewall ipv4 forward filter rule ${ruleNumber} is not ours (no "${MANAGED_DESCRIPTION}" description): VYOS_FIREWALL=manage leaves it alone; set VYOS_FIREWALL_RULE to a free number`);
+  return { ruleNumber, desired, before, commands: plan.commands, inverse: plan.inverse };
 }
 
 /** 1 s doubling to 10 s between attempts on a busy router. */
@@ -500,6 +548,7 @@ export class RouterTransaction {
       avoided: new Set(),
       intents: [],
       commands: [],
+      firewall: null,
       operation: members.map((m) => m.set.operation).join(','),
       loadFile: null,
       confirmMinutes: undefined,

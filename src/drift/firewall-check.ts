@@ -2,11 +2,12 @@
 // VM (docs/operations.md "Making the port reachable"). A NAT rule the filter drops is a port that
 // does not answer, with a mutation that said "success".
 import { forwardOutcome, readFirewallIpv4, type FirewallIpv4, type Outcome } from '../vyos/forward-filter.js';
+import { readManagedState, type ManagedAccept } from '../vyos/managed-accept.js';
 import type { RouterApi } from '../vyos/types.js';
 import { protocolTransports } from '../vyos/traffic-match.js';
 import type { ExpectedRule } from './drift-diff.js';
 
-export type FirewallMode = 'off' | 'check';
+export type FirewallMode = 'off' | 'check' | 'manage';
 
 /** One port rule whose forwarded traffic the filter drops (or may drop). */
 export interface FirewallFinding {
@@ -33,6 +34,8 @@ export interface FirewallReportData {
   uncertain: number;
   /** the DROPPED and UNCERTAIN rules, by rule number, the first MAX_FINDINGS of them */
   findings: FirewallFinding[];
+  /** VYOS_FIREWALL=manage: our accept rule's number and what the router holds there */
+  managed?: { ruleNumber: number; state: 'IN_PLACE' | 'MISSING' | 'DRIFTED' | 'FOREIGN' } | null;
 }
 
 /** A whole fleet behind a default drop is one finding repeated: the counts say how many. */
@@ -119,9 +122,19 @@ export async function readFirewall(router: RouterApi, mode: FirewallMode): Promi
   }
 }
 
-/** The report from what readFirewall found and the database's rules. */
-export function firewallVerdict(read: FirewallIpv4 | FirewallReportData, expected: readonly ExpectedRule[], wanInterface: string): FirewallReportData {
-  return 'mode' in read ? read : checkForwarding(read, expected, wanInterface);
+/** The report from what readFirewall found and the database's rules; `managed`: VYOS_FIREWALL=manage's rule. */
+export function firewallVerdict(read: FirewallIpv4 | FirewallReportData, expected: readonly ExpectedRule[], wanInterface: string, managed?: ManagedAccept): FirewallReportData {
+  if ('mode' in read) return read;
+  const report = checkForwarding(read, expected, wanInterface);
+  if (!managed) return report;
+  report.mode = 'manage';
+  const node = read.forward?.rules.find((r) => r.number === managed.ruleNumber)?.node ?? null;
+  const held = readManagedState(node, managed);
+  const wanted = expected.some((e) => !e.expected.disabled);
+  const state = held.kind === 'foreign' ? 'FOREIGN' : held.kind === 'absent' ? (wanted ? 'MISSING' : 'IN_PLACE') : held.exact && wanted ? 'IN_PLACE' : 'DRIFTED';
+  report.managed = { ruleNumber: managed.ruleNumber, state };
+  if (state !== 'IN_PLACE') report.detail += `; VYOS_FIREWALL=manage: rule ${managed.ruleNumber} is ${state === 'FOREIGN' ? "someone else's (left alone; set VYOS_FIREWALL_RULE to a free number)" : `${state.toLowerCase()} (the next change, or reconcile, writes it)`}`;
+  return report;
 }
 
 /** The last report this replica made, for /health and /metrics between syncs. */

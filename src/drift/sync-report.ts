@@ -7,6 +7,7 @@ import { expectedRules, unsavedState, unsettledCount } from '../changes/change-s
 import type { Coordinator } from '../changes/coordinator.js';
 import type { NatSyntax, RouterApi, RouterRule } from '../vyos/types.js';
 import { firewallVerdict, readFirewall, type FirewallWatch } from './firewall-check.js';
+import { poolAddress } from '../vyos/managed-accept.js';
 import { diffDrift, syncReport, type ExpectedRule, type SyncReportData } from './drift-diff.js';
 
 /** What the drift operations need from the composition root. */
@@ -43,7 +44,9 @@ export async function snapshot(em: EntityManager, deps: DriftDeps): Promise<Drif
   ]);
   const rules = [...routerRules.values()];
   const report = compare(expected, rules, deps.config, state);
-  report.firewall = firewallVerdict(fw, expected, deps.config.wanInterface);
+  const { config } = deps;
+  const managed = config.vyosFirewall === 'manage' ? { ruleNumber: config.vyosFirewallRule, address: poolAddress(config.lanPool.first, config.lanPool.last) } : undefined;
+  report.firewall = firewallVerdict(fw, expected, config.wanInterface, managed);
   deps.firewall?.note(report.firewall, report.checkedAt);
   return { expected, routerRules: rules, report };
 }

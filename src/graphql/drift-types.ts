@@ -152,6 +152,18 @@ export class FirewallFinding {
   by!: string;
 }
 
+@ObjectType({ description: 'The `firewall ipv4 forward filter` rule VYOS_FIREWALL=manage keeps (VYOS_FIREWALL_RULE).' })
+export class ManagedFirewallRule {
+  @Field(() => Int, { description: 'VYOS_FIREWALL_RULE.' })
+  ruleNumber!: number;
+
+  @Field({
+    description:
+      'IN_PLACE: as written while a port rule is enabled, absent while none is; MISSING or DRIFTED: the next change or reconcile rewrites it in its commit; FOREIGN: a rule without our description holds the number and is left alone.',
+  })
+  state!: string;
+}
+
 @ObjectType({ description: "VYOS_FIREWALL=check: whether the router's `firewall ipv4 forward filter` lets new connections to the port rules' VMs through (docs/operations.md#making-the-port-reachable)." })
 export class FirewallCheck {
   @Field({ description: 'VYOS_FIREWALL: `check` or `off`.' })
@@ -177,6 +189,9 @@ export class FirewallCheck {
 
   @Field(() => [FirewallFinding], { description: 'The dropped and uncertain rules by rule number, the first 100 (the counts are complete).' })
   findings!: FirewallFinding[];
+
+  @Field(() => ManagedFirewallRule, { nullable: true, description: 'VYOS_FIREWALL=manage: the accept rule this server keeps; null in other modes.' })
+  managed!: ManagedFirewallRule | null;
 }
 
 @ObjectType({ description: 'The database compared with one read of the router, taken while no change is in flight.' })

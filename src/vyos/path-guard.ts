@@ -3,6 +3,7 @@
 // values with the field's name first; this guard catches what a future bug lets through, so a
 // quote, a newline or a stray word never becomes part of a router command.
 import { badInput } from '../domain/errors.js';
+import { FORWARD_RULE_PATH, MANAGED_DESCRIPTION } from './managed-accept.js';
 import type { RouterCommand } from './types.js';
 
 const RULE_PREFIX = ['nat', 'destination', 'rule'] as const;
@@ -20,6 +21,7 @@ export function unsafeReason(command: RouterCommand): string | null {
   if (command.op !== 'set' && command.op !== 'delete') return `operation "${String(command.op)}" is not one we send`;
   const path = command.path;
   if (!Array.isArray(path) || path.some((e) => typeof e !== 'string')) return 'path elements must be strings';
+  if (path[0] === 'firewall') return unsafeFirewallReason(command);
   if (RULE_PREFIX.some((node, i) => path[i] !== node)) return 'only nat destination rules are managed';
   if (path.length < 4) return 'a rule path needs a rule number';
   if (!isDecimal(path[3], 1, 999_999)) return 'rule number is not a canonical decimal between 1 and 999999';
@@ -54,6 +56,26 @@ export function unsafeReason(command: RouterCommand): string | null {
     default:
       return `node "${clip(node)}" is not one we manage`;
   }
+}
+
+/** VYOS_FIREWALL=manage's rule (managed-accept.ts), in exactly the shapes it is rendered. */
+function unsafeFirewallReason(command: RouterCommand): string | null {
+  const path = command.path;
+  if (FORWARD_RULE_PATH.some((node, i) => path[i] !== node)) return 'only firewall ipv4 forward filter rules are managed';
+  if (path.length < 6 || !isDecimal(path[5], 1, 999_999)) return 'firewall rule number is not a canonical decimal between 1 and 999999';
+  const rest = path.slice(6);
+  if (rest.length === 0) return command.op === 'delete' ? null : 'set needs a node under the rule';
+  if (command.op !== 'set') return 'only whole firewall rules are deleted';
+  const shape = rest.slice(0, -1).join(' ');
+  const value = rest[rest.length - 1];
+  if (shape === 'action') return value === 'accept' ? null : 'the managed firewall rule only accepts';
+  if (shape === 'connection-status nat') return value === 'destination' ? null : 'connection-status nat is not destination';
+  if (shape === 'description') return value === MANAGED_DESCRIPTION ? null : 'not the managed rule\'s description';
+  if (shape === 'destination address') {
+    const [first, last, extra] = value.split('-');
+    return IPV4.test(first) && (last === undefined || IPV4.test(last)) && extra === undefined ? null : 'destination address is not an IPv4 address or range';
+  }
+  return `node "${clip(rest.join(' '))}" is not one we manage`;
 }
 
 /** Throws BAD_USER_INPUT naming the first unsafe command; the router is never called with it. */

@@ -90,6 +90,7 @@ async function withPortRules(em: EntityManager, report: SyncReportData): Promise
     })),
     firewall: fw && {
       ...fw,
+      managed: fw.managed ?? null,
       findings: fw.findings.map((f) => ({ ...f, verdict: f.verdict as FirewallVerdict, portRule: rules.get(f.portRuleId) ?? null })),
     },
   };

@@ -218,6 +218,20 @@ describe('docs/EXAMPLES.md runs against a live server', () => {
     assert.deepEqual(changed.fields.find((f) => f.field === 'internalPort'), { field: 'internalPort', expected: '443', actual: '8443' });
   });
 
+  test('curl: the firewall check names the rules a default-drop forward filter stops', async () => {
+    t.sim.apply([{ op: 'set', path: ['firewall', 'ipv4', 'forward', 'filter', 'default-action', 'drop'] }]);
+    try {
+      const { syncReport } = await sh('firewall-check');
+      const enabled = ok(await t.gql(`{ portRules(first: 100) { edges { node { ruleNumber enabled } } } }`)).portRules.edges.filter((e: { node: { enabled: boolean } }) => e.node.enabled);
+      assert.equal(syncReport.firewall.checked, true);
+      assert.equal(syncReport.firewall.defaultAction, 'drop');
+      assert.equal(syncReport.firewall.dropped, enabled.length);
+      assert.ok(syncReport.firewall.findings.every((f: { by: string }) => f.by === 'forward filter default-action drop'));
+    } finally {
+      t.sim.apply([{ op: 'delete', path: ['firewall'] }]);
+    }
+  });
+
   test('curl: reconcile, first as a dry run (nothing changes), then for real', async () => {
     const before = JSON.stringify(t.routerRules());
     const commits = t.sim.commitCount;

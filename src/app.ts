@@ -128,7 +128,7 @@ export async function startApp(config: Config, logger: Logger = createLogger(con
 
   const pubsub = createAppPubSub();
   const events: EventBus = singleSession ? new LocalEventBus(pubsub) : await PostgresEventBus.start(databaseUrl, orm, pubsub, logger);
-  const store = new DatabaseChangeStore(orm, { routerName: config.routerName, wanInterface: config.wanInterface, singleSession });
+  const store = new DatabaseChangeStore(orm, { routerName: config.routerName, rules: config, singleSession });
   const coordinator = new Coordinator({ router, store, config, logger, events, hooks: metrics.coordinatorHooks });
   // Settle what a dead process left half-done; it goes through the runner like any change.
   const recovery: Promise<JournalRow[]> = coordinator.resumeUnsettled().catch((e: unknown) => {

@@ -30,6 +30,8 @@ export interface Config {
   vyosFirewall: 'off' | 'check' | 'manage';
   /** VYOS_FIREWALL_RULE: the `firewall ipv4 forward filter rule` number VYOS_FIREWALL=manage owns */
   vyosFirewallRule: number;
+  /** VYOS_HAIRPIN=on: each port rule also answers on its public address from inside the LAN; null when off */
+  hairpin: HairpinSettings | null;
   /** how long a batch waits out a busy router (a commit-confirm that is not ours, a held commit lock) */
   vyosBusyWaitMs: number;
   /** how long a write given up on is watched for a late commit after it was sent */
@@ -282,6 +284,41 @@ export function loadConfig(environment: Env = process.env): Config {
   return config;
 }
 
+/** NAT reflection (docs/operations.md "Hairpin"). */
+export interface HairpinSettings {
+  /** VYOS_LAN_INTERFACE: where LAN clients' connections to the public address arrive */
+  lanInterface: string;
+  /** VYOS_PUBLIC_ADDRESS: the WAN address clients use (the twin rules' `destination address`) */
+  publicAddress: string;
+  /** VYOS_LAN_SUBNET: the clients whose hairpinned connections are masqueraded */
+  lanSubnet: string;
+  /** VYOS_HAIRPIN_RULE_OFFSET: rule N's twin is `nat destination rule` N + offset */
+  ruleOffset: number;
+  /** VYOS_HAIRPIN_SNAT_RULE: the `nat source rule` number of the one masquerade rule */
+  snatRule: number;
+}
+
+const INTERFACE_NAME = /^[a-z][a-z0-9.]{0,14}$/i;
+
+function hairpinSettings(env: Source, natRuleRange: NumberRange): HairpinSettings | null {
+  if (oneOf(env, 'VYOS_HAIRPIN', 'off', ['off', 'on']) === 'off') return null;
+  const required = (name: string, check: (v: string) => boolean, what: string): string => {
+    const v = optional(env, name);
+    if (v === null) return env.bad(name, 'required when VYOS_HAIRPIN=on', '');
+    return check(v) ? v : env.bad(name, `expected ${what}, got "${v}"`, '');
+  };
+  const lanInterface = required('VYOS_LAN_INTERFACE', (v) => INTERFACE_NAME.test(v), 'an interface name');
+  const publicAddress = required('VYOS_PUBLIC_ADDRESS', (v) => ipv4ToInt(v) !== null, 'an IPv4 address');
+  const lanSubnet = required('VYOS_LAN_SUBNET', (v) => /^[\d.]+\/(\d|[12]\d|3[0-2])$/.test(v) && ipv4ToInt(v.split('/')[0]) !== null, 'an IPv4 network like 192.168.64.0/24');
+  const size = natRuleRange.last - natRuleRange.first + 1;
+  let ruleOffset = integer(env, 'VYOS_HAIRPIN_RULE_OFFSET', 100_000, 1, 999_998);
+  if (ruleOffset < size || natRuleRange.last + ruleOffset > 999_999) {
+    ruleOffset = env.bad('VYOS_HAIRPIN_RULE_OFFSET', `twins of NAT_RULE_RANGE must lie outside it and below 1000000: at least ${size} and at most ${999_999 - natRuleRange.last}`, ruleOffset);
+  }
+  const snatRule = integer(env, 'VYOS_HAIRPIN_SNAT_RULE', 9000, 1, 999_999);
+  return { lanInterface, publicAddress, lanSubnet, ruleOffset, snatRule };
+}
+
 function readConfig(env: Source): Config {
   const vyosUrl = url(env, 'VYOS_URL');
   let vyosApiKey = optional(env, 'VYOS_API_KEY');
@@ -295,6 +332,7 @@ function readConfig(env: Source): Config {
   if (metricsToken !== null && !/^[\x21-\x7e]{16,256}$/.test(metricsToken)) {
     metricsToken = env.bad('METRICS_TOKEN', 'expected 16 to 256 visible ASCII characters without spaces (e.g. `openssl rand -hex 32`)', null);
   }
+  const natRuleRange = numberRange(env, 'NAT_RULE_RANGE', '10000-19999', 1, 999_999);
   return {
     databaseUrl: url(env, 'DATABASE_URL'),
     dataDir: text(env, 'DATA_DIR', './.data'),
@@ -311,6 +349,7 @@ function readConfig(env: Source): Config {
     vyosSave: oneOf(env, 'VYOS_SAVE', 'on', ['on', 'off']) === 'on',
     vyosFirewall: oneOf(env, 'VYOS_FIREWALL', 'check', ['off', 'check', 'manage']),
     vyosFirewallRule: integer(env, 'VYOS_FIREWALL_RULE', 9000, 1, 999_999),
+    hairpin: hairpinSettings(env, natRuleRange),
     vyosBusyWaitMs: integer(env, 'VYOS_BUSY_WAIT_SECONDS', 90, 0, 3600) * 1000,
     // The router's own bound is nginx's 600 s, and its write lock has none (vyos-api.md §6): twice that.
     vyosLateWriteWatchMs: integer(env, 'VYOS_LATE_WRITE_WATCH_SECONDS', 1200, 1, 86_400) * 1000,
@@ -318,7 +357,7 @@ function readConfig(env: Source): Config {
     vyosSyntax: oneOf(env, 'VYOS_SYNTAX', 'auto', ['auto', '1.3', '1.4']),
     wanInterface,
     confirmMinutes: integer(env, 'VYOS_CONFIRM_MINUTES', 1, 1, 60),
-    natRuleRange: numberRange(env, 'NAT_RULE_RANGE', '10000-19999', 1, 999_999),
+    natRuleRange,
     externalPortRange: numberRange(env, 'EXTERNAL_PORT_RANGE', '32000-33000', 1, 65_535),
     lanPool: ipv4Range(env, 'LAN_POOL', '192.168.64.100-192.168.64.199'),
     port: integer(env, 'PORT', 4000, 0, 65_535),

@@ -2,6 +2,8 @@
 // the batch transaction, the journal, rollback events, snapshot rows and `needs_repair`. The
 // runner (transaction.ts) is the only code that holds both this and the router.
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
+import type { Config } from '../config.js';
+import { isTwinNumber, twinOf } from '../domain/hairpin.js';
 import { FINISHED_STATES, Operation, OperationState, PortRule, RollbackEvent, RouterState, Snapshot, type RollbackOutcome, type RollbackStage } from '../domain/entities/index.js';
 import type { Protocol } from '../domain/entities/protocol.js';
 import { expectedRouterRule } from '../domain/rule-mapping.js';
@@ -103,19 +105,28 @@ function toJournalRow(o: Operation): JournalRow {
 }
 
 /** The database state of `ruleNumbers` as router rules (absent rows -> null, i.e. "no rule"). */
-export async function intentsFor(em: EntityManager, wanInterface: string, ruleNumbers: readonly number[]): Promise<RuleIntent[]> {
-  const rows = ruleNumbers.length ? await em.find(PortRule, { ruleNumber: { $in: [...ruleNumbers] } }, { populate: ['vm'] }) : [];
+export async function intentsFor(em: EntityManager, rules: RuleSettings, ruleNumbers: readonly number[]): Promise<RuleIntent[]> {
+  const s = rules.hairpin;
+  // A hairpin twin's state is its rule's (VYOS_HAIRPIN): look the rule up.
+  const base = (n: number) => (s && isTwinNumber(n, rules.natRuleRange, s) ? n - s.ruleOffset : n);
+  const wanted = [...new Set(ruleNumbers.map(base))];
+  const rows = wanted.length ? await em.find(PortRule, { ruleNumber: { $in: wanted } }, { populate: ['vm'] }) : [];
   const byNumber = new Map(rows.map((r) => [r.ruleNumber, r]));
   return ruleNumbers.map((n) => {
-    const row = byNumber.get(n);
-    return { ruleNumber: n, desired: row ? expectedRouterRule(row, row.vm.getEntity(), wanInterface) : null };
+    const row = byNumber.get(base(n));
+    const desired = row ? expectedRouterRule(row, row.vm.getEntity(), rules.wanInterface) : null;
+    return { ruleNumber: n, desired: desired && base(n) !== n ? twinOf(desired, s!) : desired };
   });
 }
+
+/** What turns a port rule into router rules: the WAN interface, and hairpin's twins (VYOS_HAIRPIN). */
+export type RuleSettings = Pick<Config, 'wanInterface' | 'hairpin' | 'natRuleRange'>;
 
 // ---- bulk reads and writes change sets and drift make on the batch's (or a read's) connection ----
 
 /** Every port rule of the database as the router should hold it (one query, no entities). */
-export async function expectedRules(em: EntityManager, wanInterface: string): Promise<ExpectedRule[]> {
+export async function expectedRules(em: EntityManager, settings: RuleSettings): Promise<ExpectedRule[]> {
+  const { wanInterface, hairpin } = settings;
   const rows: {
     id: string;
     rule_number: number;
@@ -133,7 +144,7 @@ export async function expectedRules(em: EntityManager, wanInterface: string): Pr
        from port_rule pr join vm v on v.id = pr.vm_id
       order by pr.rule_number`,
   );
-  return rows.map((r) => ({
+  const rules: ExpectedRule[] = rows.map((r) => ({
     portRuleId: r.id,
     expected: expectedRouterRule(
       {
@@ -149,6 +160,8 @@ export async function expectedRules(em: EntityManager, wanInterface: string): Pr
       wanInterface,
     ),
   }));
+  // Each rule's hairpin twin is ours too (drift, reconcile): `twin` keeps it out of the shadow check.
+  return hairpin ? rules.flatMap((r) => [r, { portRuleId: r.portRuleId, expected: twinOf(r.expected, hairpin), twin: true }]) : rules;
 }
 
 // ---- allocation: indexed probes from a maintained mark (issue 16), never a load of every value ----
@@ -251,7 +264,7 @@ class DatabaseBatchTx implements BatchTx {
   private open = true;
   constructor(
     readonly em: EntityManager,
-    private readonly wanInterface: string,
+    private readonly rules: RuleSettings,
     private readonly journalled: boolean,
   ) {}
 
@@ -260,7 +273,7 @@ class DatabaseBatchTx implements BatchTx {
   }
 
   intentsFor(ruleNumbers: readonly number[]): Promise<RuleIntent[]> {
-    return intentsFor(this.em, this.wanInterface, ruleNumbers);
+    return intentsFor(this.em, this.rules, ruleNumbers);
   }
 
   async journalRow(id: string): Promise<JournalRow | null> {
@@ -324,7 +337,7 @@ export class DatabaseChangeStore implements ChangeStore {
 
   constructor(
     private readonly orm: MikroORM,
-    private readonly opts: { routerName: string; wanInterface: string; /** a single-session database: one process, no journal */ singleSession: boolean },
+    private readonly opts: { routerName: string; rules: RuleSettings; /** a single-session database: one process, no journal */ singleSession: boolean },
   ) {
     this.lockKey = `vyos-vm-api:router:${opts.routerName}`;
   }
@@ -364,7 +377,7 @@ export class DatabaseChangeStore implements ChangeStore {
   async begin(): Promise<BatchTx> {
     const em = this.orm.em.fork();
     await em.begin();
-    return new DatabaseBatchTx(em, this.opts.wanInterface, this.journalled);
+    return new DatabaseBatchTx(em, this.opts.rules, this.journalled);
   }
 
   async consistentRead<T>(fn: (em: EntityManager) => Promise<T>): Promise<T> {

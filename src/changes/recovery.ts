@@ -13,7 +13,7 @@ export function resumeEntry(row: JournalRow): ChangeSet<JournalRow | null> {
     resumes: row,
     wholePicture: true,
     async prepare({ em, config }) {
-      return { intents: await intentsFor(em, config.wanInterface, touchedRuleNumbers(row.commands)), result: row };
+      return { intents: await intentsFor(em, config, touchedRuleNumbers(row.commands)), result: row };
     },
   };
 }

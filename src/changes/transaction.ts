@@ -6,10 +6,12 @@
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../config.js';
 import { AuditOutcome, OperationState, RollbackOutcome, RollbackStage, type Snapshot } from '../domain/entities/index.js';
-import { rollbackFailed, routerBusy, routerRejected, routerUnavailable, toClientError } from '../domain/errors.js';
+import { conflict, rollbackFailed, routerBusy, routerRejected, routerUnavailable, toClientError } from '../domain/errors.js';
 import { logContext, type Logger } from '../observability/logger.js';
 import { ATTR, failSpan, inSpan } from '../observability/spans.js';
-import { FORWARD_RULE_PATH, MANAGED_DESCRIPTION, planManagedAccept, poolAddress, readManagedState, restoreManaged, sameState, type ManagedAccept, type ManagedState } from '../vyos/managed-accept.js';
+import { isOurTwin, isTwinNumber, masqueradeRule, withTwins } from '../domain/hairpin.js';
+import { acceptRule, poolAddress } from '../vyos/managed-accept.js';
+import { planOwned, readOwned, restoreOwned, sameOwnedState, type OwnedRule, type OwnedState } from '../vyos/owned-rule.js';
 import { inverse, touchedRuleNumbers } from '../vyos/nat-rule.js';
 import { assertSafeCommands } from '../vyos/path-guard.js';
 import { RouterError, RouterErrorKind, type RouterApi, type RouterCapabilities, type RouterCommand, type RouterRule } from '../vyos/types.js';
@@ -122,15 +124,18 @@ interface Batch {
   save: boolean;
   /** our own timeout cut the commit off: the router may still be working on it (§6), so it is undone as if applied */
   lateWrite: boolean;
-  /** VYOS_FIREWALL=manage: the managed accept rule as it was before the batch and as it should be after; null when not managed */
-  firewall: ManagedPlan | null;
+  /** the rules we own beside the NAT destination rules (VYOS_FIREWALL=manage, VYOS_HAIRPIN): how each was before the batch and should be after */
+  owned: OwnedPlan[];
 }
 
-/** VYOS_FIREWALL=manage's part of a batch (managed-accept.ts). */
-interface ManagedPlan {
-  ruleNumber: number;
-  desired: ManagedAccept | null;
-  before: ManagedState;
+/** One owned rule's part of a batch (owned-rule.ts). */
+interface OwnedPlan {
+  /** what it is, for the logs and the read-back's complaint */
+  name: string;
+  path: string[];
+  description: string;
+  desired: OwnedRule | null;
+  before: OwnedState;
   /** part of the batch's commands */
   commands: RouterCommand[];
   inverse: RouterCommand[];
@@ -220,6 +225,8 @@ export const STAGES: readonly StageRow[] = [
         try {
           const ctx = { config: d.config, routerRules: d.picture.rules, router: d.picture, avoided: b.avoided, syntax: b.caps.syntax };
           const prepared = await b.tx!.savepoint((em) => member.set.prepare({ ...ctx, em }));
+          // VYOS_HAIRPIN: each rule brings its twin, planned, verified and undone with it.
+          if (d.config.hairpin) prepared.intents = withTwins(prepared.intents, d.config.natRuleRange, d.config.hairpin);
           b.accepted.push({ member, prepared });
         } catch (e) {
           member.reject(toClientError(e));
@@ -257,8 +264,10 @@ export const STAGES: readonly StageRow[] = [
       b.operation = [...new Set(sets.map((s) => s.operation))].join(',');
       b.loadFile = b.accepted.map((a) => a.prepared.loadFile).find((f) => f) ?? null;
       b.commands = b.loadFile ? [] : planCommands(b.intents, b.before, b.caps.syntax);
-      b.firewall = b.loadFile ? null : await planFirewall(b, d);
-      if (b.firewall) b.commands.push(...b.firewall.commands);
+      const twinHeld = b.loadFile ? null : foreignTwin(b, d);
+      if (twinHeld) return fail(UndoPath.RELEASE, twinHeld.message, twinHeld);
+      b.owned = b.loadFile ? [] : await planOwnedRules(b, d);
+      for (const o of b.owned) b.commands.push(...o.commands);
       // The last allow-list check: nothing that is not a value we render reaches the router.
       assertSafeCommands(b.commands);
       if (sets.some((s) => s.dryRun)) return { kind: 'finish', outcome: 'dry-run' };
@@ -292,7 +301,7 @@ export const STAGES: readonly StageRow[] = [
     async run(b, d) {
       b.confirmMinutes = b.caps.commitConfirm ? d.config.confirmMinutes : undefined;
       b.deadline = b.confirmMinutes ? new Date(Date.now() + b.confirmMinutes * 60_000) : null;
-      const undo = [...inverse(b.commands, [...b.before.values()], { syntax: b.caps.syntax }), ...(b.firewall?.inverse ?? [])];
+      const undo = [...inverse(b.commands, [...b.before.values()], { syntax: b.caps.syntax }), ...b.owned.flatMap((o) => o.inverse)];
       b.entry = await d.store.startJournal(b.operation, b.commands, undo, b.deadline);
       return NEXT;
     },
@@ -371,10 +380,10 @@ export const STAGES: readonly StageRow[] = [
       const after = await reread(d, touched(b));
       if (!after) return fail(UndoPath.REVERT, 'read-back failed: the router did not answer', routerUnavailable('the router did not answer the read-back'));
       const problems = verifyIntents(b.intents, after);
-      if (b.firewall?.commands.length) {
-        const now = await readManaged(d, b.firewall).catch(() => null);
-        const wanted: ManagedState = b.firewall.desired ? { kind: 'ours', address: b.firewall.desired.address, exact: true } : { kind: 'absent' };
-        if (!now || !sameState(wanted, now)) problems.push(`firewall ipv4 forward filter rule ${b.firewall.ruleNumber} is not as written`);
+      for (const o of b.owned.filter((x) => x.commands.length > 0)) {
+        const now = await readOwnedNow(d, o).catch(() => null);
+        const written = o.desired ? now?.kind === 'ours' && now.exact : now?.kind === 'absent';
+        if (!written) problems.push(`${o.path.join(' ')} is not as written`);
       }
       if (problems.length === 0) return NEXT;
       const reason = `router state after commit differs from the intent: ${problems.join('; ')}`;
@@ -459,44 +468,67 @@ async function putBack(b: Batch, d: TransactionDeps, assumeApplied: boolean): Pr
   let now = await reread(d, touched(b));
   if (now && assumeApplied) now = withIntents(now, b.intents);
   let sent = false;
-  const fw = b.firewall?.commands.length ? b.firewall : null;
-  let fwNow = fw ? await readManaged(d, fw).catch(() => null) : null;
-  const fwBack = () => !fw || (fwNow !== null && sameState(fw.before, fwNow));
-  if (now && (!unchangedSince(goal, b.before, now) || (fw && fwNow && !fwBack()))) {
+  const owned = b.owned.filter((o) => o.commands.length > 0);
+  const readOwnedAll = () => Promise.all(owned.map((o) => readOwnedNow(d, o).catch(() => null)));
+  let ownedNow = await readOwnedAll();
+  const ownedBack = () => owned.every((o, i) => ownedNow[i] !== null && sameOwnedState(o.before, ownedNow[i]!));
+  if (now && (!unchangedSince(goal, b.before, now) || !ownedBack())) {
     try {
-      await d.router.configure([...planCommands(goal, now, b.caps.syntax), ...(fw && fwNow ? restoreManaged(fw.before, fwNow, fw.ruleNumber) : [])]);
+      const restore = owned.flatMap((o, i) => (ownedNow[i] ? restoreOwned(o.before, ownedNow[i]!, o.path) : []));
+      await d.router.configure([...planCommands(goal, now, b.caps.syntax), ...restore]);
       sent = true;
     } catch (e) {
       d.logger.error({ err: e, operation: b.operation }, 'undo on the router failed');
     }
     now = await reread(d, touched(b));
-    if (fw) fwNow = await readManaged(d, fw).catch(() => null);
+    ownedNow = await readOwnedAll();
   }
-  return { back: now !== null && unchangedSince(goal, b.before, now) && fwBack(), sent };
+  return { back: now !== null && unchangedSince(goal, b.before, now) && ownedBack(), sent };
 }
 
-/** The managed accept rule as the router holds it now. */
-async function readManaged(d: TransactionDeps, fw: { ruleNumber: number; desired: ManagedAccept | null }): Promise<ManagedState> {
-  const address = fw.desired?.address ?? managedPoolAddress(d.config);
-  return readManagedState(await d.router.showConfig([...FORWARD_RULE_PATH, String(fw.ruleNumber)]), { ruleNumber: fw.ruleNumber, address });
+/** An owned rule as the router holds it now. */
+async function readOwnedNow(d: TransactionDeps, o: { path: string[]; description: string; desired: OwnedRule | null }): Promise<OwnedState> {
+  return readOwned(await d.router.showConfig(o.path), o.desired ?? { description: o.description });
 }
-
-const managedPoolAddress = (config: Config) => poolAddress(config.lanPool.first, config.lanPool.last);
 
 /**
- * VYOS_FIREWALL=manage: our accept rule goes with the batch when it is not as it should be: there
- * while any port rule is enabled (as the batch leaves the database), gone otherwise. 1.3 has no
- * `firewall ipv4`, and a foreign rule at our number is left alone (and logged).
+ * The rules we own beside the NAT destination rules, each going with the batch when it is not as
+ * it should be: there while any port rule is enabled (as the batch leaves the database), gone
+ * otherwise. VYOS_FIREWALL=manage's accept rule (not on 1.3, which has no `firewall ipv4`) and
+ * VYOS_HAIRPIN's masquerade rule. Someone else's rule at the number is left alone, and logged.
  */
-async function planFirewall(b: Batch, d: TransactionDeps): Promise<ManagedPlan | null> {
-  if (d.config.vyosFirewall !== 'manage' || b.caps.syntax === '1.3') return null;
-  const ruleNumber = d.config.vyosFirewallRule;
+async function planOwnedRules(b: Batch, d: TransactionDeps): Promise<OwnedPlan[]> {
+  const { config } = d;
+  const wanted: { name: string; rule: OwnedRule; hint: string }[] = [];
+  if (config.vyosFirewall === 'manage' && b.caps.syntax !== '1.3') {
+    wanted.push({ name: 'firewall accept rule', rule: acceptRule(config.vyosFirewallRule, poolAddress(config.lanPool.first, config.lanPool.last)), hint: 'VYOS_FIREWALL_RULE' });
+  }
+  if (config.hairpin) wanted.push({ name: 'hairpin masquerade rule', rule: masqueradeRule(config.hairpin, config.lanPool, b.caps.syntax), hint: 'VYOS_HAIRPIN_SNAT_RULE' });
+  if (wanted.length === 0) return [];
   const [row] = await b.tx!.em.execute<{ any: boolean }[]>('select exists (select 1 from port_rule where enabled) as "any"');
-  const desired = row?.any ? { ruleNumber, address: managedPoolAddress(d.config) } : null;
-  const before = await readManaged(d, { ruleNumber, desired });
-  const plan = planManagedAccept(desired, ruleNumber, before);
-  if (plan.refused) d.logger.warn({ rule: ruleNumber }, `firewall ipv4 forward filter rule ${ruleNumber} is not ours (no "${MANAGED_DESCRIPTION}" description): VYOS_FIREWALL=manage leaves it alone; set VYOS_FIREWALL_RULE to a free number`);
-  return { ruleNumber, desired, before, commands: plan.commands, inverse: plan.inverse };
+  return Promise.all(
+    wanted.map(async ({ name, rule, hint }) => {
+      const desired = row?.any ? rule : null;
+      const o = { name, path: rule.path, description: rule.description, desired };
+      const before = await readOwnedNow(d, o);
+      const plan = planOwned(desired, rule.path, before);
+      if (plan.refused) d.logger.warn({ path: rule.path.join(' ') }, `${rule.path.join(' ')} is not ours (no "${rule.description}" description): the ${name} is left alone; set ${hint} to a free number`);
+      return { ...o, before, commands: plan.commands, inverse: plan.inverse };
+    }),
+  );
+}
+
+/** A hairpin twin's number held by a rule that is not a twin of ours: never written over. */
+function foreignTwin(b: Batch, d: TransactionDeps): Error | null {
+  const s = d.config.hairpin;
+  if (!s) return null;
+  for (const { ruleNumber } of b.intents) {
+    const held = b.before.get(ruleNumber);
+    if (isTwinNumber(ruleNumber, d.config.natRuleRange, s) && held && !isOurTwin(held)) {
+      return conflict(`nat destination rule ${ruleNumber} (a hairpin twin's number, NAT rule + VYOS_HAIRPIN_RULE_OFFSET) holds a rule that is not ours: move it, or change VYOS_HAIRPIN_RULE_OFFSET`);
+    }
+  }
+  return null;
 }
 
 /** 1 s doubling to 10 s between attempts on a busy router. */
@@ -548,7 +580,7 @@ export class RouterTransaction {
       avoided: new Set(),
       intents: [],
       commands: [],
-      firewall: null,
+      owned: [],
       operation: members.map((m) => m.set.operation).join(','),
       loadFile: null,
       confirmMinutes: undefined,

@@ -1,4 +1,5 @@
 // The database's picture vs the router's, rule by rule (design.md "Drift"). Pure: data in, data out.
+import type { OwnedStanding } from '../vyos/owned-rule.js';
 import type { FirewallReportData } from './firewall-check.js';
 import type { NumberRange } from '../config.js';
 import { diffRule } from '../vyos/nat-rule.js';
@@ -16,6 +17,8 @@ export enum DriftKind {
 export interface ExpectedRule {
   portRuleId: string;
   expected: RouterRule;
+  /** a hairpin twin (VYOS_HAIRPIN): caught on the LAN interface, so never shadowed on the WAN */
+  twin?: boolean;
 }
 
 /** One difference. Plain data, so it can be published to other replicas as JSON. */
@@ -41,6 +44,8 @@ export interface SyncReportData {
   unsavedSince: Date | null;
   /** VYOS_FIREWALL: whether the forward filter lets the rules' traffic through; absent in reports that did not check */
   firewall?: FirewallReportData | null;
+  /** VYOS_HAIRPIN: the masquerade rule (the twins are ordinary items); absent when off */
+  hairpin?: { ruleNumber: number; state: OwnedStanding } | null;
 }
 
 const KIND_ORDER = [DriftKind.MISSING_ON_ROUTER, DriftKind.DRIFTED, DriftKind.UNMANAGED_ON_ROUTER, DriftKind.SHADOWED];
@@ -80,6 +85,7 @@ export function diffDrift(expected: readonly ExpectedRule[], routerRules: readon
 
   if (foreign.length > 0) {
     for (const e of expected) {
+      if (e.twin) continue;
       for (const f of foreign) {
         if (f.ruleNumber < e.expected.ruleNumber && shadows(f, e.expected, wanInterface)) {
           items.push({

@@ -1,8 +1,9 @@
 // VYOS_FIREWALL=check: whether the router's forward filter lets each port rule's traffic reach its
 // VM (docs/operations.md "Making the port reachable"). A NAT rule the filter drops is a port that
 // does not answer, with a mutation that said "success".
-import { forwardOutcome, readFirewallIpv4, type FirewallIpv4, type Outcome } from '../vyos/forward-filter.js';
-import { readManagedState, type ManagedAccept } from '../vyos/managed-accept.js';
+import { forwardOutcome, readFirewall13, readFirewallIpv4, type FirewallIpv4, type Outcome } from '../vyos/forward-filter.js';
+import { acceptRule } from '../vyos/managed-accept.js';
+import { ownedStanding, readOwned, type OwnedStanding } from '../vyos/owned-rule.js';
 import type { RouterApi } from '../vyos/types.js';
 import { protocolTransports } from '../vyos/traffic-match.js';
 import type { ExpectedRule } from './drift-diff.js';
@@ -35,7 +36,7 @@ export interface FirewallReportData {
   /** the DROPPED and UNCERTAIN rules, by rule number, the first MAX_FINDINGS of them */
   findings: FirewallFinding[];
   /** VYOS_FIREWALL=manage: our accept rule's number and what the router holds there */
-  managed?: { ruleNumber: number; state: 'IN_PLACE' | 'MISSING' | 'DRIFTED' | 'FOREIGN' } | null;
+  managed?: { ruleNumber: number; state: OwnedStanding } | null;
 }
 
 /** A whole fleet behind a default drop is one finding repeated: the counts say how many. */
@@ -96,7 +97,7 @@ export function checkForwarding(fw: FirewallIpv4, expected: readonly ExpectedRul
 }
 
 function summary(r: FirewallReportData, fw: FirewallIpv4): string {
-  const filter = fw.forward ? `firewall ipv4 forward filter (default-action ${r.defaultAction ?? 'not set'})` : 'no firewall ipv4 forward filter';
+  const filter = fw.label ?? (fw.forward ? `firewall ipv4 forward filter (default-action ${r.defaultAction ?? 'not set'})` : 'no firewall ipv4 forward filter');
   if (r.dropped === 0 && r.uncertain === 0) return `${filter}: forwarded traffic to every enabled port rule (${r.accepted}) is accepted`;
   const parts = [];
   if (r.dropped) parts.push(`drops forwarded traffic to ${r.dropped} port rule${r.dropped === 1 ? '' : 's'}`);
@@ -109,12 +110,15 @@ function summary(r: FirewallReportData, fw: FirewallIpv4): string {
  * subtree, or the report saying why there is nothing to evaluate. Never fails the report (a
  * firewall that cannot be read is a finding, not an outage).
  */
-export async function readFirewall(router: RouterApi, mode: FirewallMode): Promise<FirewallIpv4 | FirewallReportData> {
+export async function readFirewall(router: RouterApi, mode: FirewallMode, wanInterface: string): Promise<FirewallIpv4 | FirewallReportData> {
   if (mode === 'off') return notChecked(mode, 'VYOS_FIREWALL=off: the firewall is not read');
   try {
     const caps = await router.capabilities();
     if (caps.syntax === '1.3') {
-      return notChecked(mode, 'VyOS 1.3 filters forwarded traffic with rulesets bound to interfaces (`interfaces ethernet <if> firewall in name <X>`), which this server does not read');
+      // 1.3 binds rulesets to interfaces (`interfaces ethernet eth0 firewall in name X`).
+      if (!/^eth\d+$/.test(wanInterface)) return notChecked(mode, `VyOS 1.3: WAN_INTERFACE ${wanInterface} is not an ethernet interface, whose firewall bindings are the ones read`);
+      const [firewall, ethernet] = await Promise.all([router.showConfig(['firewall']), router.showConfig(['interfaces', 'ethernet'])]);
+      return readFirewall13(firewall, ethernet, wanInterface);
     }
     return readFirewallIpv4(await router.showConfig(FIREWALL_PATH));
   } catch (e) {
@@ -123,15 +127,15 @@ export async function readFirewall(router: RouterApi, mode: FirewallMode): Promi
 }
 
 /** The report from what readFirewall found and the database's rules; `managed`: VYOS_FIREWALL=manage's rule. */
-export function firewallVerdict(read: FirewallIpv4 | FirewallReportData, expected: readonly ExpectedRule[], wanInterface: string, managed?: ManagedAccept): FirewallReportData {
+export function firewallVerdict(read: FirewallIpv4 | FirewallReportData, expected: readonly ExpectedRule[], wanInterface: string, managed?: { ruleNumber: number; address: string }): FirewallReportData {
   if ('mode' in read) return read;
   const report = checkForwarding(read, expected, wanInterface);
   if (!managed) return report;
   report.mode = 'manage';
+  // 1.3 has no forward filter to keep a rule in: manage reports as check does.
+  if (read.model === '1.3') return report;
   const node = read.forward?.rules.find((r) => r.number === managed.ruleNumber)?.node ?? null;
-  const held = readManagedState(node, managed);
-  const wanted = expected.some((e) => !e.expected.disabled);
-  const state = held.kind === 'foreign' ? 'FOREIGN' : held.kind === 'absent' ? (wanted ? 'MISSING' : 'IN_PLACE') : held.exact && wanted ? 'IN_PLACE' : 'DRIFTED';
+  const state = ownedStanding(readOwned(node, acceptRule(managed.ruleNumber, managed.address)), expected.some((e) => !e.expected.disabled));
   report.managed = { ruleNumber: managed.ruleNumber, state };
   if (state !== 'IN_PLACE') report.detail += `; VYOS_FIREWALL=manage: rule ${managed.ruleNumber} is ${state === 'FOREIGN' ? "someone else's (left alone; set VYOS_FIREWALL_RULE to a free number)" : `${state.toLowerCase()} (the next change, or reconcile, writes it)`}`;
   return report;

@@ -89,7 +89,7 @@ async function loadFacts(em: EntityManager, config: Config, createVms: boolean):
 
 /** Decides, and when `write` creates the VMs and rows; returns the intents that normalise adopted rules. */
 async function prepareImport(em: EntityManager, config: Config, routerRules: RouterRule[], createVms: boolean, syntax: NatSyntax, write: boolean): Promise<Prepared> {
-  const expected = await expectedRules(em, config.wanInterface);
+  const expected = await expectedRules(em, config);
   const candidates = compare(expected, routerRules, config)
     .items.filter((i) => i.kind === DriftKind.UNMANAGED_ON_ROUTER && i.routerRule)
     .map((i) => i.routerRule as RouterRule);

@@ -7,7 +7,9 @@ import { expectedRules, unsavedState, unsettledCount } from '../changes/change-s
 import type { Coordinator } from '../changes/coordinator.js';
 import type { NatSyntax, RouterApi, RouterRule } from '../vyos/types.js';
 import { firewallVerdict, readFirewall, type FirewallWatch } from './firewall-check.js';
+import { masqueradeRule } from '../domain/hairpin.js';
 import { poolAddress } from '../vyos/managed-accept.js';
+import { ownedStanding, readOwned, type OwnedRule, type OwnedState } from '../vyos/owned-rule.js';
 import { diffDrift, syncReport, type ExpectedRule, type SyncReportData } from './drift-diff.js';
 
 /** What the drift operations need from the composition root. */
@@ -29,18 +31,27 @@ export function compare(expected: ExpectedRule[], routerRules: RouterRule[], con
   return syncReport(diffDrift(expected, routerRules, config.natRuleRange, config.wanInterface), new Date(), state.pendingUndos, state.unsavedSince);
 }
 
+/** VYOS_HAIRPIN's masquerade rule as the router holds it (null when off). */
+async function readMasquerade(deps: DriftDeps): Promise<{ rule: OwnedRule; held: OwnedState } | null> {
+  const s = deps.config.hairpin;
+  if (!s) return null;
+  const rule = masqueradeRule(s, deps.config.lanPool, (await deps.router.capabilities()).syntax);
+  return { rule, held: readOwned(await deps.router.showConfig(rule.path), rule) };
+}
+
 /** Both reads and the diff, on `em` (a consistent read: no batch in flight). */
 export async function snapshot(em: EntityManager, deps: DriftDeps): Promise<DriftSnapshot> {
   const database = async () => ({
-    expected: await expectedRules(em, deps.config.wanInterface),
+    expected: await expectedRules(em, deps.config),
     pendingUndos: await unsettledCount(em),
     unsavedSince: (await unsavedState(em, deps.config.routerName))?.since ?? null,
   });
   // Under the router lock, so the picture batches allocate from takes this whole read too.
-  const [{ expected, ...state }, routerRules, fw] = await Promise.all([
+  const [{ expected, ...state }, routerRules, fw, masquerade] = await Promise.all([
     database(),
     deps.coordinator.picture.readWhole(deps.router),
-    readFirewall(deps.router, deps.config.vyosFirewall),
+    readFirewall(deps.router, deps.config.vyosFirewall, deps.config.wanInterface),
+    readMasquerade(deps),
   ]);
   const rules = [...routerRules.values()];
   const report = compare(expected, rules, deps.config, state);
@@ -48,6 +59,7 @@ export async function snapshot(em: EntityManager, deps: DriftDeps): Promise<Drif
   const managed = config.vyosFirewall === 'manage' ? { ruleNumber: config.vyosFirewallRule, address: poolAddress(config.lanPool.first, config.lanPool.last) } : undefined;
   report.firewall = firewallVerdict(fw, expected, config.wanInterface, managed);
   deps.firewall?.note(report.firewall, report.checkedAt);
+  if (masquerade) report.hairpin = { ruleNumber: Number(masquerade.rule.path[3]), state: ownedStanding(masquerade.held, expected.some((e) => !e.expected.disabled)) };
   return { expected, routerRules: rules, report };
 }
 

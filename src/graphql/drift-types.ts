@@ -33,6 +33,7 @@ registerEnumType(ReconcileMode, {
 export enum DriftField {
   protocol = 'protocol',
   externalPort = 'externalPort',
+  destinationAddress = 'destinationAddress',
   internalPort = 'internalPort',
   translationAddress = 'translationAddress',
   sourceAddress = 'sourceAddress',
@@ -46,6 +47,7 @@ registerEnumType(DriftField, {
   valuesConfig: {
     protocol: { description: '`protocol`.' },
     externalPort: { description: '`destination port`.' },
+    destinationAddress: { description: '`destination address` (a hairpin twin\'s public address).' },
     internalPort: { description: '`translation port`.' },
     translationAddress: { description: '`translation address` (the VM\'s internal IP).' },
     sourceAddress: { description: '`source address`.' },
@@ -62,7 +64,7 @@ void _everyDriftField;
 export class FieldDrift {
   @Field(() => DriftField, {
     description:
-      'protocol, externalPort, internalPort, translationAddress, sourceAddress, description, enabled or inboundInterface.',
+      'protocol, externalPort, destinationAddress, internalPort, translationAddress, sourceAddress, description, enabled or inboundInterface.',
   })
   field!: DriftFieldName;
 
@@ -83,6 +85,9 @@ export class RouterRuleType {
 
   @Field(() => String, { nullable: true, description: '`destination port`: a port, a list or a range.' })
   externalPort?: string | null;
+
+  @Field(() => String, { nullable: true, description: '`destination address` (only hairpin twins of ours carry one).' })
+  destinationAddress?: string;
 
   @Field(() => String, { nullable: true, description: '`translation port`.' })
   internalPort?: string | null;
@@ -152,9 +157,12 @@ export class FirewallFinding {
   by!: string;
 }
 
-@ObjectType({ description: 'The `firewall ipv4 forward filter` rule VYOS_FIREWALL=manage keeps (VYOS_FIREWALL_RULE).' })
-export class ManagedFirewallRule {
-  @Field(() => Int, { description: 'VYOS_FIREWALL_RULE.' })
+@ObjectType({
+  description:
+    "A rule this server keeps beside its NAT destination rules: VYOS_FIREWALL=manage's `firewall ipv4 forward filter` accept rule, or VYOS_HAIRPIN's `nat source` masquerade rule.",
+})
+export class OwnedRuleStatus {
+  @Field(() => Int, { description: 'Its rule number (VYOS_FIREWALL_RULE, VYOS_HAIRPIN_SNAT_RULE).' })
   ruleNumber!: number;
 
   @Field({
@@ -164,12 +172,12 @@ export class ManagedFirewallRule {
   state!: string;
 }
 
-@ObjectType({ description: "VYOS_FIREWALL=check: whether the router's `firewall ipv4 forward filter` lets new connections to the port rules' VMs through (docs/operations.md#making-the-port-reachable)." })
+@ObjectType({ description: "VYOS_FIREWALL=check: whether the router's `firewall ipv4 forward filter` (on VyOS 1.3: the rulesets bound to interfaces) lets new connections to the port rules' VMs through (docs/operations.md#making-the-port-reachable)." })
 export class FirewallCheck {
   @Field({ description: 'VYOS_FIREWALL: `check` or `off`.' })
   mode!: string;
 
-  @Field({ description: 'False when off, on VyOS 1.3 (its per-interface rulesets are not read) or when the firewall could not be read; `detail` says which.' })
+  @Field({ description: 'False when off, when the firewall could not be read, or on VyOS 1.3 with a WAN interface that is not `ethN` (1.3 binds rulesets to interfaces); `detail` says which.' })
   checked!: boolean;
 
   @Field({ description: 'One sentence: what was found, or why nothing was checked.' })
@@ -190,8 +198,8 @@ export class FirewallCheck {
   @Field(() => [FirewallFinding], { description: 'The dropped and uncertain rules by rule number, the first 100 (the counts are complete).' })
   findings!: FirewallFinding[];
 
-  @Field(() => ManagedFirewallRule, { nullable: true, description: 'VYOS_FIREWALL=manage: the accept rule this server keeps; null in other modes.' })
-  managed!: ManagedFirewallRule | null;
+  @Field(() => OwnedRuleStatus, { nullable: true, description: 'VYOS_FIREWALL=manage: the accept rule this server keeps; null in other modes.' })
+  managed!: OwnedRuleStatus | null;
 }
 
 @ObjectType({ description: 'The database compared with one read of the router, taken while no change is in flight.' })
@@ -224,6 +232,12 @@ export class SyncReport {
       'Whether the firewall lets the port rules\' traffic through (VYOS_FIREWALL). Not drift: it never makes `inSync` false, and reconcile does not change the firewall. Null in reports that did not check.',
   })
   firewall!: FirewallCheck | null;
+
+  @Field(() => OwnedRuleStatus, {
+    nullable: true,
+    description: "VYOS_HAIRPIN=on: the masquerade rule (`nat source rule VYOS_HAIRPIN_SNAT_RULE`); each port rule's twin shows in `items` like any rule of ours. Null when hairpin is off.",
+  })
+  hairpin!: OwnedRuleStatus | null;
 }
 
 @ObjectType({ description: 'What reconcile did, or would do.' })

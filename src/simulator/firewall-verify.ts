@@ -30,6 +30,7 @@ function verifyRule(rule: ConfigNode, names: ConfigNode | undefined, version: Si
 
 /** The first ConfigError of the candidate's `firewall ipv4`, or null. */
 export function verifyFirewall(config: ConfigNode, version: SimVersion): string | null {
+  if (version === '1.3') return verifyRulesets13(config);
   const ipv4 = findNode(config, ['firewall', 'ipv4']);
   if (!ipv4) return null;
   const names = findNode(ipv4, ['name']);
@@ -42,6 +43,16 @@ export function verifyFirewall(config: ConfigNode, version: SimVersion): string 
       const error = verifyRule(rule, names, version);
       if (error) return error;
     }
+  }
+  return null;
+}
+
+/** 1.3: every ruleset rule needs an action (vyatta-cfg-firewall lib/Vyatta/IpTables/Rule.pm). */
+function verifyRulesets13(config: ConfigNode): string | null {
+  const names = findNode(config, ['firewall', 'name']);
+  for (const [, chain] of names ? sortedChildren(names) : []) {
+    const rules = findNode(chain, ['rule']);
+    for (const [n, rule] of rules ? sortedChildren(rules) : []) if (leafValue(rule, 'action') === undefined) return `"action" must be defined in rule ${n}`;
   }
   return null;
 }

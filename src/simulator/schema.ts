@@ -35,7 +35,8 @@ function natRule(version: SimVersion, direction: 'destination' | 'source'): Sche
     destination: match(),
     source: match(),
     [direction === 'destination' ? 'inbound-interface' : 'outbound-interface']: iface(),
-    translation: node({ address: leaf(v.natTranslationAddress), port: leaf(modern ? v.portRange : undefined) }),
+    // Source rules also take `masquerade` (the router's address on the outbound interface).
+    translation: node({ address: leaf(direction === 'source' ? v.natSourceTranslationAddress : v.natTranslationAddress), port: leaf(modern ? v.portRange : undefined) }),
     disable: valueless,
     log: valueless,
     exclude: valueless,
@@ -86,6 +87,32 @@ function firewallIpv4(): SchemaNode {
   });
 }
 
+/**
+ * 1.3's firewall (vyos/vyatta-cfg-firewall, equuleus, templates/firewall/name/...): named rulesets
+ * of iptables rules, bound to interfaces with `interfaces ethernet <if> firewall in|out|local name X`.
+ */
+function firewall13(): SchemaNode {
+  const match = (): SchemaNode => node({ address: leaf(v.firewallAddress), port: leaf() });
+  const toggle = () => leaf(v.oneOfWith('state value must be enable or disable', 'enable', 'disable'));
+  return node({
+    name: tag(v.firewallChainName13, {
+      'default-action': leaf(v.oneOfWith('default-action must be drop, reject or accept', 'drop', 'reject', 'accept')),
+      description: leaf(),
+      'enable-default-log': valueless,
+      rule: tag(v.firewallRuleNumber13, {
+        action: leaf(v.oneOfWith('action must be one of drop, reject or accept', 'drop', 'reject', 'accept')),
+        description: leaf(),
+        destination: match(),
+        source: match(),
+        protocol: leaf(v.ipProtocol),
+        state: node({ established: toggle(), invalid: toggle(), new: toggle(), related: toggle() }),
+        disable: valueless,
+        log: leaf(v.oneOf('enable', 'disable')),
+      }),
+    }),
+  });
+}
+
 function build(version: SimVersion): SchemaNode {
   const configManagement: Record<string, SchemaNode> = { 'commit-revisions': leaf(v.commitRevisions) };
   // The commit-confirm action node exists only in rolling (T5976, Oct 2024).
@@ -95,7 +122,7 @@ function build(version: SimVersion): SchemaNode {
   const api: Record<string, SchemaNode> =
     version === 'rolling' ? { keys, rest: node({ strict: valueless }) } : { keys, strict: valueless };
   return node({
-    ...(version === '1.3' ? {} : { firewall: node({ ipv4: firewallIpv4() }) }),
+    firewall: version === '1.3' ? firewall13() : node({ ipv4: firewallIpv4() }),
     nat: node({
       destination: node({ rule: natRule(version, 'destination') }),
       source: node({ rule: natRule(version, 'source') }),
@@ -106,6 +133,8 @@ function build(version: SimVersion): SchemaNode {
       ethernet: tag(v.ethernetName, {
         address: leaf(v.interfaceAddress, true),
         description: leaf(version === '1.3' ? undefined : v.description255),
+        // 1.3 binds rulesets here (gen-interface-templates.pl); 1.4 moved that into firewall ipv4 (migration firewall/10-to-11).
+        ...(version === '1.3' ? { firewall: node({ in: node({ name: leaf() }), out: node({ name: leaf() }), local: node({ name: leaf() }) }) } : {}),
       }),
     }),
   });

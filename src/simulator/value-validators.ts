@@ -30,6 +30,11 @@ export function oneOf(...allowed: string[]): ValueCheck {
   return (v) => (allowed.includes(v) ? null : INVALID);
 }
 
+/** oneOf with the node's own message (1.3's node.def `syntax:expression` lines carry one). */
+export function oneOfWith(message: string, ...allowed: string[]): ValueCheck {
+  return (v) => (allowed.includes(v) ? null : [message]);
+}
+
 /** The 1.4+ `.{0,255}` description constraint; 1.3 takes any text. */
 export const description255: ValueCheck = (v) =>
   [...v].length <= 255 ? null : ['Description too long (limit 255 characters)'];
@@ -87,6 +92,8 @@ function ipv4AddressPrefixOrRange(allowNegation: boolean): ValueCheck {
 export const natMatchAddress = ipv4AddressPrefixOrRange(true);
 /** `translation address`: address, prefix or range; negation is not allowed. */
 export const natTranslationAddress = ipv4AddressPrefixOrRange(false);
+/** A source rule's `translation address`: the same, or `masquerade` (nat.xml.in, sagitta: source rule translation address, regex (masquerade)). */
+export const natSourceTranslationAddress: ValueCheck = (v) => (v === 'masquerade' ? null : natTranslationAddress(v));
 
 export const interfaceAddress: ValueCheck = (v) => (v === 'dhcp' || isIpv4HostPrefix(v) ? null : INVALID);
 
@@ -137,3 +144,9 @@ export const firewallChainName: ValueCheck = (v) => (/^[a-zA-Z0-9][\w.-]*$/.test
 
 /** Firewall `source|destination address`: an address, prefix or range, optionally negated (`ipv4-address-exclude` etc.). */
 export const firewallAddress = ipv4AddressPrefixOrRange(true);
+
+/** 1.3 `firewall name <X> rule <N>` (vyatta-cfg-firewall templates/firewall/name/node.tag/rule/node.def). */
+export const firewallRuleNumber13 = numericRange(1, 999999, 'firewall rule number must be between 1 and 999999');
+
+/** 1.3 `firewall name <X>`: at most 28 characters (templates/firewall/name/node.def). */
+export const firewallChainName13: ValueCheck = (v) => (v.length <= 28 ? null : ['Firewall name must be 28 characters or less']);

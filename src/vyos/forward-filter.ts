@@ -31,6 +31,10 @@ export interface FirewallIpv4 {
   forward: FirewallChain | null;
   /** `firewall ipv4 name <X>`: the chains a rule can jump to */
   names: Map<string, FirewallChain>;
+  /** which firewall model it was read from: 1.4+'s `firewall ipv4`, or 1.3's interface-bound rulesets */
+  model: '1.3' | '1.4';
+  /** 1.3: the rulesets found bound to interfaces, for the report */
+  label?: string;
 }
 
 /**
@@ -62,7 +66,7 @@ export function readFirewallIpv4(json: unknown): FirewallIpv4 {
   const forward = isObject(root.forward) && isObject(root.forward.filter) ? readChain(root.forward.filter) : null;
   const names = new Map<string, FirewallChain>();
   if (isObject(root.name)) for (const [name, chain] of Object.entries(root.name)) if (isObject(chain)) names.set(name, readChain(chain));
-  return { forward, names };
+  return { forward, names, model: '1.4' };
 }
 
 /** The first packet of a forwarded, destination-NATed connection. */
@@ -229,4 +233,39 @@ export function forwardOutcome(fw: FirewallIpv4, p: ForwardedPacket): Outcome {
   }
   const drop = outcomes.find((o) => o.verdict === 'drop');
   return { verdict: 'unknown', by: drop ? `${drop.by}, unless an earlier rule this server cannot evaluate accepts it` : outcomes.map((o) => o.by).join('; ') };
+}
+
+/**
+ * VyOS 1.3's model as the same chains (vyatta-cfg-firewall, equuleus): forwarded traffic meets the
+ * ruleset bound `in` on the interface it arrived on, then any bound `out` on the interface it
+ * leaves by (which one that is, the server does not know: those are undecidable jumps). In a 1.3
+ * ruleset `accept` returns to the hook (iptables RETURN) and the unset default-action is drop;
+ * iptables' FORWARD policy stays ACCEPT (firewall.init.in never sets it).
+ */
+export function readFirewall13(firewall: unknown, ethernet: unknown, wanInterface: string): FirewallIpv4 {
+  const names = new Map<string, FirewallChain>();
+  const root = isObject(firewall) ? firewall : {};
+  if (isObject(root.name)) {
+    for (const [name, node] of Object.entries(root.name)) {
+      if (!isObject(node)) continue;
+      const chain = readChain(node);
+      const returning = (a: string | undefined) => (a === 'accept' ? 'return' : a);
+      names.set(name, { defaultAction: returning(chain.defaultAction), rules: chain.rules.map((r) => ({ ...r, action: returning(r.action) })) });
+    }
+  }
+  const bound = (iface: unknown, dir: 'in' | 'out'): string | undefined => {
+    const fw = isObject(iface) && isObject(iface.firewall) ? iface.firewall[dir] : undefined;
+    return isObject(fw) ? text(fw.name) : undefined;
+  };
+  const interfaces = isObject(ethernet) ? ethernet : {};
+  const rules: FirewallRule[] = [];
+  const inbound = bound(interfaces[wanInterface], 'in');
+  if (inbound) rules.push({ number: 1, action: 'jump', jumpTarget: inbound, disabled: false, node: {} });
+  for (const [name, iface] of Object.entries(interfaces)) {
+    const outbound = name === wanInterface ? undefined : bound(iface, 'out');
+    if (outbound) rules.push({ number: rules.length + 1, action: 'jump', jumpTarget: outbound, disabled: false, node: { 'outbound-interface': { name } } });
+  }
+  const bindings = rules.map((r) => `${r.number === 1 && inbound ? `in ${inbound} on ${wanInterface}` : `out ${r.jumpTarget} on ${(r.node['outbound-interface'] as { name: string }).name}`}`);
+  const label = bindings.length ? `VyOS 1.3 rulesets (${bindings.join(', ')})` : 'VyOS 1.3: no ruleset bound to the ethernet interfaces';
+  return { forward: rules.length ? { rules } : null, names, model: '1.3', label };
 }

@@ -24,6 +24,7 @@ export function renderRule(rule: RouterRule, opts: { syntax: NatSyntax }): Route
   set(rule.description, 'description');
   set(rule.protocol, 'protocol');
   set(rule.externalPort, 'destination', 'port');
+  set(rule.destinationAddress, 'destination', 'address');
   // vyos-api.md §5: 1.3 has a leaf `inbound-interface eth0`, 1.4+ a node `inbound-interface name eth0`.
   if (opts.syntax === '1.3') set(rule.inboundInterface, 'inbound-interface');
   else set(rule.inboundInterface, 'inbound-interface', 'name');
@@ -100,6 +101,7 @@ function parseRule(ruleNumber: number, node: unknown): RouterRule {
   put('description', leafValue(child(node, 'description')));
   put('protocol', leafValue(child(node, 'protocol')));
   put('externalPort', leafValue(child(node, 'destination', 'port')));
+  put('destinationAddress', leafValue(child(node, 'destination', 'address')));
   put('inboundInterface', inboundInterface(child(node, 'inbound-interface')));
   put('translationAddress', leafValue(child(node, 'translation', 'address')));
   put('internalPort', leafValue(child(node, 'translation', 'port')));
@@ -131,6 +133,7 @@ export function parseNatDestination(showConfigJson: unknown): RouterRule[] {
 const DIFF_FIELDS = [
   'protocol',
   'externalPort',
+  'destinationAddress',
   'internalPort',
   'translationAddress',
   'sourceAddress',

@@ -3,6 +3,7 @@
 // values with the field's name first; this guard catches what a future bug lets through, so a
 // quote, a newline or a stray word never becomes part of a router command.
 import { badInput } from '../domain/errors.js';
+import { MASQUERADE_DESCRIPTION } from '../domain/hairpin.js';
 import { FORWARD_RULE_PATH, MANAGED_DESCRIPTION } from './managed-accept.js';
 import type { RouterCommand } from './types.js';
 
@@ -22,6 +23,7 @@ export function unsafeReason(command: RouterCommand): string | null {
   const path = command.path;
   if (!Array.isArray(path) || path.some((e) => typeof e !== 'string')) return 'path elements must be strings';
   if (path[0] === 'firewall') return unsafeFirewallReason(command);
+  if (path[0] === 'nat' && path[1] === 'source') return unsafeMasqueradeReason(command);
   if (RULE_PREFIX.some((node, i) => path[i] !== node)) return 'only nat destination rules are managed';
   if (path.length < 4) return 'a rule path needs a rule number';
   if (!isDecimal(path[3], 1, 999_999)) return 'rule number is not a canonical decimal between 1 and 999999';
@@ -41,6 +43,8 @@ export function unsafeReason(command: RouterCommand): string | null {
     case 'protocol':
       return leaf([], (v) => PROTOCOLS.has(v), 'tcp, udp or tcp_udp');
     case 'destination':
+      // `destination address`: a hairpin twin's public address (domain/hairpin.ts)
+      if (rest[0] === 'address') return leaf(['address'], (v) => IPV4.test(v), 'an IPv4 address');
       return leaf(['port'], isPort, 'a port as a canonical decimal');
     case 'inbound-interface':
       // 1.3: `inbound-interface eth0`; 1.4+: `inbound-interface name eth0`
@@ -71,11 +75,34 @@ function unsafeFirewallReason(command: RouterCommand): string | null {
   if (shape === 'action') return value === 'accept' ? null : 'the managed firewall rule only accepts';
   if (shape === 'connection-status nat') return value === 'destination' ? null : 'connection-status nat is not destination';
   if (shape === 'description') return value === MANAGED_DESCRIPTION ? null : 'not the managed rule\'s description';
-  if (shape === 'destination address') {
-    const [first, last, extra] = value.split('-');
-    return IPV4.test(first) && (last === undefined || IPV4.test(last)) && extra === undefined ? null : 'destination address is not an IPv4 address or range';
-  }
+  if (shape === 'destination address') return isAddressOrRange(value) ? null : 'destination address is not an IPv4 address or range';
   return `node "${clip(rest.join(' '))}" is not one we manage`;
+}
+
+/** VYOS_HAIRPIN's masquerade rule (domain/hairpin.ts), in exactly the shapes it is rendered. */
+function unsafeMasqueradeReason(command: RouterCommand): string | null {
+  const path = command.path;
+  if (path[2] !== 'rule' || path.length < 4 || !isDecimal(path[3], 1, 999_999)) return 'nat source rule number is not a canonical decimal between 1 and 999999';
+  const rest = path.slice(4);
+  if (rest.length === 0) return command.op === 'delete' ? null : 'set needs a node under the rule';
+  if (command.op !== 'set') return 'only whole source rules are deleted';
+  const shape = rest.slice(0, -1).join(' ');
+  const value = rest[rest.length - 1];
+  switch (shape) {
+    case 'outbound-interface':
+    case 'outbound-interface name':
+      return INTERFACE.test(value) && value !== 'name' ? null : 'outbound-interface is not an interface name';
+    case 'source address':
+      return isAddressOrCidr(value) ? null : 'source address is not an IPv4 address or CIDR';
+    case 'destination address':
+      return isAddressOrRange(value) ? null : 'destination address is not an IPv4 address or range';
+    case 'translation address':
+      return value === 'masquerade' ? null : 'the masquerade rule only masquerades';
+    case 'description':
+      return value === MASQUERADE_DESCRIPTION ? null : "not the masquerade rule's description";
+    default:
+      return `node "${clip(rest.join(' '))}" is not one we manage`;
+  }
 }
 
 /** Throws BAD_USER_INPUT naming the first unsafe command; the router is never called with it. */
@@ -100,6 +127,12 @@ function isAddressOrCidr(v: string): boolean {
   const [addr, len, extra] = v.split('/');
   if (extra !== undefined || !IPV4.test(addr)) return false;
   return len === undefined || isDecimal(len, 0, 32);
+}
+
+/** `a.b.c.d` or `a.b.c.d-e.f.g.h` (LAN_POOL as the owned rules render it). */
+function isAddressOrRange(v: string): boolean {
+  const [first, last, extra] = v.split('-');
+  return IPV4.test(first) && (last === undefined || IPV4.test(last)) && extra === undefined;
 }
 
 function clip(s: string): string {

@@ -20,6 +20,8 @@ export interface RouterRule {
   protocol?: string;
   /** `destination port` */
   externalPort?: string;
+  /** `destination address`: only our hairpin twins carry one (the public address, VYOS_PUBLIC_ADDRESS) */
+  destinationAddress?: string;
   /** `translation port` */
   internalPort?: string;
   /** `translation address` */
@@ -33,7 +35,7 @@ export interface RouterRule {
 }
 
 /** One differing field between what should be on the router and what is. */
-export type DriftFieldName = 'protocol' | 'externalPort' | 'internalPort' | 'translationAddress' | 'sourceAddress' | 'description' | 'enabled' | 'inboundInterface';
+export type DriftFieldName = 'protocol' | 'externalPort' | 'destinationAddress' | 'internalPort' | 'translationAddress' | 'sourceAddress' | 'description' | 'enabled' | 'inboundInterface';
 
 export interface FieldDrift {
   field: DriftFieldName;

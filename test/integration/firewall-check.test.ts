@@ -4,6 +4,7 @@
 // router, as an operator would, through the simulator's schema of firewall.xml.in.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import type { FirewallFinding, FirewallReportData } from '../../src/drift/firewall-check.js';
 import type { RouterCommand } from '../../src/vyos/types.js';
 import { ok, startTestApp, type TestApp } from '../support/app.js';
 import { parseMetrics, value } from '../support/metrics.js';
@@ -13,16 +14,10 @@ const PROVISION = `mutation { provisionVm(input: { name: "shop", portRules: [{ i
 
 const set = (line: string): RouterCommand => ({ op: 'set', path: line.split(' ') });
 
-interface FirewallCheck {
-  mode: string;
-  checked: boolean;
-  detail: string;
-  defaultAction: string | null;
-  accepted: number;
-  dropped: number;
-  uncertain: number;
-  findings: { ruleNumber: number; verdict: string; transports: string; by: string; portRule: { internalPort: number } | null }[];
-}
+/** The report as the query above selects it: the data, with each finding's port rule in place of its id. */
+type FirewallCheck = Omit<FirewallReportData, 'findings' | 'managed'> & {
+  findings: (Omit<FirewallFinding, 'portRuleId'> & { portRule: { internalPort: number } | null })[];
+};
 
 async function firewall(t: TestApp): Promise<{ inSync: boolean; firewall: FirewallCheck }> {
   return ok(await t.gql<{ syncReport: { inSync: boolean; firewall: FirewallCheck } }>(REPORT)).syncReport;
@@ -101,14 +96,21 @@ describe('VYOS_FIREWALL=check: a forward filter that drops port forwards is repo
 });
 
 describe('VYOS_FIREWALL on other routers and settings', () => {
-  test('VyOS 1.3: not checked, saying why (its firewall is rulesets bound to interfaces)', async () => {
+  test('VyOS 1.3: the ruleset bound `in` on the WAN interface decides (vyatta-cfg-firewall: accept returns, the unset default drops)', async () => {
     const t = await startTestApp({ sim: { version: '1.3' } });
     try {
       ok(await t.gql(PROVISION));
-      const { firewall: fw } = await firewall(t);
-      assert.equal(fw.checked, false);
-      assert.match(fw.detail, /VyOS 1\.3/);
-      assert.equal(await gauge(t, 'dropped'), undefined);
+      assert.deepEqual([(await firewall(t)).firewall.checked, (await firewall(t)).firewall.accepted], [true, 2], 'no ruleset bound: nothing filtered');
+      t.sim.apply([set('firewall name WAN_IN rule 10 action accept'), set('firewall name WAN_IN rule 10 state established enable'), set('interfaces ethernet eth0 firewall in name WAN_IN')]);
+      const closed = (await firewall(t)).firewall;
+      assert.deepEqual([closed.dropped, closed.findings[0]?.by], [2, 'name WAN_IN default-action drop (not set)']);
+      assert.match(closed.detail, /VyOS 1\.3 rulesets \(in WAN_IN on eth0\)/);
+      assert.equal(await gauge(t, 'dropped'), 2);
+      t.sim.apply([set('firewall name WAN_IN rule 20 action accept'), set('firewall name WAN_IN rule 20 state new enable')]);
+      assert.equal((await firewall(t)).firewall.accepted, 2);
+      // a ruleset bound `out` on another interface may be the VM's way out: not decidable
+      t.sim.apply([set('interfaces ethernet eth1 firewall out name LAN_OUT'), set('firewall name LAN_OUT default-action drop')]);
+      assert.equal((await firewall(t)).firewall.uncertain, 2);
     } finally {
       await t.close();
     }

@@ -168,7 +168,7 @@ export class MemoryTx implements BatchTx {
   }
 
   intentsFor(ruleNumbers: readonly number[]): Promise<RuleIntent[]> {
-    return intentsFor(this.store.em, this.store.wanInterface, ruleNumbers);
+    return intentsFor(this.store.em, { wanInterface: this.store.wanInterface, hairpin: null, natRuleRange: { first: 1, last: 999_999 } }, ruleNumbers);
   }
 
   async journalRow(id: string): Promise<JournalRow | null> {

@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import { checkForwarding, MAX_FINDINGS } from '../../src/drift/firewall-check.js';
 import type { ExpectedRule } from '../../src/drift/drift-diff.js';
 import { commandsToConfigJson } from '../../src/vyos/config-json.js';
-import { forwardOutcome, readFirewallIpv4, type ForwardedPacket } from '../../src/vyos/forward-filter.js';
+import { forwardOutcome, readFirewall13, readFirewallIpv4, type ForwardedPacket } from '../../src/vyos/forward-filter.js';
 import { addressCatches } from '../../src/vyos/traffic-match.js';
 import type { RouterCommand } from '../../src/vyos/types.js';
 import { rule } from '../support/router-rules.js';
@@ -105,6 +105,31 @@ describe('forward filter verdict (firewall.xml.in; first packet after DNAT)', ()
     assert.equal(addressCatches('!192.168.64.100', '192.168.64.100'), false);
     assert.equal(addressCatches('!10.0.0.0/8', '192.168.64.100'), true);
     assert.equal(addressCatches('NET-GROUP', '192.168.64.100'), null);
+  });
+});
+
+describe('VyOS 1.3 rulesets bound to interfaces (vyatta-cfg-firewall, equuleus)', () => {
+  const set13 = (...lines: string[]) => {
+    const commands: RouterCommand[] = lines.map((l) => ({ op: 'set', path: l.split(' ') }));
+    const json = (base: string[]) => commandsToConfigJson(commands, base, { valueless: new Set(['disable']), tagNodes: new Set(['rule', 'name', 'ethernet']) });
+    return readFirewall13(json(['firewall']), json(['interfaces', 'ethernet']), 'eth0');
+  };
+
+  it('no binding filters nothing; `in` on the WAN with an unset default-action drops; accept returns to the hook and passes', () => {
+    assert.equal(forwardOutcome(set13('firewall name WAN_IN rule 10 action drop', 'interfaces ethernet eth1 description LAN'), packet()).verdict, 'accept');
+    const bound = set13('firewall name WAN_IN rule 10 action accept', 'firewall name WAN_IN rule 10 state established enable', 'interfaces ethernet eth0 firewall in name WAN_IN');
+    assert.deepEqual(forwardOutcome(bound, packet()), { verdict: 'drop', by: 'name WAN_IN default-action drop (not set)' });
+    const opened = set13('firewall name WAN_IN rule 10 action accept', 'firewall name WAN_IN rule 10 destination port 80', 'firewall name WAN_IN rule 10 protocol tcp', 'interfaces ethernet eth0 firewall in name WAN_IN');
+    assert.equal(forwardOutcome(opened, packet()).verdict, 'accept');
+    assert.equal(forwardOutcome(opened, packet({ port: 22 })).verdict, 'drop');
+    assert.equal(opened.label, 'VyOS 1.3 rulesets (in WAN_IN on eth0)');
+  });
+
+  it('a ruleset bound `out` elsewhere may be the way to the VM: uncertain unless it accepts', () => {
+    const out = set13('firewall name LAN_OUT default-action drop', 'interfaces ethernet eth1 firewall out name LAN_OUT');
+    assert.equal(forwardOutcome(out, packet()).verdict, 'unknown');
+    const open = set13('firewall name LAN_OUT default-action accept', 'interfaces ethernet eth1 firewall out name LAN_OUT');
+    assert.equal(forwardOutcome(open, packet()).verdict, 'accept');
   });
 });
 

@@ -129,6 +129,8 @@ export type ChangeOperation =
 export type DriftField =
   /** `description`. */
   | 'description'
+  /** `destination address` (a hairpin twin's public address). */
+  | 'destinationAddress'
   /** Whether the rule lacks `disable` (`true`/`false`). */
   | 'enabled'
   /** `destination port`. */

@@ -88,6 +88,7 @@ async function withPortRules(em: EntityManager, report: SyncReportData): Promise
       routerRule: i.routerRule,
       fields: i.fields,
     })),
+    hairpin: report.hairpin ?? null,
     firewall: fw && {
       ...fw,
       managed: fw.managed ?? null,

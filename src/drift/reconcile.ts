@@ -1,7 +1,6 @@
 // reconcile(mode, dryRun): repair drift through the coordinator. A dry run goes through the same
 // change set and the same runner, which stops after planning: its commands are the plan, verbatim.
 import { byRuleNumber } from '../changes/change-plan.js';
-import { isTwinNumber } from '../domain/hairpin.js';
 import type { ChangeContext, ChangeSet } from '../changes/change-set.js';
 import { expectedRules, settleNeedsRepair } from '../changes/change-store.js';
 import type { RouterCommand } from '../vyos/types.js';
@@ -52,19 +51,7 @@ export async function reconcile(deps: DriftDeps, mode: ReconcileMode, dryRun: bo
 async function prepareReconcile(ctx: ChangeContext, mode: ReconcileMode) {
   const expected = await expectedRules(ctx.em, ctx.config);
   const report = compare(expected, [...ctx.routerRules.values()], ctx.config);
-  const byNumber = byRuleNumber(expected.map((e) => e.expected));
-  const intents = planReconcile(report.items, byNumber, mode, ctx.config.natRuleRange);
-  // A hairpin twin is repaired through its rule: the runner plans every rule's twin beside it.
-  const s = ctx.config.hairpin;
-  if (s) {
-    for (const i of report.items) {
-      const repaired = i.kind === DriftKind.MISSING_ON_ROUTER || (i.kind === DriftKind.DRIFTED && mode !== ReconcileMode.MERGED);
-      if (repaired && isTwinNumber(i.ruleNumber, ctx.config.natRuleRange, s)) {
-        const base = i.ruleNumber - s.ruleOffset;
-        intents.push({ ruleNumber: base, desired: byNumber.get(base) ?? null });
-      }
-    }
-  }
+  const intents = planReconcile(report.items, byRuleNumber(expected.map((e) => e.expected)), mode, ctx.config.natRuleRange, ctx.config.hairpin);
   const repaired = new Set(intents.map((i) => i.ruleNumber));
   const stillWrong = report.items.filter((i) => (i.kind === DriftKind.MISSING_ON_ROUTER || i.kind === DriftKind.DRIFTED) && !repaired.has(i.ruleNumber)).map((i) => i.ruleNumber);
   await settleNeedsRepair(ctx.em, stillWrong);

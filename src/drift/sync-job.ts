@@ -12,7 +12,7 @@ import { countByKind, DriftKind, type SyncReportData } from './drift-diff.js';
 import { needsRepair, ReconcileMode } from './reconcile-plan.js';
 
 export interface SyncJobDeps {
-  config: Pick<Config, 'syncIntervalSeconds' | 'autoReconcile' | 'routerName' | 'natRuleRange'>;
+  config: Pick<Config, 'syncIntervalSeconds' | 'autoReconcile' | 'routerName' | 'natRuleRange' | 'hairpin'>;
   logger: Logger;
   /** null: no election (the embedded single-process database); this process always runs */
   databaseUrl: string | null;
@@ -210,7 +210,7 @@ export class SyncJob {
     const setting = this.deps.config.autoReconcile;
     if (setting === 'off') return;
     const mode = AUTO_MODES[setting];
-    if (!needsRepair(report.items, mode, this.deps.config.natRuleRange)) return;
+    if (!needsRepair(report.items, mode, this.deps.config.natRuleRange, this.deps.config.hairpin)) return;
     const { commands } = await this.deps.repair(mode);
     this.state.lastRepair = { at: new Date(), mode, commands: commands.length };
     this.deps.logger.warn({ mode, commands: commands.length }, `sync: AUTO_RECONCILE=${setting} repaired the router`);

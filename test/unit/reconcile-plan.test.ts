@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { byRuleNumber, planCommands } from '../../src/changes/change-plan';
 import { diffDrift, type ExpectedRule } from '../../src/drift/drift-diff';
 import { needsRepair, planReconcile, ReconcileMode } from '../../src/drift/reconcile-plan';
+import { twinOf } from '../../src/domain/hairpin.js';
 import { RANGE, rule } from '../support/router-rules.js';
 
 
@@ -69,5 +70,29 @@ describe('planReconcile', () => {
     const shadowOnly = items.filter((i) => i.kind === 'SHADOWED');
     assert.equal(needsRepair(shadowOnly, ReconcileMode.OVERRIDDEN, RANGE), false);
     assert.equal(needsRepair(items, ReconcileMode.MERGED, RANGE), true);
+  });
+});
+
+describe('planReconcile with hairpin twins (VYOS_HAIRPIN)', () => {
+  const hairpin = { lanInterface: 'eth1', publicAddress: '203.0.113.10', lanSubnet: '192.168.64.0/24', ruleOffset: 100_000, snatRule: 9000 };
+  const withTwins: ExpectedRule[] = [rule(10001), rule(10002)].flatMap((r) => [
+    { portRuleId: `id-${r.ruleNumber}`, expected: r },
+    { portRuleId: `id-${r.ruleNumber}`, expected: twinOf(r, hairpin), twin: true },
+  ]);
+  // both rules in place; 10001's twin missing, 10002's twin edited by hand
+  const onRouter = [rule(10001), rule(10002), { ...twinOf(rule(10002), hairpin), destinationAddress: '198.51.100.1' }];
+  const twinItems = diffDrift(withTwins, onRouter, RANGE, 'eth0');
+
+  it('a twin finding is repaired through its rule (the runner plans the twin beside it); MERGED only creates', () => {
+    assert.deepEqual(twinItems.map((i) => [i.kind, i.ruleNumber]), [['MISSING_ON_ROUTER', 110001], ['DRIFTED', 110002]]);
+    const byNumber = byRuleNumber([rule(10001), rule(10002)]);
+    assert.deepEqual(planReconcile(twinItems, byNumber, ReconcileMode.REPLACED, RANGE, hairpin).map((i) => i.ruleNumber), [10001, 10002]);
+    assert.deepEqual(planReconcile(twinItems, byNumber, ReconcileMode.MERGED, RANGE, hairpin).map((i) => i.ruleNumber), [10001]);
+    assert.deepEqual(planReconcile(twinItems, byNumber, ReconcileMode.REPLACED, RANGE), [], 'without hairpin they are not ours');
+  });
+
+  it('twin-only drift needs repair (AUTO_RECONCILE)', () => {
+    assert.equal(needsRepair(twinItems, ReconcileMode.REPLACED, RANGE, hairpin), true);
+    assert.equal(needsRepair(twinItems, ReconcileMode.REPLACED, RANGE), false);
   });
 });

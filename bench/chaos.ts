@@ -13,6 +13,8 @@ import { describeMachine } from './machine.js';
 const SEEDS = (process.env.CHAOS_SEED ?? '1,2,3,4').split(',').map((s) => Number(s.trim()));
 const PATHS = (process.env.CHAOS_PATH ?? 'rolling,1.4').split(',').map((s) => s.trim()) as CommitPath[];
 const SECONDS = Number(process.env.CHAOS_SECONDS ?? 40);
+// e.g. CHAOS_SERVER_ENV='VYOS_FIREWALL=manage VYOS_HAIRPIN=on VYOS_LAN_INTERFACE=eth1 ...': the owned rules go through the same faults
+const SERVER_ENV = Object.fromEntries((process.env.CHAOS_SERVER_ENV ?? '').split(/\s+/).filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
 
 async function main(): Promise<void> {
   if (SEEDS.some((s) => !Number.isInteger(s))) throw new Error(`CHAOS_SEED: integers, comma-separated (got ${process.env.CHAOS_SEED})`);
@@ -27,7 +29,7 @@ async function main(): Promise<void> {
   const results: ChaosResult[] = [];
   for (const seed of SEEDS) {
     for (const path of PATHS) {
-      const r = await runChaos({ seed, path, seconds: SECONDS, logDir: process.env.CHAOS_LOG_DIR, progress: (l) => console.error(l) });
+      const r = await runChaos({ seed, path, seconds: SECONDS, logDir: process.env.CHAOS_LOG_DIR, progress: (l) => console.error(l), serverEnv: SERVER_ENV });
       console.log(formatChaosResult(r));
       results.push(r);
     }

@@ -10,7 +10,7 @@ import { conflict, rollbackFailed, routerBusy, routerRejected, routerUnavailable
 import { logContext, type Logger } from '../observability/logger.js';
 import { ATTR, failSpan, inSpan } from '../observability/spans.js';
 import { isOurTwin, isTwinNumber, masqueradeRule, withTwins } from '../domain/hairpin.js';
-import { acceptRule, poolAddress } from '../vyos/managed-accept.js';
+import { configuredAcceptRule } from '../vyos/managed-accept.js';
 import { planOwned, readOwned, restoreOwned, sameOwnedState, type OwnedRule, type OwnedState } from '../vyos/owned-rule.js';
 import { inverse, touchedRuleNumbers } from '../vyos/nat-rule.js';
 import { assertSafeCommands } from '../vyos/path-guard.js';
@@ -255,17 +255,17 @@ export const STAGES: readonly StageRow[] = [
   },
   {
     name: StageName.PLAN,
-    does: 'plan the commands from the intents and the router state (with VYOS_FIREWALL=manage, the accept rule too, read first), and pass them through the allow-list guard',
+    does: 'plan the commands from the intents and the router state, with the rules we own beside them (VYOS_FIREWALL=manage, VYOS_HAIRPIN: read first), and pass them through the allow-list guard',
     onFailure: UndoPath.RELEASE,
-    branches: 'a dry run stops here (the plan is its answer, the database is rolled back); nothing to send, snapshot or save: commit the database and finish',
+    branches: "a hairpin twin's number held by someone else's rule -> RELEASE with CONFLICT; a dry run stops here (the plan is its answer, the database is rolled back); nothing to send, snapshot or save: commit the database and finish",
     async run(b, d) {
       const sets = b.accepted.map((a) => a.member.set);
       b.intents = b.accepted.flatMap((a) => a.prepared.intents);
       b.operation = [...new Set(sets.map((s) => s.operation))].join(',');
       b.loadFile = b.accepted.map((a) => a.prepared.loadFile).find((f) => f) ?? null;
-      b.commands = b.loadFile ? [] : planCommands(b.intents, b.before, b.caps.syntax);
       const twinHeld = b.loadFile ? null : foreignTwin(b, d);
       if (twinHeld) return fail(UndoPath.RELEASE, twinHeld.message, twinHeld);
+      b.commands = b.loadFile ? [] : planCommands(b.intents, b.before, b.caps.syntax);
       b.owned = b.loadFile ? [] : await planOwnedRules(b, d);
       for (const o of b.owned) b.commands.push(...o.commands);
       // The last allow-list check: nothing that is not a value we render reaches the router.
@@ -372,7 +372,7 @@ export const STAGES: readonly StageRow[] = [
   },
   {
     name: StageName.VERIFY,
-    does: 'read the touched rules (and a written accept rule) back and compare them with the intent (a read that fails is retried before deciding)',
+    does: 'read the touched rules (and any owned rule written) back and compare them with the intent (a read that fails is retried before deciding)',
     rollbackStage: RollbackStage.ROUTER_VERIFY,
     onFailure: UndoPath.REVERT,
     when: (b) => sends(b) && b.loadFile === null,
@@ -501,7 +501,7 @@ async function planOwnedRules(b: Batch, d: TransactionDeps): Promise<OwnedPlan[]
   const { config } = d;
   const wanted: { name: string; rule: OwnedRule; hint: string }[] = [];
   if (config.vyosFirewall === 'manage' && b.caps.syntax !== '1.3') {
-    wanted.push({ name: 'firewall accept rule', rule: acceptRule(config.vyosFirewallRule, poolAddress(config.lanPool.first, config.lanPool.last)), hint: 'VYOS_FIREWALL_RULE' });
+    wanted.push({ name: 'firewall accept rule', rule: configuredAcceptRule(config), hint: 'VYOS_FIREWALL_RULE' });
   }
   if (config.hairpin) wanted.push({ name: 'hairpin masquerade rule', rule: masqueradeRule(config.hairpin, config.lanPool, b.caps.syntax), hint: 'VYOS_HAIRPIN_SNAT_RULE' });
   if (wanted.length === 0) return [];

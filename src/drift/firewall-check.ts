@@ -2,8 +2,7 @@
 // VM (docs/operations.md "Making the port reachable"). A NAT rule the filter drops is a port that
 // does not answer, with a mutation that said "success".
 import { forwardOutcome, readFirewall13, readFirewallIpv4, type FirewallIpv4, type Outcome } from '../vyos/forward-filter.js';
-import { acceptRule } from '../vyos/managed-accept.js';
-import { ownedStanding, readOwned, type OwnedStanding } from '../vyos/owned-rule.js';
+import { ownedNumber, ownedStanding, readOwned, type OwnedRule, type OwnedStanding } from '../vyos/owned-rule.js';
 import type { RouterApi } from '../vyos/types.js';
 import { protocolTransports } from '../vyos/traffic-match.js';
 import type { ExpectedRule } from './drift-diff.js';
@@ -127,17 +126,18 @@ export async function readFirewall(router: RouterApi, mode: FirewallMode, wanInt
 }
 
 /** The report from what readFirewall found and the database's rules; `managed`: VYOS_FIREWALL=manage's rule. */
-export function firewallVerdict(read: FirewallIpv4 | FirewallReportData, expected: readonly ExpectedRule[], wanInterface: string, managed?: { ruleNumber: number; address: string }): FirewallReportData {
+export function firewallVerdict(read: FirewallIpv4 | FirewallReportData, expected: readonly ExpectedRule[], wanInterface: string, managed?: OwnedRule): FirewallReportData {
   if ('mode' in read) return read;
   const report = checkForwarding(read, expected, wanInterface);
   if (!managed) return report;
   report.mode = 'manage';
   // 1.3 has no forward filter to keep a rule in: manage reports as check does.
   if (read.model === '1.3') return report;
-  const node = read.forward?.rules.find((r) => r.number === managed.ruleNumber)?.node ?? null;
-  const state = ownedStanding(readOwned(node, acceptRule(managed.ruleNumber, managed.address)), expected.some((e) => !e.expected.disabled));
-  report.managed = { ruleNumber: managed.ruleNumber, state };
-  if (state !== 'IN_PLACE') report.detail += `; VYOS_FIREWALL=manage: rule ${managed.ruleNumber} is ${state === 'FOREIGN' ? "someone else's (left alone; set VYOS_FIREWALL_RULE to a free number)" : `${state.toLowerCase()} (the next change, or reconcile, writes it)`}`;
+  const ruleNumber = ownedNumber(managed);
+  const node = read.forward?.rules.find((r) => r.number === ruleNumber)?.node ?? null;
+  const state = ownedStanding(readOwned(node, managed), expected.some((e) => !e.expected.disabled));
+  report.managed = { ruleNumber, state };
+  if (state !== 'IN_PLACE') report.detail += `; VYOS_FIREWALL=manage: rule ${ruleNumber} is ${state === 'FOREIGN' ? "someone else's (left alone; set VYOS_FIREWALL_RULE to a free number)" : `${state.toLowerCase()} (the next change, or reconcile, writes it)`}`;
   return report;
 }
 

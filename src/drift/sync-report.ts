@@ -8,8 +8,8 @@ import type { Coordinator } from '../changes/coordinator.js';
 import type { NatSyntax, RouterApi, RouterRule } from '../vyos/types.js';
 import { firewallVerdict, readFirewall, type FirewallWatch } from './firewall-check.js';
 import { masqueradeRule } from '../domain/hairpin.js';
-import { poolAddress } from '../vyos/managed-accept.js';
-import { ownedStanding, readOwned, type OwnedRule, type OwnedState } from '../vyos/owned-rule.js';
+import { configuredAcceptRule } from '../vyos/managed-accept.js';
+import { ownedNumber, ownedStanding, readOwned, type OwnedRule, type OwnedState } from '../vyos/owned-rule.js';
 import { diffDrift, syncReport, type ExpectedRule, type SyncReportData } from './drift-diff.js';
 
 /** What the drift operations need from the composition root. */
@@ -56,10 +56,9 @@ export async function snapshot(em: EntityManager, deps: DriftDeps): Promise<Drif
   const rules = [...routerRules.values()];
   const report = compare(expected, rules, deps.config, state);
   const { config } = deps;
-  const managed = config.vyosFirewall === 'manage' ? { ruleNumber: config.vyosFirewallRule, address: poolAddress(config.lanPool.first, config.lanPool.last) } : undefined;
-  report.firewall = firewallVerdict(fw, expected, config.wanInterface, managed);
+  report.firewall = firewallVerdict(fw, expected, config.wanInterface, config.vyosFirewall === 'manage' ? configuredAcceptRule(config) : undefined);
   deps.firewall?.note(report.firewall, report.checkedAt);
-  if (masquerade) report.hairpin = { ruleNumber: Number(masquerade.rule.path[3]), state: ownedStanding(masquerade.held, expected.some((e) => !e.expected.disabled)) };
+  if (masquerade) report.hairpin = { ruleNumber: ownedNumber(masquerade.rule), state: ownedStanding(masquerade.held, expected.some((e) => !e.expected.disabled)) };
   return { expected, routerRules: rules, report };
 }
 

@@ -16,6 +16,11 @@ export function poolAddress(first: string, last: string): string {
   return first === last ? first : `${first}-${last}`;
 }
 
+/** The accept rule as configured: at VYOS_FIREWALL_RULE, for LAN_POOL. */
+export function configuredAcceptRule(config: { vyosFirewallRule: number; lanPool: { first: string; last: string } }): OwnedRule {
+  return acceptRule(config.vyosFirewallRule, poolAddress(config.lanPool.first, config.lanPool.last));
+}
+
 /** The accept rule at `ruleNumber` (VYOS_FIREWALL_RULE) for `address` (LAN_POOL as `a-b`). */
 export function acceptRule(ruleNumber: number, address: string): OwnedRule {
   return {

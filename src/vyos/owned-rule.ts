@@ -21,6 +21,9 @@ const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null 
 /** What the router holds at an owned rule's path. */
 export type OwnedState = { kind: 'absent' } | { kind: 'ours'; node: Json; exact: boolean } | { kind: 'foreign' };
 
+/** The rule number: the tag value `path` ends in. */
+export const ownedNumber = (rule: OwnedRule): number => Number(rule.path[rule.path.length - 1]);
+
 export function renderOwned(rule: OwnedRule): RouterCommand[] {
   return [...rule.leaves, ['description', rule.description]].map((leaf) => ({ op: 'set', path: [...rule.path, ...leaf] }));
 }

@@ -36,6 +36,8 @@ export interface ChaosOptions {
   logDir?: string;
   /** progress lines */
   progress?: (line: string) => void;
+  /** more server settings, e.g. VYOS_FIREWALL=manage or VYOS_HAIRPIN=on with its variables (their owned rules are checked at the end) */
+  serverEnv?: Record<string, string>;
 }
 
 export interface ChaosResult {
@@ -111,7 +113,7 @@ const Q = {
   decommission: `mutation($id: ID!) { decommissionVm(id: $id) }`,
   vms: `query($after: String) { vms(first: 200, after: $after) { pageInfo { hasNextPage endCursor } edges { node { id name internalIp portRules { ${RULE_FIELDS} } } } } }`,
   events: `query($after: String) { rollbackEvents(first: 200, after: $after) { pageInfo { hasNextPage endCursor } edges { node { id at operation stage outcome reason commands { op path } } } } }`,
-  sync: `{ syncReport { inSync items { kind ruleNumber fields { field expected actual } } } }`,
+  sync: `{ syncReport { inSync items { kind ruleNumber fields { field expected actual } } firewall { managed { ruleNumber state } } hairpin { ruleNumber state } } }`,
 };
 
 interface ApiRule {
@@ -292,6 +294,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       VYOS_CONFIRM_MINUTES: '1',
       NAT_RULE_RANGE: `${RANGE.first}-${RANGE.last}`,
       VYOS_WAN_INTERFACE: WAN,
+      ...opts.serverEnv,
     };
     const start = async (i: number) => {
       const logFile = path.join(logDir, `${tag}-replica${i}-gen${generations[i]}.log`);
@@ -559,10 +562,17 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     for (const d of ruleDifferences(known, routerRules, RANGE, WAN)) result.differences.push(describe(d, failedUndo) + history(d, timeline));
 
     const report = await gql(a.url, adminKey, Q.sync);
-    const sync = report.data?.syncReport as { inSync: boolean; items: { kind: string; ruleNumber: number; fields: { field: string; expected: string | null; actual: string | null }[] }[] } | undefined;
+    type Owned = { ruleNumber: number; state: string } | null;
+    const sync = report.data?.syncReport as
+      | { inSync: boolean; items: { kind: string; ruleNumber: number; fields: { field: string; expected: string | null; actual: string | null }[] }[]; firewall: { managed: Owned } | null; hairpin: Owned }
+      | undefined;
     if (!sync) result.differences.push(`syncReport failed: ${JSON.stringify(report.errors)}`);
     else if (!sync.inSync)
       result.differences.push(`syncReport.inSync false: ${sync.items.map((i) => `${i.kind} ${i.ruleNumber}${i.fields.length ? ` (${i.fields.map((f) => `${f.field} ${f.expected}->${f.actual}`).join(', ')})` : ''}`).join('; ')}`);
+    // The rules we own beside the NAT rules must have followed the port rules too.
+    for (const [what, owned] of [['firewall accept rule', sync?.firewall?.managed ?? null], ['hairpin masquerade rule', sync?.hairpin ?? null]] as const) {
+      if (owned && owned.state !== 'IN_PLACE') result.differences.push(`${what} ${owned.ruleNumber}: ${owned.state}`);
+    }
 
     // An acknowledged write nobody tried to undo must still be there.
     const vmIds = new Set(vms.map((v) => v.id));

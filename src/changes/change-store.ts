@@ -4,7 +4,7 @@
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import type { Config } from '../config.js';
 import { isTwinNumber, twinOf } from '../domain/hairpin.js';
-import { FINISHED_STATES, Operation, OperationState, PortRule, RollbackEvent, RouterState, Snapshot, type RollbackOutcome, type RollbackStage } from '../domain/entities/index.js';
+import { FINISHED_STATES, Operation, claimRange, OperationState, PortRule, RollbackEvent, RouterState, Snapshot, type RollbackOutcome, type RollbackStage } from '../domain/entities/index.js';
 import type { Protocol } from '../domain/entities/protocol.js';
 import { expectedRouterRule } from '../domain/rule-mapping.js';
 import type { ExpectedRule } from '../drift/drift-diff.js';
@@ -133,13 +133,14 @@ export async function expectedRules(em: EntityManager, settings: RuleSettings): 
     protocol: Protocol;
     external_port: number;
     internal_port: number;
+    port_count: number;
     source_address: string | null;
     description: string | null;
     enabled: boolean;
     vm_name: string;
     internal_ip: string;
   }[] = await em.execute(
-    `select pr.id, pr.rule_number, pr.protocol, pr.external_port, pr.internal_port, pr.source_address,
+    `select pr.id, pr.rule_number, pr.protocol, pr.external_port, pr.internal_port, pr.port_count, pr.source_address,
             pr.description, pr.enabled, v.name as vm_name, v.internal_ip
        from port_rule pr join vm v on v.id = pr.vm_id
       order by pr.rule_number`,
@@ -152,6 +153,7 @@ export async function expectedRules(em: EntityManager, settings: RuleSettings): 
         protocol: r.protocol,
         externalPort: r.external_port,
         internalPort: r.internal_port,
+        portCount: r.port_count,
         sourceAddress: r.source_address,
         description: r.description,
         enabled: r.enabled,
@@ -169,11 +171,12 @@ export async function expectedRules(em: EntityManager, settings: RuleSettings): 
 /** A pool of values the database hands out (allocation_mark.ts says what a mark promises). */
 export type Pool = 'rule_number' | 'tcp_port' | 'udp_port' | 'lan_address';
 
-// "n is not in use": one index probe each (the columns are unique).
+// "n is not in use": one index probe each (unique columns; for ports the exclusion constraints'
+// GiST index on the range each rule claims, port-rule.ts).
 const NOT_USED: Record<Pool, string> = {
   rule_number: 'not exists (select 1 from port_rule p where p.rule_number = n)',
-  tcp_port: 'not exists (select 1 from port_rule p where p.tcp_port = n and p.id is distinct from ?::uuid)',
-  udp_port: 'not exists (select 1 from port_rule p where p.udp_port = n and p.id is distinct from ?::uuid)',
+  tcp_port: `not exists (select 1 from port_rule p where ${claimRange('tcp_port', 'p')} @> n::int and p.id is distinct from ?::uuid)`,
+  udp_port: `not exists (select 1 from port_rule p where ${claimRange('udp_port', 'p')} @> n::int and p.id is distinct from ?::uuid)`,
   lan_address: "not exists (select 1 from vm v where v.internal_ip = host('0.0.0.0'::inet + n))",
 };
 
@@ -219,20 +222,20 @@ export async function heldRuleNumbers(em: EntityManager, numbers: number[]): Pro
   return new Set(rows.map((r) => r.rule_number));
 }
 
-/** Whether a rule other than `ignoreRule` claims `port` for one of the transports `want`. */
-export async function portClaimed(em: EntityManager, want: { tcp: boolean; udp: boolean }, port: number, ignoreRule: string | null): Promise<boolean> {
-  const conds = [...(want.tcp ? ['tcp_port = ?'] : []), ...(want.udp ? ['udp_port = ?'] : [])];
+/** Whether a rule other than `ignoreRule` claims one of `count` ports from `port` for one of the transports `want`. */
+export async function portClaimed(em: EntityManager, want: { tcp: boolean; udp: boolean }, port: number, count: number, ignoreRule: string | null): Promise<boolean> {
+  const conds = [...(want.tcp ? [`${claimRange('tcp_port')} && int4range(?, ?)`] : []), ...(want.udp ? [`${claimRange('udp_port')} && int4range(?, ?)`] : [])];
   if (conds.length === 0) return false;
   const [row] = await em.execute<{ taken: boolean }[]>(
     `select exists (select 1 from port_rule where (${conds.join(' or ')}) and id is distinct from ?::uuid) as taken`,
-    [...conds.map(() => port), ignoreRule],
+    [...conds.flatMap(() => [port, port + count]), ignoreRule],
   );
   return row?.taken ?? false;
 }
 
-/** Rule numbers and the external ports each rule claims per transport. */
-export function portClaims(em: EntityManager): Promise<{ rule_number: number; tcp_port: number | null; udp_port: number | null }[]> {
-  return em.execute('select rule_number, tcp_port, udp_port from port_rule');
+/** Rule numbers and the external ports each rule claims per transport (port_count of them from each start). */
+export function portClaims(em: EntityManager): Promise<{ rule_number: number; tcp_port: number | null; udp_port: number | null; port_count: number }[]> {
+  return em.execute('select rule_number, tcp_port, udp_port, port_count from port_rule');
 }
 
 /** Every VM's id, name and internal address. */

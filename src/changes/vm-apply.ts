@@ -16,7 +16,7 @@ import { touchedRuleNumbers } from '../vyos/nat-rule.js';
 import type { RouterCommand } from '../vyos/types.js';
 import { planCommands, type RuleIntent } from './change-plan.js';
 import type { ChangeSet } from './change-set.js';
-import { Allocator, findVm, intentFor, newRule, validateProvision, type PortRuleSpec } from './vm-changes.js';
+import { Allocator, findVm, intentFor, newRule, rangeKeepsPorts, validateProvision, type PortRuleSpec } from './vm-changes.js';
 
 export interface NamedRuleSpec extends PortRuleSpec {
   name: string;
@@ -65,7 +65,7 @@ export interface ApplyOutcome {
 
 // ---- input validation (pure) ----
 
-type RawApplyRule = { name: string; internalPort: number; externalPort?: number | null; protocol?: Protocol | null; sourceAddress?: string | null; description?: string | null; enabled?: boolean | null };
+type RawApplyRule = { name: string; internalPort?: number | null; externalPort?: number | null; portCount?: number | null; protocol?: Protocol | null; sourceAddress?: string | null; description?: string | null; enabled?: boolean | null };
 
 export function validateApply(raw: { name: string; internalIp?: string | null; macAddress?: string | null; portRules: RawApplyRule[] }): ApplySpec {
   raw.portRules.forEach((r, i) => {
@@ -98,6 +98,7 @@ export interface RuleFacts {
   protocol: Protocol;
   externalPort: number;
   internalPort: number;
+  portCount: number;
 }
 
 export interface RuleMatch<R> {
@@ -120,7 +121,14 @@ export function matchRules<R extends RuleFacts>(existing: readonly R[], wanted: 
   for (const m of matches) {
     if (m.rule) continue;
     const w = wanted[m.index];
-    const adopt = unnamed.find((r) => left.has(r) && r.internalPort === w.internalPort && r.protocol === w.protocol && (w.externalPort == null || r.externalPort === w.externalPort));
+    const adopt = unnamed.find(
+      (r) =>
+        left.has(r) &&
+        r.internalPort === (w.internalPort ?? r.externalPort) &&
+        r.portCount === w.portCount &&
+        r.protocol === w.protocol &&
+        (w.externalPort == null || r.externalPort === w.externalPort),
+    );
     if (adopt) {
       m.rule = adopt;
       left.delete(adopt);
@@ -133,10 +141,15 @@ export function matchRules<R extends RuleFacts>(existing: readonly R[], wanted: 
 async function converge(rule: PortRule, spec: NamedRuleSpec, alloc: Allocator, field: string): Promise<boolean> {
   const before = JSON.stringify(facts(rule));
   const port = spec.externalPort ?? rule.externalPort;
-  if (spec.protocol !== rule.protocol || port !== rule.externalPort) rule.externalPort = await alloc.externalPort(`${field}.externalPort`, spec.protocol, port, rule);
+  const count = check.portCount(`${field}.portCount`, spec.portCount, port);
+  if (spec.protocol !== rule.protocol || port !== rule.externalPort || count !== rule.portCount) {
+    rule.externalPort = await alloc.externalPort(`${field}.externalPort`, spec.protocol, port, count, rule);
+  }
+  rangeKeepsPorts(`${field}.internalPort`, spec.internalPort, rule.externalPort, count);
   rule.name = spec.name;
   rule.protocol = spec.protocol;
-  rule.internalPort = spec.internalPort;
+  rule.portCount = count;
+  rule.internalPort = spec.internalPort ?? rule.externalPort;
   rule.sourceAddress = spec.sourceAddress;
   rule.description = spec.description;
   rule.enabled = spec.enabled;
@@ -145,7 +158,7 @@ async function converge(rule: PortRule, spec: NamedRuleSpec, alloc: Allocator, f
 }
 
 function facts(r: PortRule) {
-  return [r.name ?? null, r.protocol, r.externalPort, r.internalPort, r.sourceAddress ?? null, r.description ?? null, r.enabled];
+  return [r.name ?? null, r.protocol, r.externalPort, r.internalPort, r.portCount, r.sourceAddress ?? null, r.description ?? null, r.enabled];
 }
 
 /** The commands of the batch that touch this change set's rules: what it sent itself. */

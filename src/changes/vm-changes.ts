@@ -16,8 +16,11 @@ import { heldRuleNumbers, poolStart, portClaimed, setPoolMark, unusedValues, typ
 export interface PortRuleSpec {
   /** unique per VM; the key applyVm matches rules by (vm-apply.ts) */
   name?: string | null;
-  internalPort: number;
+  /** null: the same as the external port (VyOS with no `translation port`); always so for a range */
+  internalPort: number | null;
   externalPort?: number | null;
+  /** consecutive ports from the external port; 1 for a single port */
+  portCount: number;
   protocol: Protocol;
   sourceAddress: string | null;
   description: string | null;
@@ -35,6 +38,7 @@ export interface ProvisionSpec {
 export interface PortRulePatch {
   externalPort?: number;
   internalPort?: number;
+  portCount?: number;
   protocol?: Protocol;
   sourceAddress?: string | null;
   description?: string | null;
@@ -43,13 +47,43 @@ export interface PortRulePatch {
 
 // ---- input validation (pure; runs before anything is queued) ----
 
-type RawRule = { name?: string | null; internalPort: number; externalPort?: number | null; protocol?: Protocol | null; sourceAddress?: string | null; description?: string | null; enabled?: boolean | null };
+type RawRule = {
+  name?: string | null;
+  internalPort?: number | null;
+  externalPort?: number | null;
+  portCount?: number | null;
+  protocol?: Protocol | null;
+  sourceAddress?: string | null;
+  description?: string | null;
+  enabled?: boolean | null;
+};
+
+/**
+ * A range forwards each port to the same port number on the VM. VyOS renders `translation port
+ * a-b` as nftables `dnat to addr:a-b` (python/vyos/nat.py), and netfilter keeps a port only when it
+ * lies inside that range; any other port is mapped onto the range's first free port, not shifted
+ * one by one. So a range's translation port is left out, and only the same numbers can be asked for.
+ */
+export function rangeKeepsPorts(field: string, internalPort: number | null, externalPort: number | null, portCount: number): void {
+  if (portCount === 1 || internalPort === null || internalPort === externalPort) return;
+  throw badInput(
+    field,
+    externalPort === null
+      ? 'a port range keeps its port numbers on the VM: omit internalPort, it is the allocated externalPort'
+      : `a port range keeps its port numbers on the VM (VyOS cannot shift a range): internalPort must be the external port, ${externalPort}`,
+  );
+}
 
 export function validatePortRule(field: string, raw: RawRule): PortRuleSpec {
+  const externalPort = raw.externalPort == null ? null : check.port(`${field}.externalPort`, raw.externalPort);
+  const portCount = check.portCount(`${field}.portCount`, raw.portCount ?? 1, externalPort);
+  const internalPort = raw.internalPort == null ? null : check.port(`${field}.internalPort`, raw.internalPort);
+  rangeKeepsPorts(`${field}.internalPort`, internalPort, externalPort, portCount);
   return {
     name: raw.name == null ? null : check.ruleName(`${field}.name`, raw.name),
-    internalPort: check.port(`${field}.internalPort`, raw.internalPort),
-    externalPort: raw.externalPort == null ? null : check.port(`${field}.externalPort`, raw.externalPort),
+    internalPort,
+    externalPort,
+    portCount,
     protocol: raw.protocol ?? Protocol.TCP,
     sourceAddress: check.sourceAddress(`${field}.sourceAddress`, raw.sourceAddress),
     description: check.description(`${field}.description`, raw.description),
@@ -77,22 +111,31 @@ export function validateProvision(raw: { name: string; internalIp?: string | nul
     if (names.has(r.name)) throw badInput(`input.portRules[${i}].name`, `"${r.name}" is also the name of input.portRules[${names.get(r.name)}]`);
     names.set(r.name, i);
   });
-  const seen = new Map<string, number>();
   spec.portRules.forEach((r, i) => {
     if (r.externalPort == null) return;
-    for (const t of transports(r.protocol)) {
-      const k = `${t}/${r.externalPort}`;
-      if (seen.has(k)) throw conflict(`input.portRules[${i}].externalPort: ${r.externalPort}/${t} is also requested by input.portRules[${seen.get(k)}]`, { field: `input.portRules[${i}].externalPort` });
-      seen.set(k, i);
-    }
+    spec.portRules.slice(0, i).forEach((o, j) => {
+      const t = transports(r.protocol).find((x) => transports(o.protocol).includes(x));
+      if (o.externalPort == null || t === undefined || !overlaps(r.externalPort!, r.portCount, o.externalPort, o.portCount)) return;
+      const field = `input.portRules[${i}].externalPort`;
+      throw conflict(`${field}: ${portsText(r.externalPort!, r.portCount)}/${t} overlaps input.portRules[${j}] (${portsText(o.externalPort, o.portCount)})`, { field });
+    });
   });
   return spec;
 }
 
-export function validatePatch(raw: { externalPort?: number | null; internalPort?: number | null; protocol?: Protocol | null; sourceAddress?: string | null; description?: string | null; enabled?: boolean | null }): PortRulePatch {
+export function validatePatch(raw: {
+  externalPort?: number | null;
+  internalPort?: number | null;
+  portCount?: number | null;
+  protocol?: Protocol | null;
+  sourceAddress?: string | null;
+  description?: string | null;
+  enabled?: boolean | null;
+}): PortRulePatch {
   const patch: PortRulePatch = {};
   if (raw.externalPort != null) patch.externalPort = check.port('input.externalPort', raw.externalPort);
   if (raw.internalPort != null) patch.internalPort = check.port('input.internalPort', raw.internalPort);
+  if (raw.portCount != null) patch.portCount = check.portCount('input.portCount', raw.portCount, patch.externalPort ?? null);
   if (raw.protocol != null) patch.protocol = raw.protocol;
   // explicit null clears an optional field; absent leaves it
   if (raw.sourceAddress !== undefined) patch.sourceAddress = check.sourceAddress('input.sourceAddress', raw.sourceAddress);
@@ -103,6 +146,15 @@ export function validatePatch(raw: { externalPort?: number | null; internalPort?
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export const isUuid = (id: string) => UUID.test(id);
+
+/** `30000` or `30000-30099`: a rule's external ports as VyOS's `destination port` spells them. */
+export function portsText(first: number, count: number): string {
+  return count === 1 ? String(first) : `${first}-${first + count - 1}`;
+}
+
+function overlaps(a: number, aCount: number, b: number, bCount: number): boolean {
+  return a < b + bCount && b < a + aCount;
+}
 
 export function transports(p: Protocol): ('tcp' | 'udp')[] {
   const c = claims(p);
@@ -144,22 +196,33 @@ export class Allocator {
     return intToIpv4(n);
   }
 
-  /** An explicit port is checked; an absent one is allocated. Either way it is claimed. */
-  async externalPort(field: string, protocol: Protocol, wanted: number | null | undefined, ignore?: PortRule): Promise<number> {
+  /**
+   * The first of `count` consecutive external ports: an explicit start is checked, an absent one
+   * is allocated (the lowest free run). Either way every port of the run is claimed.
+   */
+  async externalPort(field: string, protocol: Protocol, wanted: number | null | undefined, count: number, ignore?: PortRule): Promise<number> {
     const need = claims(protocol);
     const pools = portPools(need);
     const ignoreId = ignore?.id ?? null;
     let port: number;
     if (wanted == null) {
-      port = await this.take(pools, this.ctx.config.externalPortRange, 'EXTERNAL_PORT_RANGE', (p) => this.caughtByOthers(p, need, ignore), ignoreId);
+      port = await this.take(pools, this.ctx.config.externalPortRange, 'EXTERNAL_PORT_RANGE', (p) => this.caughtByOthers(p, need, ignore), ignoreId, count);
     } else {
-      const taken =
-        pools.some((p) => this.claimed[p].has(wanted)) || (await portClaimed(this.ctx.em, need, wanted, ignoreId)) || (await this.caughtByOthers(wanted, need, ignore));
-      if (taken) throw conflict(`${field}: port ${wanted} is already forwarded for ${protocol}`, { field });
+      if (await this.runTaken(pools, need, wanted, count, ignore)) {
+        throw conflict(`${field}: port ${count === 1 ? wanted : `range ${portsText(wanted, count)}`} is already forwarded for ${protocol}`, { field });
+      }
       port = wanted;
     }
-    for (const p of pools) this.claimed[p].add(port);
+    for (const p of pools) for (let v = port; v < port + count; v++) this.claimed[p].add(v);
     return port;
+  }
+
+  /** Some port of the run is claimed here, by another rule in the database, or by a foreign rule on the router. */
+  private async runTaken(pools: Pool[], need: { tcp: boolean; udp: boolean }, first: number, count: number, ignore?: PortRule): Promise<boolean> {
+    for (let v = first; v < first + count; v++) if (pools.some((p) => this.claimed[p].has(v))) return true;
+    if (await portClaimed(this.ctx.em, need, first, count, ignore?.id ?? null)) return true;
+    for (let v = first; v < first + count; v++) if (await this.caughtByOthers(v, need, ignore)) return true;
+    return false;
   }
 
   /** A rule on the router catches `port` and is not one of ours (a rule of ours is judged by the database). */
@@ -173,32 +236,41 @@ export class Allocator {
   }
 
   /**
-   * The lowest value of `range` unused in every pool of `pools`, not claimed here and not `held`;
-   * then each pool's mark moves to its lowest value still free (allocation_mark.ts).
+   * The lowest start of `count` consecutive values of `range` unused in every pool of `pools`,
+   * not claimed here and not `held`; then each pool's mark moves to its lowest value still free
+   * (allocation_mark.ts).
    */
-  private async take(pools: Pool[], range: NumberRange, name: string, held: (n: number) => Promise<boolean>, ignoreRule: string | null = null): Promise<number> {
+  private async take(pools: Pool[], range: NumberRange, name: string, held: (n: number) => Promise<boolean>, ignoreRule: string | null = null, count = 1): Promise<number> {
     const { em } = this.ctx;
     const starts: number[] = [];
     for (const p of pools) starts.push(this.starts.get(p) ?? (await poolStart(em, p, range.first)));
+    const limit = Math.max(PROBE, count);
     let from = Math.max(...starts);
     let firstProbe: number[] | null = null;
     let pick: number | null = null;
+    let run: { first: number; last: number } | null = null;
     while (pick === null) {
-      const free = await unusedValues(em, pools, from, range.last, PROBE, ignoreRule);
+      const free = await unusedValues(em, pools, from, range.last, limit, ignoreRule);
       firstProbe ??= free;
       for (const v of free) {
-        if (pools.some((p) => this.claimed[p].has(v)) || (await held(v))) continue;
-        pick = v;
-        break;
+        if (pools.some((p) => this.claimed[p].has(v)) || (await held(v))) {
+          run = null;
+          continue;
+        }
+        run = run !== null && v === run.last + 1 ? { first: run.first, last: v } : { first: v, last: v };
+        if (run.last - run.first + 1 === count) {
+          pick = run.first;
+          break;
+        }
       }
       if (pick !== null) break;
-      if (free.length < PROBE) throw poolExhausted(name);
+      if (free.length < limit) throw poolExhausted(name);
       from = free[free.length - 1] + 1;
     }
     for (const [i, p] of pools.entries()) {
-      const free = pools.length === 1 ? firstProbe! : await unusedValues(em, [p], starts[i], range.last, PROBE, ignoreRule);
+      const free = pools.length === 1 ? firstProbe! : await unusedValues(em, [p], starts[i], range.last, limit, ignoreRule);
       const chosen = pick;
-      const next = nextMark(free, (v) => v === chosen || this.claimed[p].has(v), range.last);
+      const next = nextMark(free, (v) => (v >= chosen && v < chosen + count) || this.claimed[p].has(v), range.last);
       await setPoolMark(em, p, range.first, next);
       this.starts.set(p, next);
     }
@@ -233,14 +305,15 @@ async function findRule(em: EntityManager, id: string): Promise<PortRule> {
 
 export async function newRule(em: EntityManager, vm: Vm, spec: PortRuleSpec, alloc: Allocator, field: string): Promise<PortRule> {
   const ruleNumber = await alloc.ruleNumber();
-  const externalPort = await alloc.externalPort(`${field}.externalPort`, spec.protocol, spec.externalPort);
+  const externalPort = await alloc.externalPort(`${field}.externalPort`, spec.protocol, spec.externalPort, spec.portCount);
   const rule = em.create(PortRule, {
     vm,
     name: spec.name ?? null,
     ruleNumber,
     protocol: spec.protocol,
     externalPort,
-    internalPort: spec.internalPort,
+    internalPort: spec.internalPort ?? externalPort,
+    portCount: spec.portCount,
     sourceAddress: spec.sourceAddress,
     description: spec.description,
     enabled: spec.enabled,
@@ -313,12 +386,18 @@ export function updatePortRule(id: string, patch: PortRulePatch, operation = 'up
       const rule = await findRule(ctx.em, id);
       const vm = rule.vm.getEntity();
       const protocol = patch.protocol ?? rule.protocol;
-      if (patch.protocol !== undefined || patch.externalPort !== undefined) {
+      // a range's internal port is its external one, so it moves with it; a single port's stays
+      const follows = rule.portCount > 1;
+      const count = check.portCount('input.portCount', patch.portCount ?? rule.portCount, patch.externalPort ?? rule.externalPort);
+      if (patch.protocol !== undefined || patch.externalPort !== undefined || count !== rule.portCount) {
         const alloc = await Allocator.load(ctx);
-        rule.externalPort = await alloc.externalPort('input.externalPort', protocol, patch.externalPort ?? rule.externalPort, rule);
+        rule.externalPort = await alloc.externalPort('input.externalPort', protocol, patch.externalPort ?? rule.externalPort, count, rule);
       }
+      const internal = patch.internalPort ?? (follows ? rule.externalPort : rule.internalPort);
+      rangeKeepsPorts('input.internalPort', internal, rule.externalPort, count);
       rule.protocol = protocol;
-      if (patch.internalPort !== undefined) rule.internalPort = patch.internalPort;
+      rule.portCount = count;
+      rule.internalPort = internal;
       if (patch.sourceAddress !== undefined) rule.sourceAddress = patch.sourceAddress;
       if (patch.description !== undefined) rule.description = patch.description;
       if (patch.enabled !== undefined) rule.enabled = patch.enabled;

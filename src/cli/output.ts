@@ -27,11 +27,14 @@ export function fields(pairs: readonly (readonly [string, string])[]): string {
 
 const dash = (v: string | number | null | undefined) => (v === null || v === undefined || v === '' ? '-' : String(v));
 
+/** `8080`, or `30000-30099` for a range. */
+const ports = (first: number, count: number) => (count === 1 ? String(first) : `${first}-${first + count - 1}`);
+
 export function ruleTable(rules: readonly RuleFieldsFragment[]): string {
   if (!rules.length) return '(no port rules)\n';
   return table(
     ['ID', 'NAME', 'RULE', 'PROTOCOL', 'EXTERNAL', 'INTERNAL', 'SOURCE', 'ENABLED', 'DESCRIPTION'],
-    rules.map((r) => [r.id, dash(r.name), String(r.ruleNumber), r.protocol, String(r.externalPort), String(r.internalPort), dash(r.sourceAddress), r.enabled ? 'yes' : 'no' + (r.needsRepair ? ' (needs repair)' : ''), dash(r.description)]),
+    rules.map((r) => [r.id, dash(r.name), String(r.ruleNumber), r.protocol, ports(r.externalPort, r.portCount), ports(r.internalPort, r.portCount), dash(r.sourceAddress), r.enabled ? 'yes' : 'no' + (r.needsRepair ? ' (needs repair)' : ''), dash(r.description)]),
   );
 }
 

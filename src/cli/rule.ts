@@ -1,6 +1,5 @@
 // vmapi rule add | rm | enable.
 import { choiceOption, intOption, type Command } from './command.js';
-import { usageError } from './exit-codes.js';
 import { AddPortRuleDocument, RemovePortRuleDocument, SetPortRuleEnabledDocument, type Protocol } from './generated/graphql.js';
 import { json, ruleTable } from './output.js';
 import { resolveVm } from './vm.js';
@@ -13,8 +12,9 @@ const add: Command = {
   args: '<vm id|name>',
   summary: 'add a port rule to a VM (one router commit)',
   optionHelp: [
-    '--internal-port N      port on the VM (required)',
-    '--external-port N      port on the WAN side (default: allocated)',
+    '--internal-port N      port on the VM (default: the external port)',
+    '--external-port N      port on the WAN side, a range\'s first (default: allocated)',
+    '--count N              forward N consecutive ports to the same numbers on the VM (default 1)',
     '--protocol tcp|udp|tcp_udp   default tcp',
     '--source CIDR          address or network allowed to connect (default: anyone)',
     '--description TEXT     shown on the router',
@@ -23,6 +23,7 @@ const add: Command = {
   options: {
     'internal-port': { type: 'string' },
     'external-port': { type: 'string' },
+    count: { type: 'string' },
     protocol: { type: 'string' },
     source: { type: 'string' },
     description: { type: 'string' },
@@ -30,11 +31,10 @@ const add: Command = {
   },
   positionals: { min: 1, max: 1 },
   async run(ctx, values, [vmRef]) {
-    const internalPort = intOption(values, 'internal-port', 1, 65535);
-    if (internalPort === undefined) throw usageError('rule add needs --internal-port');
     const input = {
-      internalPort,
+      internalPort: intOption(values, 'internal-port', 1, 65535),
       externalPort: intOption(values, 'external-port', 1, 65535),
+      portCount: intOption(values, 'count', 1, 65535),
       protocol: choiceOption(values, 'protocol', PROTOCOLS),
       sourceAddress: values.source as string | undefined,
       description: values.description as string | undefined,

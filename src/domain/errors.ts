@@ -1,6 +1,6 @@
 // The closed error vocabulary (design.md "Errors"): the codes, how loudly each is logged, the
 // factories, and the mapping of anything thrown to it. Every error a client can see is made here.
-import { UniqueConstraintViolationException } from '@mikro-orm/postgresql';
+import { DriverException, UniqueConstraintViolationException } from '@mikro-orm/postgresql';
 import { RouterError, RouterErrorKind } from '../vyos/types.js';
 
 export enum ErrorCode {
@@ -129,6 +129,7 @@ const CONSTRAINT_MESSAGES: [RegExp, string, string][] = [
   [/vm_internal_ip_unique/, 'internalIp', 'this internal IP is already used by another VM'],
   [/vm_idempotency_key_unique/, 'idempotencyKey', 'this idempotency key was already used'],
   [/port_rule_(tcp|udp)_port_unique/, 'externalPort', 'this external port is already forwarded for that protocol'],
+  [/port_rule_(tcp|udp)_ports_excl/, 'externalPort', 'a port of this range is already forwarded for that protocol'],
   [/port_rule_rule_number_unique/, 'ruleNumber', 'this rule number is already used'],
   [/port_rule_vm_id_name_unique/, 'name', 'the VM already has a port rule with this name'],
   [/idempotency_key_pkey/, 'idempotencyKey', 'this idempotency key is being used by a request running now; retry it'],
@@ -137,7 +138,8 @@ const CONSTRAINT_MESSAGES: [RegExp, string, string][] = [
 /** Maps anything thrown to the closed error vocabulary; what it cannot map is returned as an Error, to be masked. */
 export function toClientError(e: unknown): Error {
   if (e instanceof AppError) return e;
-  if (e instanceof UniqueConstraintViolationException) {
+  // 23P01: an exclusion constraint (two rules' port ranges overlap); the driver has no class for it
+  if (e instanceof UniqueConstraintViolationException || (e instanceof DriverException && e.code === '23P01')) {
     const hit = CONSTRAINT_MESSAGES.find(([re]) => re.test(e.message));
     return hit ? conflict(`${hit[1]}: ${hit[2]}`, { field: hit[1] }) : conflict('a value that must be unique is already taken');
   }

@@ -7,6 +7,8 @@ export interface PortRuleFacts {
   protocol: Protocol;
   externalPort: number;
   internalPort: number;
+  /** consecutive ports from externalPort (1 when absent) */
+  portCount?: number;
   sourceAddress?: string | null;
   description?: string | null;
   enabled: boolean;
@@ -14,13 +16,19 @@ export interface PortRuleFacts {
 
 const VYOS_PROTOCOL: Record<Protocol, string> = { TCP: 'tcp', UDP: 'udp', TCP_UDP: 'tcp_udp' };
 
+/**
+ * A range is `destination port a-b` with no `translation port`: the VM gets each port as it came
+ * (vm-changes.ts `rangeKeepsPorts` says why VyOS cannot shift one). A single port keeps its
+ * explicit translation port, as every rule has had since the first release.
+ */
 export function expectedRouterRule(rule: PortRuleFacts, vm: { name: string; internalIp: string }, wanInterface: string): RouterRule {
+  const count = rule.portCount ?? 1;
   return {
     ruleNumber: rule.ruleNumber,
     description: rule.description ?? `vm ${vm.name}`,
     protocol: VYOS_PROTOCOL[rule.protocol],
-    externalPort: String(rule.externalPort),
-    internalPort: String(rule.internalPort),
+    externalPort: count === 1 ? String(rule.externalPort) : `${rule.externalPort}-${rule.externalPort + count - 1}`,
+    internalPort: count === 1 ? String(rule.internalPort) : undefined,
     translationAddress: vm.internalIp,
     sourceAddress: rule.sourceAddress ?? undefined,
     inboundInterface: wanInterface,

@@ -40,6 +40,14 @@ export function port(field: string, value: number): number {
   return value;
 }
 
+/** How many ports a rule forwards from `first`: at least 1, and the range must end by port 65535. */
+export function portCount(field: string, value: number, first: number | null): number {
+  if (!Number.isInteger(value) || value < 1) throw badInput(field, `must be a whole number of ports, at least 1, got ${value}`);
+  const room = 65_536 - (first ?? 1);
+  if (value > room) throw badInput(field, first === null ? `must be at most 65535, got ${value}` : `a range of ${value} ports from ${first} would end past port 65535 (at most ${room})`);
+  return value;
+}
+
 /** An IPv4 address or CIDR prefix (host bits must be zero, as VyOS 1.4+ normalises them away). */
 export function sourceAddress(field: string, value: string | null | undefined): string | null {
   if (value === null || value === undefined || value.trim() === '') return null;

@@ -3,7 +3,7 @@ import type { OwnedStanding } from '../vyos/owned-rule.js';
 import type { FirewallReportData } from './firewall-check.js';
 import type { NumberRange } from '../config.js';
 import { diffRule } from '../vyos/nat-rule.js';
-import { catches, protocolTransports, ruleCatchment, singlePort } from '../vyos/traffic-match.js';
+import { catchesAnyOf, portRun, protocolTransports, ruleCatchment } from '../vyos/traffic-match.js';
 import type { FieldDrift, RouterRule } from '../vyos/types.js';
 
 export enum DriftKind {
@@ -119,9 +119,9 @@ export function countByKind(items: readonly DriftFinding[]): Record<DriftKind, n
 // ---------------------------------------------------------------------------------------------
 // Shadowing: does `foreign` catch the traffic `ours` is meant for?
 
-/** Whether `foreign` matches inbound traffic to our rule's port and protocol on our interface. */
+/** Whether `foreign` matches inbound traffic to our rule's port (any port of its range) and protocol on our interface. */
 export function shadows(foreign: RouterRule, ours: RouterRule, wanInterface: string): boolean {
-  const port = singlePort(ours.externalPort);
-  if (port === null) return false;
-  return catches(ruleCatchment(foreign, ours.inboundInterface ?? wanInterface), protocolTransports(ours.protocol), port);
+  const run = portRun(ours.externalPort);
+  if (run === null) return false;
+  return catchesAnyOf(ruleCatchment(foreign, ours.inboundInterface ?? wanInterface), protocolTransports(ours.protocol), run);
 }

@@ -4,7 +4,7 @@
 import { forwardOutcome, readFirewall13, readFirewallIpv4, type FirewallIpv4, type Outcome } from '../vyos/forward-filter.js';
 import { ownedNumber, ownedStanding, readOwned, type OwnedRule, type OwnedStanding } from '../vyos/owned-rule.js';
 import type { RouterApi } from '../vyos/types.js';
-import { protocolTransports } from '../vyos/traffic-match.js';
+import { portRun, protocolTransports } from '../vyos/traffic-match.js';
 import type { ExpectedRule } from './drift-diff.js';
 
 export type FirewallMode = 'off' | 'check' | 'manage';
@@ -68,10 +68,21 @@ export function checkForwarding(fw: FirewallIpv4, expected: readonly ExpectedRul
   };
   for (const { portRuleId, expected: rule } of expected) {
     if (rule.disabled || !rule.translationAddress) continue;
-    const port = Number(rule.internalPort ?? rule.externalPort);
+    // The filter sees the translated port: a range keeps its numbers, so every port of it counts.
+    const run = rule.internalPort !== undefined ? portRun(rule.internalPort) : portRun(rule.externalPort);
+    if (run === null) continue;
     const want = protocolTransports(rule.protocol);
     const transports = (['tcp', 'udp'] as const).filter((t) => want[t]);
-    const outcomes = transports.map((t) => ({ t, o: outcome(t, rule.translationAddress!, port) }));
+    const worst = (t: 'tcp' | 'udp'): Outcome => {
+      let unsure: Outcome | null = null;
+      for (let port = run[0]; port <= run[1]; port++) {
+        const o = outcome(t, rule.translationAddress!, port);
+        if (o.verdict === 'drop') return o;
+        if (o.verdict === 'unknown') unsure ??= o;
+      }
+      return unsure ?? outcome(t, rule.translationAddress!, run[0]);
+    };
+    const outcomes = transports.map((t) => ({ t, o: worst(t) }));
     const dropped = outcomes.filter((x) => x.o.verdict === 'drop');
     const unsure = outcomes.filter((x) => x.o.verdict === 'unknown');
     const concerned = dropped.length ? dropped : unsure;

@@ -4,7 +4,7 @@ import { ipv4ToInt } from '../config.js';
 import { Protocol, claims } from '../domain/entities/protocol.js';
 import { AppError } from '../domain/errors.js';
 import * as check from '../domain/validation.js';
-import { singlePort } from '../vyos/traffic-match.js';
+import { portRun, singlePort, type PortRange } from '../vyos/traffic-match.js';
 import type { RouterRule } from '../vyos/types.js';
 
 export interface KnownVm {
@@ -17,11 +17,17 @@ export interface ImportFacts {
   /** VMs by internal IP */
   vms: ReadonlyMap<string, KnownVm>;
   vmNames: ReadonlySet<string>;
-  /** external ports already claimed in the database, per transport -> the rule number holding it */
-  tcp: ReadonlyMap<number, number>;
-  udp: ReadonlyMap<number, number>;
+  /** external ports already claimed in the database, per transport: each rule's run of ports */
+  tcp: readonly PortClaim[];
+  udp: readonly PortClaim[];
   wanInterface: string;
   createVms: boolean;
+}
+
+/** The ports `ruleNumber` claims on one transport, first to last. */
+export interface PortClaim {
+  ports: PortRange;
+  ruleNumber: number;
 }
 
 export interface Adoption {
@@ -31,6 +37,7 @@ export interface Adoption {
   protocol: Protocol;
   externalPort: number;
   internalPort: number;
+  portCount: number;
   sourceAddress: string | null;
   description: string | null;
   enabled: boolean;
@@ -51,8 +58,8 @@ export function importedVmName(ip: string): string {
  * number order. Ports claimed by an earlier adoption in the same import count as taken.
  */
 export function planImport(candidates: readonly RouterRule[], facts: ImportFacts): ImportDecision[] {
-  const tcp = new Map(facts.tcp);
-  const udp = new Map(facts.udp);
+  const tcp = [...facts.tcp];
+  const udp = [...facts.udp];
   const creating = new Map<string, string>();
   const decisions: ImportDecision[] = [];
   for (const rule of [...candidates].sort((a, b) => a.ruleNumber - b.ruleNumber)) {
@@ -62,8 +69,9 @@ export function planImport(candidates: readonly RouterRule[], facts: ImportFacts
       continue;
     }
     const need = claims(result.protocol);
-    if (need.tcp) tcp.set(result.externalPort, rule.ruleNumber);
-    if (need.udp) udp.set(result.externalPort, rule.ruleNumber);
+    const claim: PortClaim = { ports: [result.externalPort, result.externalPort + result.portCount - 1], ruleNumber: rule.ruleNumber };
+    if (need.tcp) tcp.push(claim);
+    if (need.udp) udp.push(claim);
     if ('create' in result.vm) creating.set(result.vm.create.internalIp, result.vm.create.name);
     decisions.push({ routerRule: rule, adopt: result });
   }
@@ -73,17 +81,29 @@ export function planImport(candidates: readonly RouterRule[], facts: ImportFacts
 function decide(
   rule: RouterRule,
   facts: ImportFacts,
-  tcp: ReadonlyMap<number, number>,
-  udp: ReadonlyMap<number, number>,
+  tcp: readonly PortClaim[],
+  udp: readonly PortClaim[],
   creating: ReadonlyMap<string, string>,
 ): Adoption | string {
   const protocol = PROTOCOLS.get(rule.protocol);
   if (!protocol) return `protocol ${rule.protocol ?? '(none, meaning all)'} is not one of tcp, udp, tcp_udp`;
-  const externalPort = singlePort(rule.externalPort);
-  if (externalPort === null) return `destination port ${rule.externalPort ?? '(none)'} is not a single port`;
+  const run = portRun(rule.externalPort);
+  if (run === null) return `destination port ${rule.externalPort ?? '(none)'} is not a single port or one range`;
+  const [externalPort, last] = run;
+  const portCount = last - externalPort + 1;
   // No translation port means "keep the port": the same number on the VM.
-  const internalPort = rule.internalPort === undefined ? externalPort : singlePort(rule.internalPort);
-  if (internalPort === null) return `translation port ${rule.internalPort} is not a single port`;
+  let internalPort: number | null;
+  if (portCount === 1) {
+    internalPort = rule.internalPort === undefined ? externalPort : singlePort(rule.internalPort);
+    if (internalPort === null) return `translation port ${rule.internalPort} is not a single port`;
+  } else {
+    // netfilter keeps a port that lies inside the translation range, so the same range keeps them
+    // too (vm-changes.ts rangeKeepsPorts); anything else sends many ports to one or a few.
+    if (rule.internalPort !== undefined && rule.internalPort !== rule.externalPort) {
+      return `translation port ${rule.internalPort} with destination port range ${rule.externalPort} does not keep each port (only no translation port, or the same range, does)`;
+    }
+    internalPort = externalPort;
+  }
   const ip = rule.translationAddress;
   if (ip === undefined || ipv4ToInt(ip) === null) return `translation address ${ip ?? '(none)'} is not one IPv4 address`;
   if (rule.inboundInterface !== undefined && rule.inboundInterface !== facts.wanInterface) {
@@ -99,8 +119,12 @@ function decide(
     throw e;
   }
   const need = claims(protocol);
-  const holder = (need.tcp ? tcp.get(externalPort) : undefined) ?? (need.udp ? udp.get(externalPort) : undefined);
-  if (holder !== undefined) return `external port ${externalPort} is already forwarded by rule ${holder}`;
+  const overlapping = (held: readonly PortClaim[]) => held.find((c) => c.ports[0] <= last && externalPort <= c.ports[1]);
+  const holder = (need.tcp ? overlapping(tcp) : undefined) ?? (need.udp ? overlapping(udp) : undefined);
+  if (holder !== undefined) {
+    const what = portCount === 1 ? `external port ${externalPort} is` : `external ports ${rule.externalPort} are`;
+    return `${what} already forwarded by rule ${holder.ruleNumber}`;
+  }
 
   let vm: Adoption['vm'];
   const known = facts.vms.get(ip);
@@ -113,5 +137,5 @@ function decide(
     if (!creating.has(ip) && facts.vmNames.has(name)) return `a VM named ${name} already exists with another internal IP`;
     vm = { create: { name, internalIp: ip } };
   }
-  return { vm, ruleNumber: rule.ruleNumber, protocol, externalPort, internalPort, sourceAddress, description, enabled: !rule.disabled };
+  return { vm, ruleNumber: rule.ruleNumber, protocol, externalPort, internalPort, portCount, sourceAddress, description, enabled: !rule.disabled };
 }

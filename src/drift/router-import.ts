@@ -9,7 +9,7 @@ import { PortRule, Vm } from '../domain/entities/index.js';
 import { expectedRouterRule } from '../domain/rule-mapping.js';
 import type { NatSyntax, RouterCommand, RouterRule } from '../vyos/types.js';
 import { DriftKind, type SyncReportData } from './drift-diff.js';
-import { planImport, type Adoption, type ImportFacts, type KnownVm } from './import-plan.js';
+import { planImport, type Adoption, type ImportFacts, type KnownVm, type PortClaim } from './import-plan.js';
 import { expectedRules, portClaims, vmAddresses } from '../changes/change-store.js';
 import { compare, snapshot, routerSyntax, takeSyncReport, underLock, type DriftDeps } from './sync-report.js';
 
@@ -71,11 +71,11 @@ export async function importRouterRules(deps: DriftDeps, opts: { dryRun: boolean
 async function loadFacts(em: EntityManager, config: Config, createVms: boolean): Promise<ImportFacts> {
   const vms = await vmAddresses(em);
   const ports = await portClaims(em);
-  const tcp = new Map<number, number>();
-  const udp = new Map<number, number>();
+  const tcp: PortClaim[] = [];
+  const udp: PortClaim[] = [];
   for (const p of ports) {
-    if (p.tcp_port !== null) tcp.set(p.tcp_port, p.rule_number);
-    if (p.udp_port !== null) udp.set(p.udp_port, p.rule_number);
+    if (p.tcp_port !== null) tcp.push({ ports: [p.tcp_port, p.tcp_port + p.port_count - 1], ruleNumber: p.rule_number });
+    if (p.udp_port !== null) udp.push({ ports: [p.udp_port, p.udp_port + p.port_count - 1], ruleNumber: p.rule_number });
   }
   return {
     vms: new Map(vms.map((v): [string, KnownVm] => [v.internal_ip, { id: v.id, name: v.name, internalIp: v.internal_ip }])),
@@ -131,6 +131,7 @@ function adopt(em: EntityManager, a: Adoption, created: Map<string, Vm>): PortRu
     protocol: a.protocol,
     externalPort: a.externalPort,
     internalPort: a.internalPort,
+    portCount: a.portCount,
     sourceAddress: a.sourceAddress,
     description: a.description,
     enabled: a.enabled,

@@ -21,11 +21,14 @@ export class ApplyPortRuleInput {
   @Field({ description: 'Stable name of the rule within the VM (1-63 letters, digits, `.`, `-`, `_`): the key the rule is matched by. A name the VM has no rule for adopts an existing unnamed rule with the same internal port and protocol (and external port, when given).' })
   name!: string;
 
-  @Field(() => PortScalar, { description: 'Port on the VM that traffic is translated to.' })
-  internalPort!: number;
+  @Field(() => PortScalar, { nullable: true, description: 'Port on the VM that traffic is translated to. Omitted: the external port (a range always keeps its port numbers).' })
+  internalPort?: number | null;
 
-  @Field(() => PortScalar, { nullable: true, description: 'Port on the WAN side. Omitted: a matched rule keeps its port, a new one is allocated from EXTERNAL_PORT_RANGE.' })
+  @Field(() => PortScalar, { nullable: true, description: 'Port on the WAN side (a range\'s first). Omitted: a matched rule keeps its port, a new one is allocated from EXTERNAL_PORT_RANGE.' })
   externalPort?: number | null;
+
+  @Field(() => Int, { nullable: true, defaultValue: 1, description: 'Consecutive ports to forward from externalPort to the same port numbers on the VM (docs/operations.md "Port ranges"); 1 when omitted.' })
+  portCount?: number | null;
 
   @Field(() => Protocol, { nullable: true, defaultValue: Protocol.TCP, description: 'Transport to forward; TCP when omitted.' })
   protocol?: Protocol | null;

@@ -300,7 +300,7 @@ export class ImportResult {
   skipped!: SkippedRule[];
 
   @Field(() => [RouterCommandType], {
-    description: 'Router commands that rewrite adopted rules to our rendering (WAN interface, default description, explicit translation port), in the same commit.',
+    description: 'Router commands that rewrite adopted rules to our rendering (WAN interface, default description, a single port\'s explicit translation port, a range\'s none), in the same commit.',
   })
   commands!: RouterCommandType[];
 

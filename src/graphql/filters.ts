@@ -17,7 +17,7 @@ export class VmFilter {
   @Field(() => IPv4Resolver, { nullable: true, description: 'The VM with this internal IP (at most one).' })
   internalIp?: string | null;
 
-  @Field(() => PortScalar, { nullable: true, description: 'VMs with a rule on this external port (with `protocol` and `enabled`: one rule matching all three).' })
+  @Field(() => PortScalar, { nullable: true, description: 'VMs with a rule forwarding this external port, a range holding it included (with `protocol` and `enabled`: one rule matching all three).' })
   externalPort?: number | null;
 
   @Field(() => Protocol, { nullable: true, description: 'VMs with a rule of exactly this protocol.' })
@@ -32,7 +32,7 @@ export class PortRuleFilter {
   @Field(() => ID, { nullable: true, description: 'Rules of this VM.' })
   vmId?: string | null;
 
-  @Field(() => PortScalar, { nullable: true, description: 'Rules on this external port.' })
+  @Field(() => PortScalar, { nullable: true, description: 'Rules forwarding this external port, a range holding it included.' })
   externalPort?: number | null;
 
   @Field(() => Protocol, { nullable: true, description: 'Rules of exactly this protocol.' })

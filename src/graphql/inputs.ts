@@ -1,6 +1,6 @@
 import { IPv4Resolver } from 'graphql-scalars';
 import { PortScalar } from './scalars.js';
-import { Field, InputType } from 'type-graphql';
+import { Field, InputType, Int } from 'type-graphql';
 import { Protocol } from '../domain/entities/index.js';
 
 @InputType({ description: 'A port to forward to the VM.' })
@@ -8,11 +8,14 @@ export class PortRuleInput {
   @Field(() => String, { nullable: true, description: 'Stable name of the rule within its VM (unique per VM; 1-63 letters, digits, `.`, `-`, `_`), the key applyVm matches it by.' })
   name?: string | null;
 
-  @Field(() => PortScalar, { description: 'Port on the VM that traffic is translated to.' })
-  internalPort!: number;
+  @Field(() => PortScalar, { nullable: true, description: 'Port on the VM that traffic is translated to. Omitted: the external port (a range always keeps its port numbers).' })
+  internalPort?: number | null;
 
-  @Field(() => PortScalar, { nullable: true, description: 'Port on the WAN side; allocated from EXTERNAL_PORT_RANGE when omitted.' })
+  @Field(() => PortScalar, { nullable: true, description: 'Port on the WAN side (a range\'s first); allocated from EXTERNAL_PORT_RANGE when omitted (a range: the lowest free run).' })
   externalPort?: number | null;
+
+  @Field(() => Int, { nullable: true, defaultValue: 1, description: 'Consecutive ports to forward from externalPort to the same port numbers on the VM (docs/operations.md "Port ranges"); 1 when omitted.' })
+  portCount?: number | null;
 
   @Field(() => Protocol, { nullable: true, defaultValue: Protocol.TCP, description: 'Transport to forward; TCP when omitted.' })
   protocol?: Protocol | null;
@@ -50,8 +53,11 @@ export class UpdatePortRuleInput {
   @Field(() => PortScalar, { nullable: true, description: 'New port on the WAN side (must be free for the protocol).' })
   externalPort?: number | null;
 
-  @Field(() => PortScalar, { nullable: true, description: 'New port on the VM.' })
+  @Field(() => PortScalar, { nullable: true, description: 'New port on the VM (a range keeps its port numbers: only the external port).' })
   internalPort?: number | null;
+
+  @Field(() => Int, { nullable: true, description: 'New number of consecutive ports; the added ports must be free for the protocol.' })
+  portCount?: number | null;
 
   @Field(() => Protocol, { nullable: true, description: 'New transport; the external port must be free for it.' })
   protocol?: Protocol | null;

@@ -4,7 +4,7 @@
 // reads change nothing, so they need no unit of work.
 import type { EntityManager } from '@mikro-orm/postgresql';
 import DataLoader from 'dataloader';
-import type { Protocol } from '../domain/entities/index.js';
+import { claimRange, type Protocol } from '../domain/entities/index.js';
 
 export interface VmRow {
   id: string;
@@ -23,6 +23,7 @@ export interface PortRuleRow {
   protocol: Protocol;
   externalPort: number;
   internalPort: number;
+  portCount: number;
   sourceAddress: string | null;
   description: string | null;
   enabled: boolean;
@@ -33,7 +34,7 @@ export interface PortRuleRow {
 
 export const VM_COLUMNS = 'id, name, internal_ip as "internalIp", mac_address as "macAddress", created_at as "createdAt", updated_at as "updatedAt"';
 export const RULE_COLUMNS = `id, vm_id as "vmId", name, rule_number as "ruleNumber", protocol, external_port as "externalPort", internal_port as "internalPort",
-  source_address as "sourceAddress", description, enabled, needs_repair as "needsRepair", created_at as "createdAt", updated_at as "updatedAt"`;
+  port_count as "portCount", source_address as "sourceAddress", description, enabled, needs_repair as "needsRepair", created_at as "createdAt", updated_at as "updatedAt"`;
 
 // The ORM's driver hands timestamps over as text; the API's DateTime wants dates.
 export function dated<T extends { createdAt: Date; updatedAt: Date }>(rows: T[]): T[] {
@@ -99,11 +100,12 @@ export async function vmRowByName(em: EntityManager, name: string): Promise<VmRo
 }
 
 /**
- * The rules holding `externalPort` for the transports of `protocol` (a TCP_UDP rule holds both):
- * the per-transport claim columns and their unique indexes answer it, at most one rule each.
+ * The rules holding `externalPort` for the transports of `protocol` (a TCP_UDP rule holds both),
+ * a range holding it included: the per-transport claim ranges and their exclusion constraints'
+ * indexes answer it, at most one rule each.
  */
 export async function portOwnerRows(em: EntityManager, externalPort: number, transports: { tcp: boolean; udp: boolean }): Promise<PortRuleRow[]> {
-  const claims = [transports.tcp ? 'tcp_port = ?' : null, transports.udp ? 'udp_port = ?' : null].filter((c): c is string => c !== null);
+  const claims = [transports.tcp ? `${claimRange('tcp_port')} @> ?::int` : null, transports.udp ? `${claimRange('udp_port')} @> ?::int` : null].filter((c): c is string => c !== null);
   if (claims.length === 0) return [];
   return dated(await em.execute<PortRuleRow[]>(`select ${RULE_COLUMNS} from port_rule where ${claims.join(' or ')} order by rule_number`, claims.map(() => externalPort)));
 }

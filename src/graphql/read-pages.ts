@@ -2,7 +2,7 @@
 // a condition an index serves where one can (docs/performance.md#pagination). Pure builders
 // (`*Source`) say what to read, so tests can EXPLAIN exactly what a page runs.
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { Protocol } from '../domain/entities/index.js';
+import { claimRange, type Protocol } from '../domain/entities/index.js';
 import { intKey, keysetPage, timeKey, uuidKey, type Keyset, type Page, type PageRequest, type PageSource } from './connection.js';
 import { RULE_COLUMNS, RULES_JSON_COLUMN, ROLLBACK_COLUMNS, VM_COLUMNS, dated, datedEvent, type PortRuleRow, type RollbackEventRow, type VmRow } from './read-model.js';
 
@@ -34,8 +34,9 @@ export interface PortRuleFilterValues {
 /** Conditions on port_rule (aliased `alias`) shared by both filters. */
 function ruleConditions(alias: string, f: { externalPort?: number | null; protocol?: Protocol | null; enabled?: boolean | null }, where: string[], params: unknown[]) {
   if (f.externalPort != null) {
-    where.push(`${alias}.external_port = ?`);
-    params.push(f.externalPort);
+    // every rule claims its ports on tcp_port or udp_port (or both): the claim indexes answer it, ranges included
+    where.push(`(${claimRange('tcp_port', alias)} @> ?::int or ${claimRange('udp_port', alias)} @> ?::int)`);
+    params.push(f.externalPort, f.externalPort);
   }
   if (f.protocol != null) {
     where.push(`${alias}.protocol = ?`);

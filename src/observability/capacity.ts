@@ -4,6 +4,7 @@
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { Field, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { ipv4ToInt, type Config } from '../config.js';
+import { claimRange } from '../domain/entities/port-rule.js';
 
 // Lower-case values, as the metrics' `pool` label and GET /health spell them.
 export enum CapacityPool {
@@ -69,11 +70,15 @@ export function poolCapacity(range: PoolRange, used: number): PoolCapacity {
 }
 
 // One index range scan per pool: each column has a unique index (vm.internal_ip by its inet
-// value, migration capacity_index), so the cost is the values used, never a load of rows.
+// value, migration capacity_index; the ports their claim ranges' GiST index), so the cost is the
+// values used, never a load of rows. A port range counts its ports inside the pool.
+const portsUsed = (column: 'tcp_port' | 'udp_port') =>
+  `(select coalesce(sum(upper(${claimRange(column, 'p')} * w.r) - lower(${claimRange(column, 'p')} * w.r)), 0)
+      from (select int4range(?::int, ?::int, '[]') as r) w join port_rule p on ${claimRange(column, 'p')} && w.r)`;
 const USED: Record<CapacityPool, string> = {
   rule_number: '(select count(*) from port_rule where rule_number between ? and ?)',
-  external_port_tcp: '(select count(*) from port_rule where tcp_port between ? and ?)',
-  external_port_udp: '(select count(*) from port_rule where udp_port between ? and ?)',
+  external_port_tcp: portsUsed('tcp_port'),
+  external_port_udp: portsUsed('udp_port'),
   lan_address: "(select count(*) from vm where internal_ip::inet between '0.0.0.0'::inet + ?::bigint and '0.0.0.0'::inet + ?::bigint)",
 };
 

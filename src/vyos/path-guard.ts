@@ -45,14 +45,14 @@ export function unsafeReason(command: RouterCommand): string | null {
     case 'destination':
       // `destination address`: a hairpin twin's public address (domain/hairpin.ts)
       if (rest[0] === 'address') return leaf(['address'], (v) => IPV4.test(v), 'an IPv4 address');
-      return leaf(['port'], isPort, 'a port as a canonical decimal');
+      return leaf(['port'], isPortRun, 'a port or port range as canonical decimals');
     case 'inbound-interface':
       // 1.3: `inbound-interface eth0`; 1.4+: `inbound-interface name eth0`
       if (rest[0] === 'name') return leaf(['name'], (v) => INTERFACE.test(v), 'an interface name');
       return leaf([], (v) => INTERFACE.test(v) && v !== 'name', 'an interface name');
     case 'translation':
       if (rest[0] === 'address') return leaf(['address'], (v) => IPV4.test(v), 'an IPv4 address');
-      return leaf(['port'], isPort, 'a port as a canonical decimal');
+      return leaf(['port'], isPortRun, 'a port or port range as canonical decimals');
     case 'source':
       return leaf(['address'], isAddressOrCidr, 'an IPv4 address or CIDR');
     case 'disable':
@@ -121,6 +121,13 @@ function isDecimal(v: string, min: number, max: number): boolean {
 
 function isPort(v: string): boolean {
   return isDecimal(v, 1, 65_535);
+}
+
+/** One port, or a range `a-b` with a < b (a port range rule; an imported rule's translation range, restored by an undo). */
+function isPortRun(v: string): boolean {
+  const [a, b, extra] = v.split('-');
+  if (b === undefined) return isPort(a);
+  return extra === undefined && isPort(a) && isPort(b) && Number(a) < Number(b);
 }
 
 function isAddressOrCidr(v: string): boolean {

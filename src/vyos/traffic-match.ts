@@ -91,6 +91,19 @@ export function singlePort(spec: string | undefined): number | null {
   return spec !== undefined && /^\d{1,5}$/.test(spec) ? portNumber(spec) : null;
 }
 
+/**
+ * The ports of a value that names one run of ports as a rule of ours renders it: `8080` or
+ * `30000-30099` (first <= last). Null for lists, names, negation and anything else.
+ */
+export function portRun(spec: string | undefined): PortRange | null {
+  const one = singlePort(spec);
+  if (one !== null) return [one, one];
+  const m = spec === undefined ? null : /^(\d{1,5})-(\d{1,5})$/.exec(spec);
+  if (!m) return null;
+  const [first, last] = [portNumber(m[1]), portNumber(m[2])];
+  return first !== null && last !== null && first <= last ? [first, last] : null;
+}
+
 function elementPorts(raw: string): PortRange[] {
   // nat.py negates only from the front, so a `!` further in is read as a listed element.
   const el = raw.trim().replace(/^!/, '');
@@ -190,5 +203,10 @@ export function ruleCatchment(rule: RouterRule, iface: string): Catchment {
 
 /** Whether the catchment holds `port` for any of the transports `want`. */
 export function catches(c: Catchment, want: Transports, port: number): boolean {
-  return ((want.tcp && c.tcp) || (want.udp && c.udp)) && inRanges(c.ports, port);
+  return catchesAnyOf(c, want, [port, port]);
+}
+
+/** Whether the catchment holds any port of `run` for any of the transports `want`. */
+export function catchesAnyOf(c: Catchment, want: Transports, [first, last]: PortRange): boolean {
+  return ((want.tcp && c.tcp) || (want.udp && c.udp)) && c.ports.some(([a, b]) => a <= last && first <= b);
 }

@@ -107,6 +107,17 @@ describe('vmapi, the built binary, against a live server', () => {
     assert.equal(quiet.stderr, '', 'reads that do not wait on the router print no progress line');
   });
 
+  test('rule add --count forwards a port range, shown as a-b in the table', async () => {
+    const r = await run(['rule', 'add', 'cli-web', '--external-port', '32500', '--count', '10', '--protocol', 'udp']);
+    assert.equal(r.code, 0, r.stderr);
+    const rule = JSON.parse(r.stdout);
+    assert.deepEqual([rule.externalPort, rule.internalPort, rule.portCount], [32500, 32500, 10]);
+    assert.equal(t.routerRules().find((x) => x.ruleNumber === rule.ruleNumber)?.externalPort, '32500-32509');
+    const table = await run(['vm', 'get', 'cli-web', '-o', 'table']);
+    assert.match(table.stdout, /UDP\s+32500-32509\s+32500-32509/);
+    assert.equal((await run(['rule', 'rm', rule.id])).code, 0);
+  });
+
   test('rule enable --disable, then rule enable', async () => {
     const off = await runJson(['rule', 'enable', ruleId, '--disable']);
     assert.equal(off.enabled, false);
@@ -187,7 +198,7 @@ describe('vmapi, the built binary, against a live server', () => {
 
   test('usage errors exit 2 without calling the server, an unreachable server 3', async () => {
     const nowhere = { VMAPI_URL: `http://127.0.0.1:${await freePort()}/graphql` };
-    for (const args of [['rule', 'add', vmId], ['rule', 'add', vmId, '--internal-port', '70000'], ['vm', 'frobnicate'], ['vm', 'get'], ['vm', 'list', '--bogus'], ['drift', 'reconcile', '--mode', 'sideways'], ['vm', 'list', '-o', 'yaml']]) {
+    for (const args of [['rule', 'add', vmId, '--count', '0'], ['rule', 'add', vmId, '--internal-port', '70000'], ['vm', 'frobnicate'], ['vm', 'get'], ['vm', 'list', '--bogus'], ['drift', 'reconcile', '--mode', 'sideways'], ['vm', 'list', '-o', 'yaml']]) {
       const r = await run(args, nowhere);
       assert.equal(r.code, EXIT.USAGE, `${args.join(' ')}: ${r.stderr}`);
     }

@@ -155,6 +155,15 @@ describe('docs/EXAMPLES.md runs against a live server', () => {
     assert.equal(t.routerRules().find((r) => r.ruleNumber === ruleNumber)?.disabled, true);
   });
 
+  test('curl: forward a port range', async () => {
+    const { addPortRule: range } = await sh('range-rule', { VM_ID: vmId });
+    assert.deepEqual([range.externalPort, range.internalPort, range.portCount, range.protocol], [32100, 32100, 100, 'UDP']);
+    const onRouter = t.routerRules().find((r) => r.ruleNumber === range.ruleNumber);
+    assert.deepEqual([onRouter?.externalPort, onRouter?.internalPort, onRouter?.protocol], ['32100-32199', undefined, 'udp']);
+    // the examples after this one read the VM as it was
+    ok(await t.gql(`mutation($id: ID!) { removePortRule(id: $id) }`, { id: range.id }));
+  });
+
   test('curl: read a VM and its rules, computed now', async () => {
     const { vm } = await sh('read-vm', { VM_ID: vmId });
     assert.equal(vm.name, 'web-1');

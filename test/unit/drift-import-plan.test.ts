@@ -8,8 +8,8 @@ const web = { id: 'vm-1', name: 'web', internalIp: '192.168.64.100' };
 const facts = (over: Partial<ImportFacts> = {}): ImportFacts => ({
   vms: new Map([[web.internalIp, web]]),
   vmNames: new Set(['web']),
-  tcp: new Map([[32000, 10000]]),
-  udp: new Map(),
+  tcp: [{ ports: [32000, 32000], ruleNumber: 10000 }],
+  udp: [],
   wanInterface: 'eth0',
   createVms: false,
   ...over,
@@ -35,6 +35,7 @@ describe('planImport', () => {
       protocol: Protocol.UDP,
       externalPort: 32514,
       internalPort: 32514, // no translation port: the port is kept
+      portCount: 1,
       sourceAddress: '198.51.100.0/24',
       description: 'syslog',
       enabled: false,
@@ -57,7 +58,7 @@ describe('planImport', () => {
       rule(1, { protocol: undefined }),
       rule(2, { protocol: 'icmp' }),
       rule(3, { externalPort: '80,443' }),
-      rule(4, { externalPort: '1000-2000' }),
+      rule(4, { externalPort: '2000-1000' }),
       rule(5, { internalPort: 'http' }),
       rule(6, { translationAddress: '192.168.64.0/24' }),
       rule(7, { inboundInterface: 'eth1' }),
@@ -67,7 +68,7 @@ describe('planImport', () => {
     assert.match(got[0], /protocol \(none, meaning all\)/);
     assert.match(got[1], /protocol icmp/);
     assert.match(got[2], /not a single port/);
-    assert.match(got[3], /not a single port/);
+    assert.match(got[3], /not a single port or one range/);
     assert.match(got[4], /translation port http/);
     assert.match(got[5], /not one IPv4 address/);
     assert.match(got[6], /inbound interface eth1/);
@@ -80,5 +81,28 @@ describe('planImport', () => {
       'adopted',
       'external port 32200 is already forwarded by rule 10',
     ]);
+  });
+
+  // vyos-api.md §5 (destination port takes ranges); nftables keeps a port only inside the translation range
+  it('adopts a range that keeps its ports (no translation port, or the same range), skips one that does not', () => {
+    const got = planImport(
+      [
+        rule(20, { externalPort: '33000-33099', internalPort: undefined }),
+        rule(21, { externalPort: '33100-33109', internalPort: '33100-33109' }),
+        rule(22, { externalPort: '33200-33209', internalPort: '8000' }),
+        rule(23, { externalPort: '33200-33209', internalPort: '8000-8009' }),
+        rule(24, { externalPort: '33050', internalPort: undefined }),
+        rule(25, { externalPort: '31990-32005', internalPort: undefined }),
+      ],
+      facts(),
+    );
+    const [a, b] = got.map((d) => ('adopt' in d ? [d.adopt.externalPort, d.adopt.portCount, d.adopt.internalPort] : d.reason));
+    assert.deepEqual(a, [33000, 100, 33000]);
+    assert.deepEqual(b, [33100, 10, 33100]);
+    const rest = got.slice(2).map((d) => ('reason' in d ? d.reason : 'adopted'));
+    assert.match(rest[0], /translation port 8000 with destination port range 33200-33209 does not keep each port/);
+    assert.match(rest[1], /translation port 8000-8009/);
+    assert.match(rest[2], /external port 33050 is already forwarded by rule 20/);
+    assert.match(rest[3], /external ports 31990-32005 are already forwarded by rule 10000/);
   });
 });

@@ -151,6 +151,14 @@ describe('checkForwarding: every enabled port rule', () => {
     assert.match(report.detail, /drops forwarded traffic to 2 port rules/);
   });
 
+  it('a port range is accepted only when every port of it is (the filter sees the kept port numbers)', () => {
+    const fw = firewall(`${F} default-action drop`, `${F} rule 10 action accept`, `${F} rule 10 protocol tcp`, `${F} rule 10 destination port 30000-30049`);
+    const range = (n: number, ports: string) => expected(n, { externalPort: ports, internalPort: undefined });
+    const report = checkForwarding(fw, [range(10001, '30000-30049'), range(10002, '30000-30050'), range(10003, '30040-30060')], 'eth0');
+    assert.deepEqual([report.accepted, report.dropped], [1, 2]);
+    assert.deepEqual(report.findings.map((f) => f.ruleNumber), [10002, 10003]);
+  });
+
   it(`lists the first ${MAX_FINDINGS} findings and counts them all`, () => {
     const fw = firewall(`${F} default-action drop`);
     const report = checkForwarding(fw, Array.from({ length: 250 }, (_, i) => expected(10000 + i, { internalPort: String(1000 + i) })), 'eth0');

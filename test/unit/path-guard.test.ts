@@ -44,7 +44,13 @@ describe('path guard', () => {
       set('destination', 'port', '65536'),
       set('destination', 'port', '1e3'),
       set('destination', 'port', 'NaN'),
-      set('destination', 'port', '80-90'),
+      set('destination', 'port', '90-80'),
+      set('destination', 'port', '80-80'),
+      set('destination', 'port', '80-090'),
+      set('destination', 'port', '80-90-100'),
+      set('destination', 'port', '80-65536'),
+      set('destination', 'port', '80,90'),
+      set('translation', 'port', '-90'),
       set('translation', 'address', '192.168.064.1'),
       set('translation', 'address', '1.2.3.4 ; reboot'),
       set('translation', 'port', '$(reboot)'),
@@ -79,6 +85,8 @@ describe('path guard', () => {
     for (const command of [
       set('destination', 'port', '1'),
       set('destination', 'port', '65535'),
+      set('destination', 'port', '1-65535'), // a port range rule (docs/operations.md "Port ranges")
+      set('translation', 'port', '30000-30099'), // an imported range's translation, restored by an undo
       set('source', 'address', '0.0.0.0/0'),
       set('source', 'address', '255.255.255.255/32'),
       set('description', 'a'),

@@ -65,11 +65,14 @@ test('the schema keeps the contract names of design.md', async () => {
     return Object.entries(type.getFields()).map(([f, d]) => `${f}: ${String(d.type)}`);
   };
   const has = (name: string, wanted: string[]) => wanted.forEach((w) => assert.ok(fields(name).includes(w), `${name} lacks ${w}`));
-  has('ApplyPortRuleInput', ['name: String!', 'internalPort: Port!', 'externalPort: Port', 'protocol: Protocol', 'sourceAddress: String', 'description: String', 'enabled: Boolean']);
+  // internalPort relaxed to nullable for port ranges (issue 19: omitted means the external port), compatible growth as above
+  has('ApplyPortRuleInput', ['name: String!', 'internalPort: Port', 'portCount: Int', 'externalPort: Port', 'protocol: Protocol', 'sourceAddress: String', 'description: String', 'enabled: Boolean']);
   has('ApplyVmInput', ['name: String!', 'internalIp: IPv4', 'macAddress: String', 'portRules: [ApplyPortRuleInput!]!']);
   has('RuleChange', ['name: String!', 'change: RuleChangeKind!', 'ruleNumber: Int!', 'externalPort: Port!', 'portRule: PortRule']);
   has('ApplyVmResult', ['vm: Vm', 'created: Boolean!', 'changed: Boolean!', 'rules: [RuleChange!]!', 'commands: [RouterCommand!]!', 'dryRun: Boolean!']);
   has('UpdateVmInput', ['name: String', 'internalIp: IPv4', 'macAddress: String']);
-  has('PortRule', ['name: String']);
+  has('PortRule', ['name: String', 'portCount: Int!']);
+  has('PortRuleInput', ['internalPort: Port', 'externalPort: Port', 'portCount: Int']);
+  has('UpdatePortRuleInput', ['portCount: Int']);
   assert.deepEqual((schema.getType('RuleChangeKind') as unknown as { getValues(): { name: string }[] }).getValues().map((v) => v.name), ['CREATED', 'UPDATED', 'UNCHANGED', 'REMOVED']);
 });

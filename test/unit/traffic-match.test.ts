@@ -3,8 +3,10 @@ import { describe, it } from 'node:test';
 import { shadows } from '../../src/drift/drift-diff';
 import {
   catches,
+  catchesAnyOf,
   caughtPorts,
   interfaceCatches,
+  portRun,
   inRanges,
   protocolTransports,
   ruleCatchment,
@@ -157,5 +159,20 @@ describe('allocation and shadowing read a foreign rule the same way', () => {
     const foreign = rule(100, { protocol: 'all', externalPort: undefined, inboundInterface: 'eth1' });
     assert.deepEqual(ruleCatchment(foreign, 'eth0'), { tcp: false, udp: false, ports: [] });
     assert.equal(shadows(foreign, rule(10000), 'eth0'), false);
+  });
+});
+
+describe('portRun: the runs a rule of ours renders (docs/operations.md "Port ranges")', () => {
+  it('reads one port or one ascending range, nothing else', () => {
+    assert.deepEqual(['8080', '30000-30099', '1-65535', '5-5'].map(portRun), [[8080, 8080], [30000, 30099], [1, 65535], [5, 5]]);
+    for (const spec of [undefined, '30099-30000', '80,443', '!80', 'http', '0-10', '1-65536', '80-']) assert.equal(portRun(spec), null, String(spec));
+  });
+
+  it('catchesAnyOf: a foreign rule catching one port of the run catches the run', () => {
+    const c = { tcp: true, udp: false, ports: caughtPorts('30049,40000-40010') };
+    assert.equal(catchesAnyOf(c, { tcp: true, udp: false }, [30000, 30049]), true);
+    assert.equal(catchesAnyOf(c, { tcp: true, udp: false }, [30000, 30048]), false);
+    assert.equal(catchesAnyOf(c, { tcp: true, udp: false }, [40010, 40020]), true);
+    assert.equal(catchesAnyOf(c, { tcp: false, udp: true }, [30000, 30049]), false, 'another transport');
   });
 });

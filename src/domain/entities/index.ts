@@ -17,7 +17,7 @@ export { AuditEvent, AuditOutcome, type AuditTransport } from './audit-event.js'
 export { DriftReport } from './drift-report.js';
 export { IdempotencyRecord } from './idempotency-record.js';
 export { Operation, OperationState, FINISHED_STATES } from './operation.js';
-export { PortRule } from './port-rule.js';
+export { PortRule, claimRange } from './port-rule.js';
 export { RateLimitBucket } from './rate-limit-bucket.js';
 export { Protocol, claims } from './protocol.js';
 export { RollbackEvent, RollbackOutcome, RollbackStage, RouterCommandType } from './rollback-event.js';

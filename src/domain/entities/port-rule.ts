@@ -6,12 +6,28 @@ import { Vm } from './vm.js';
 import { Protocol, claims } from './protocol.js';
 import { Node } from '../../graphql/node.js';
 
+/**
+ * The SQL range of ports a rule claims on one transport's column (the exclusion constraints'
+ * expression, so queries written with it use their index). NULL when the rule does not claim the
+ * transport: int4range(NULL, NULL) would be the unbounded range, overlapping everything.
+ */
+export function claimRange(column: 'tcp_port' | 'udp_port', alias?: string): string {
+  const c = alias ? `${alias}."${column}"` : `"${column}"`;
+  const n = alias ? `${alias}."port_count"` : '"port_count"';
+  return `(case when ${c} is not null then int4range(${c}, ${c} + ${n}) end)`;
+}
+
 @ObjectType({ implements: Node, description: 'One port forward: a NAT destination rule on the router.' })
 @Entity({ tableName: 'port_rule' })
 // applyVm matches a VM's rules by name: unique per VM (NULLs, unnamed rules, never collide).
 @Unique({ properties: ['vm', 'name'] })
+// A rule claims externalPort .. externalPort + portCount - 1 per transport: two rules' claims must
+// not overlap, which the unique start ports alone cannot promise for ranges. Range types have a
+// built-in GiST operator class, so no extension is needed; allocation probes use the same index.
+@Index({ name: 'port_rule_tcp_ports_excl', expression: `alter table "port_rule" add constraint "port_rule_tcp_ports_excl" exclude using gist (${claimRange('tcp_port')} with &&)` })
+@Index({ name: 'port_rule_udp_ports_excl', expression: `alter table "port_rule" add constraint "port_rule_udp_ports_excl" exclude using gist (${claimRange('udp_port')} with &&)` })
 export class PortRule {
-  [OptionalProps]?: 'createdAt' | 'updatedAt' | 'name' | 'sourceAddress' | 'description' | 'enabled' | 'tcpPort' | 'udpPort' | 'needsRepair';
+  [OptionalProps]?: 'createdAt' | 'updatedAt' | 'name' | 'sourceAddress' | 'description' | 'enabled' | 'tcpPort' | 'udpPort' | 'needsRepair' | 'portCount';
 
   @Field(() => ID, { description: 'Stable identifier (a UUID).' })
   @PrimaryKey({ type: 'uuid' })
@@ -34,14 +50,18 @@ export class PortRule {
   @Enum({ items: () => Protocol })
   protocol!: Protocol;
 
-  @Field(() => PortScalar, { description: 'Port on the WAN interface that is forwarded.' })
+  @Field(() => PortScalar, { description: 'Port on the WAN interface that is forwarded (for a range: its first port).' })
+  // (the externalPort filters search the claim ranges' GiST indexes: a range holds many ports)
   @Property({ type: 'integer' })
-  @Index() // the externalPort filters of vms and portRules
   externalPort!: number;
 
-  @Field(() => PortScalar, { description: 'Port on the VM that traffic is translated to.' })
+  @Field(() => PortScalar, { description: 'Port on the VM that traffic is translated to (for a range: its first port, always externalPort, docs/operations.md "Port ranges").' })
   @Property({ type: 'integer' })
   internalPort!: number;
+
+  @Field(() => Int, { description: 'How many consecutive ports the rule forwards, from externalPort on the WAN to the same port numbers on the VM; 1 for a single port.' })
+  @Property({ type: 'integer', default: 1 })
+  portCount: number = 1;
 
   @Field(() => String, { nullable: true, description: 'IPv4 address or CIDR allowed to connect; null means anyone.' })
   @Property({ type: 'text', nullable: true })

@@ -97,17 +97,19 @@ export const natSourceTranslationAddress: ValueCheck = (v) => (v === 'masquerade
 
 export const interfaceAddress: ValueCheck = (v) => (v === 'dhcp' || isIpv4HostPrefix(v) ? null : INVALID);
 
-function isPort(text: string): boolean {
-  return /^\d{1,5}$/.test(text) && Number(text) >= 1 && Number(text) <= 65535;
-}
+// vyos-1x src/validators/port-multi and port-range (mirror 3710c58, 2024-10-21): a range is
+// `^[0-9]{1,5}-[0-9]{1,5}$`, a port anything str.isnumeric(), everything else a service name.
+const RANGE = /^[0-9]{1,5}-[0-9]{1,5}$/;
+const inPortRange = (text: string) => Number(text) >= 1 && Number(text) <= 65535;
+const isRange = (text: string) => {
+  const [a, b] = text.split('-');
+  return inPortRange(a) && inPortRange(b) && Number(a) <= Number(b);
+};
 
 /** One element of a port list: a port, `a-b` with a <= b, or a service name (messages as port-multi prints them). */
 function portElementError(element: string): string | null {
-  if (/^\d+$/.test(element)) return isPort(element) ? null : `Error: ${element} is not a valid port`;
-  if (/^\d+-\d+$/.test(element)) {
-    const [a, b] = element.split('-');
-    return isPort(a) && isPort(b) && Number(a) <= Number(b) ? null : `Error: ${element} is not a valid port range`;
-  }
+  if (RANGE.test(element)) return isRange(element) ? null : `Error: ${element} is not a valid port range`;
+  if (/^\d+$/.test(element)) return inPortRange(element) ? null : `Error: ${element} is not a valid port`;
   return SERVICE_PORTS.has(element) ? null : `Error: ${element} is not a valid service name`;
 }
 
@@ -121,9 +123,12 @@ export const portMulti: ValueCheck = (v) => {
   return null;
 };
 
-/** The 1.4+ `port-range` validator for `translation port`: one port, a range or a service name. */
-export const portRange: ValueCheck = (v) =>
-  portElementError(v) === null ? null : [`Error: ${v} is not a valid port or port range`];
+/** The 1.4+ `port-range` validator for `translation port`: one port, a range or a service name (no list). */
+export const portRange: ValueCheck = (v) => {
+  if (RANGE.test(v)) return isRange(v) ? null : [`Error: ${v} is not a valid port or port range`];
+  if (/^\d+$/.test(v)) return inPortRange(v) ? null : [`Error: ${v} is not a valid port or port range`];
+  return SERVICE_PORTS.has(v) ? null : [`Error: ${v} is not a valid service name`];
+};
 
 /** 1.4+ interface-name constraint of `inbound-interface name`; `!` negates and `*` is a wildcard. */
 export const interfaceName: ValueCheck = (v) =>

@@ -145,8 +145,15 @@ test('§5 port-multi (1.4+) with its error texts; 1.3 has no port validator', ()
 });
 
 test('§5 translation port-range (1.4+) accepts one port, a range or a name', () => {
-  for (const ok of ['80', '8000-8010', 'https']) assert.equal(v.portRange(ok), null, ok);
-  assert.deepEqual(v.portRange('80,81'), ['Error: 80,81 is not a valid port or port range']);
+  // vyos-1x src/validators/port-range: a list is neither a range nor numeric, so it is looked up as a service name
+  for (const ok of ['80', '8000-8010', 'https', '000080']) assert.equal(v.portRange(ok), null, ok);
+  assert.deepEqual(v.portRange('8010-8000'), ['Error: 8010-8000 is not a valid port or port range']);
+  assert.deepEqual(v.portRange('70000'), ['Error: 70000 is not a valid port or port range']);
+  assert.deepEqual(v.portRange('80,81'), ['Error: 80,81 is not a valid service name']);
+  // port-multi: a range is at most five digits each side; numeric text is a port whatever its zeros
+  assert.equal(v.portMulti('000080'), null);
+  assert.deepEqual(v.portMulti('000080-90'), ['Error: 000080-90 is not a valid service name']);
+  assert.deepEqual(v.portMulti('0-10'), ['Error: 0-10 is not a valid port range']);
 });
 
 test('§5 description is limited to 255 characters in 1.4+, free in 1.3', () => {

@@ -7,8 +7,11 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { build, findTsc } = require('./build.js');
 
-/** What the build reads: a change to any of them makes dist/ stale. */
-const SOURCES = ['src', 'migrations', 'mikro-orm.config.ts', 'tsconfig.json', 'package.json'];
+/**
+ * What the build reads: a change to any of them makes dist/ stale. The lock file too: a changed
+ * dependency (GraphiQL, say) changes what the IDE bundle holds; and the build script itself.
+ */
+const SOURCES = ['src', 'migrations', 'mikro-orm.config.ts', 'tsconfig.json', 'package.json', 'package-lock.json', 'scripts/build.js'];
 /** The server's entry point; tsc writes every output together, so its age is the build's. */
 const ENTRY = path.join('dist', 'src', 'main.js');
 

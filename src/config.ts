@@ -1,5 +1,6 @@
 // Environment -> typed, validated settings. The one place that reads process.env.
-import { readFileSync } from 'node:fs';
+import { secretFromFile } from './secret-files.js';
+import { OTLP_SECRET_VARIABLES } from './observability/tracing-settings.js';
 
 export interface NumberRange {
   first: number;
@@ -113,8 +114,12 @@ export class ConfigError extends Error {
 
 type Env = Record<string, string | undefined>;
 
-/** Secrets that may also come from a file (`X_FILE`: Docker and Kubernetes secrets, systemd credentials). */
-export const SECRET_VARIABLES = ['DATABASE_URL', 'VYOS_API_KEY', 'ADMIN_API_KEY', 'METRICS_TOKEN'] as const;
+/**
+ * Secrets that may also come from a file (`X_FILE`: Docker and Kubernetes secrets, systemd
+ * credentials). The OTLP headers carry a collector's token; the OpenTelemetry SDK reads them, and
+ * tracing.ts resolves their files for it (OTLP_SECRET_VARIABLES): here they are only checked.
+ */
+export const SECRET_VARIABLES = ['DATABASE_URL', 'VYOS_API_KEY', 'ADMIN_API_KEY', 'METRICS_TOKEN', ...OTLP_SECRET_VARIABLES] as const;
 
 /** The environment being read, with `*_FILE` secrets resolved, and every problem found so far. */
 class Source {
@@ -143,24 +148,14 @@ class Source {
   }
 
   private readSecretFile(name: string): void {
-    const fileVar = `${name}_FILE`;
-    const file = this.values[fileVar]?.trim();
-    if (!file) return;
-    const fail = (message: string) => {
-      this.bad(fileVar, message, null);
+    const { value, file, problem } = secretFromFile(this.values, name);
+    if (problem !== undefined) {
+      this.bad(`${name}_FILE`, problem, null);
       this.failedFiles.add(name);
-    };
-    if (this.values[name]?.trim()) return fail(`set ${name} or ${fileVar}, not both`);
-    let contents: string;
-    try {
-      contents = readFileSync(file, 'utf8').replace(/\r?\n$/, '');
-    } catch (e) {
-      return fail(`cannot read "${file}": ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    } else if (value !== undefined && file !== undefined) {
+      this.values[name] = value;
+      this.files.set(name, file);
     }
-    // An empty file would silently mean "unset" (for DATABASE_URL: the embedded database).
-    if (contents.trim() === '') return fail(`"${file}" is empty`);
-    this.values[name] = contents;
-    this.files.set(name, file);
   }
 }
 
@@ -328,6 +323,9 @@ function readConfig(env: Source): Config {
     wanInterface = env.bad('VYOS_WAN_INTERFACE', `not an interface name: "${wanInterface}"`, wanInterface);
   }
   const logLevel = oneOf(env, 'LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
+  // The SDK reads the OTEL_* variables itself and only warns on a bad protocol (then exports
+  // nothing): checked here so a typo stops the start with the rest.
+  for (const name of ['OTEL_EXPORTER_OTLP_PROTOCOL', 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL']) oneOf(env, name, 'http/protobuf', ['http/protobuf', 'http/json', 'grpc']);
   let metricsToken = optional(env, 'METRICS_TOKEN');
   if (metricsToken !== null && !/^[\x21-\x7e]{16,256}$/.test(metricsToken)) {
     metricsToken = env.bad('METRICS_TOKEN', 'expected 16 to 256 visible ASCII characters without spaces (e.g. `openssl rand -hex 32`)', null);

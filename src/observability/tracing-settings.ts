@@ -5,6 +5,9 @@
 
 export const DEFAULT_SERVICE_NAME = 'vyos-vm-api';
 
+/** The SDK's variables that carry a secret (`authorization=Bearer …`): each may come from `X_FILE`. */
+export const OTLP_SECRET_VARIABLES = ['OTEL_EXPORTER_OTLP_HEADERS', 'OTEL_EXPORTER_OTLP_TRACES_HEADERS'] as const;
+
 export interface TracingSettings {
   enabled: boolean;
   /** why it is on or off, for the start-up line */

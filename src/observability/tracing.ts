@@ -5,7 +5,18 @@
 // off nothing of the SDK is loaded: our spans (spans.ts, vyos/client.ts) hit the API's no-op.
 import type { IncomingMessage } from 'node:http';
 import type { NodeSDK } from '@opentelemetry/sdk-node';
-import { maskSqlLiterals, tracingSettings, type TracingSettings } from './tracing-settings.js';
+import { secretFromFile } from '../secret-files.js';
+import { OTLP_SECRET_VARIABLES, maskSqlLiterals, tracingSettings, type TracingSettings } from './tracing-settings.js';
+
+// The SDK reads its headers from the environment: put a `_FILE`'s contents there first (and drop
+// the `_FILE`, so config.ts does not see both). A file that cannot be used is left to config.ts,
+// which refuses to start and names it with every other bad variable.
+for (const name of OTLP_SECRET_VARIABLES) {
+  const { value } = secretFromFile(process.env, name);
+  if (value === undefined) continue;
+  process.env[name] = value;
+  delete process.env[`${name}_FILE`];
+}
 
 const settings = tracingSettings(process.env);
 const sdk = settings.enabled ? start(settings) : null;

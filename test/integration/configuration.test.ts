@@ -54,6 +54,18 @@ describe('bad variables are reported all at once', () => {
     assert.match(problems.NAT_RULE_RANGE, /first <= last/);
   });
 
+  test('a bad OTLP protocol is reported with the rest, not left to a warning of the SDK', () => {
+    const problems = problemsOf({ OTEL_EXPORTER_OTLP_PROTOCOL: 'http/proto', OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'grpc', PORT: 'x' });
+    assert.deepEqual(Object.keys(problems).sort(), ['OTEL_EXPORTER_OTLP_PROTOCOL', 'PORT']);
+    assert.match(problems.OTEL_EXPORTER_OTLP_PROTOCOL, /expected one of http\/protobuf, http\/json, grpc, got "http\/proto"/);
+  });
+
+  test('the OTLP headers can come from a file, checked like every secret', () => {
+    const problems = problemsOf({ OTEL_EXPORTER_OTLP_HEADERS: 'authorization=Bearer x', OTEL_EXPORTER_OTLP_HEADERS_FILE: secretFile('otlp', 'authorization=Bearer y\n'), OTEL_EXPORTER_OTLP_TRACES_HEADERS_FILE: secretFile('otlp-empty', '') });
+    assert.match(problems.OTEL_EXPORTER_OTLP_HEADERS_FILE, /set OTEL_EXPORTER_OTLP_HEADERS or OTEL_EXPORTER_OTLP_HEADERS_FILE, not both/);
+    assert.match(problems.OTEL_EXPORTER_OTLP_TRACES_HEADERS_FILE, /is empty/);
+  });
+
   test('a single bad variable keeps the one-line message', () => {
     assert.throws(() => loadConfig({ PORT: '70000' }), { message: 'PORT: must be between 0 and 65535, got 70000' });
     assert.equal(loadConfig({}).port, 4000);
@@ -75,7 +87,7 @@ describe('bad variables are reported all at once', () => {
 
 describe('*_FILE variants of the secrets', () => {
   test('every secret is read from its file, trailing newline trimmed', () => {
-    assert.deepEqual([...SECRET_VARIABLES].sort(), ['ADMIN_API_KEY', 'DATABASE_URL', 'METRICS_TOKEN', 'VYOS_API_KEY']);
+    assert.deepEqual([...SECRET_VARIABLES].sort(), ['ADMIN_API_KEY', 'DATABASE_URL', 'METRICS_TOKEN', 'OTEL_EXPORTER_OTLP_HEADERS', 'OTEL_EXPORTER_OTLP_TRACES_HEADERS', 'VYOS_API_KEY']);
     const config = loadConfig({
       DATABASE_URL_FILE: secretFile('db', 'postgresql://vmapi:s3cret@db.example.net:5432/vmapi\n'),
       VYOS_URL: 'https://192.0.2.1',

@@ -126,6 +126,12 @@ for (const profile of SIMULATOR_PROFILES) describe(`fault matrix (${profile.name
       assert.doesNotMatch(JSON.stringify(res.errors), /simulated commit failure|trigger|sql/i, 'the database error is masked');
       assert.ok(t.sim.commitCount >= commits + 2, 'the change was committed on the router and then undone');
       await expectEvent({ stage: 'DATABASE_COMMIT', outcome: 'ROLLED_BACK' });
+      // The COMMITTED audit row was inserted in the batch's transaction, so it went with it; the
+      // ROLLED_BACK row written afterwards says what happened (docs/security.md "Audit trail").
+      const audit = await em.execute<{ outcome: string }[]>(
+        `select outcome from audit_event where operation = 'provisionVm' and arguments::text like '%f-dbcommit%' order by at`,
+      );
+      assert.deepEqual(audit.map((a) => a.outcome), ['ROLLED_BACK']);
     } finally {
       await em.execute('drop trigger fail_at_commit on port_rule');
     }

@@ -23,6 +23,9 @@ fs.mkdirSync('dist/src', { recursive: true });
 fs.writeFileSync('dist/src/main.js', "console.log('server build " + n + " in pid ' + process.pid);");
 `;
 
+/** The fake tree's sources; a change to any one rebuilds. */
+const SOURCES = ['src/main.ts', 'migrations/Migration1_x.ts', 'tsconfig.json', 'package.json', 'package-lock.json'];
+
 function fakeTree(withTypescript: boolean): string {
   const root = mkdtempSync(path.join(tmpdir(), 'vmapi-start-'));
   mkdirSync(path.join(root, 'scripts'));
@@ -34,6 +37,7 @@ function fakeTree(withTypescript: boolean): string {
   writeFileSync(path.join(root, 'migrations', 'Migration1_x.ts'), 'export {};\n');
   writeFileSync(path.join(root, 'tsconfig.json'), '{}\n');
   writeFileSync(path.join(root, 'package.json'), '{ "name": "fake", "type": "commonjs" }\n');
+  writeFileSync(path.join(root, 'package-lock.json'), '{ "name": "fake", "lockfileVersion": 3 }\n');
   if (withTypescript) {
     mkdirSync(path.join(root, 'node_modules', 'typescript', 'bin'), { recursive: true });
     writeFileSync(path.join(root, 'node_modules', 'typescript', 'package.json'), '{ "name": "typescript", "version": "0.0.0" }\n');
@@ -41,7 +45,7 @@ function fakeTree(withTypescript: boolean): string {
   }
   // every source an hour old, so "newer" below is unambiguous whatever the clock's resolution
   const hourAgo = Date.now() / 1000 - 3600;
-  for (const f of ['src/main.ts', 'migrations/Migration1_x.ts', 'tsconfig.json', 'package.json']) utimesSync(path.join(root, f), hourAgo, hourAgo);
+  for (const f of [...SOURCES, 'scripts/build.js']) utimesSync(path.join(root, f), hourAgo, hourAgo);
   return root;
 }
 
@@ -74,7 +78,7 @@ describe('scripts/start.js decides when to build', () => {
     assert.equal(second.out.trim(), `server build 1 in pid ${second.pid}`);
   });
 
-  for (const source of ['src/main.ts', 'migrations/Migration1_x.ts', 'tsconfig.json', 'package.json']) {
+  for (const source of [...SOURCES, 'scripts/build.js']) {
     test(`a changed ${source} rebuilds, into a clean dist/`, () => {
       const root = fakeTree(true);
       roots.push(root);

@@ -7,6 +7,9 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { sql, startTestApp, type TestApp } from '../support/app.js';
 import { freePort, startServerProcess, type ServerProcess } from '../support/server-process.js';
@@ -45,12 +48,14 @@ interface Receiver {
   requests: number;
   /** the raw bodies, to look for secrets */
   bodies: string[];
+  /** the authorization header of each export */
+  authorizations: (string | undefined)[];
   close(): Promise<void>;
 }
 
 /** A real OTLP/HTTP receiver (JSON encoding) on a loopback port: POST /v1/traces. */
 async function startReceiver(listen: { port: number; host: string } = { port: 0, host: '127.0.0.1' }): Promise<Receiver> {
-  const r: Receiver = { url: '', spans: [], requests: 0, bodies: [], close: async () => {} };
+  const r: Receiver = { url: '', spans: [], requests: 0, bodies: [], authorizations: [], close: async () => {} };
   const server: Server = createServer((req, res) => {
     r.requests++;
     const chunks: Buffer[] = [];
@@ -64,6 +69,7 @@ async function startReceiver(listen: { port: number; host: string } = { port: 0,
       }
       const text = body.toString('utf8');
       r.bodies.push(text);
+      r.authorizations.push(req.headers.authorization);
       const request = JSON.parse(text) as { resourceSpans?: { scopeSpans?: { scope?: { name?: string }; spans?: Omit<Span, 'scope'>[] }[] }[] };
       for (const rs of request.resourceSpans ?? []) for (const ss of rs.scopeSpans ?? []) for (const s of ss.spans ?? []) r.spans.push({ ...s, scope: ss.scope?.name ?? '' });
       res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
@@ -82,6 +88,7 @@ type Line = Record<string, any>;
 const lines = (p: ServerProcess): Line[] =>
   p.log().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Line);
 
+const COLLECTOR_TOKEN = 'collector-token-from-a-file';
 const PROVISION = `mutation($n: String!) { provisionVm(input: { name: $n }) { id } }`;
 const ADD = `mutation($vm: ID!, $p: Port!, $d: String) { addPortRule(vmId: $vm, input: { internalPort: $p, description: $d }) { ruleNumber } }`;
 
@@ -103,6 +110,9 @@ describe('traces exported over OTLP/HTTP', () => {
   // One client sends its own trace context: the server continues that trace.
   const clientTrace = randomBytes(16).toString('hex');
 
+  const headersFile = path.join(mkdtempSync(path.join(tmpdir(), 'vmapi-otlp-')), 'headers');
+  writeFileSync(headersFile, `authorization=Bearer ${COLLECTOR_TOKEN}\n`, { mode: 0o600 });
+
   before(async () => {
     // The in-process app migrates the database and runs the simulator; the traced server is a process of its own.
     t = await startTestApp({ sim: { commitLatencyMs: 300 } });
@@ -118,6 +128,8 @@ describe('traces exported over OTLP/HTTP', () => {
       OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
       OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
       OTEL_BSP_SCHEDULE_DELAY: '100',
+      // the collector's token as a mounted secret (README "Configuration": every secret has `_FILE`)
+      OTEL_EXPORTER_OTLP_HEADERS_FILE: headersFile,
     });
     const vm = await post(server, t.adminKey, PROVISION, { n: 'traced' }, { 'x-request-id': 'trace-provision' });
     assert.equal(vm.errors, undefined, JSON.stringify(vm.errors));
@@ -258,7 +270,20 @@ describe('traces exported over OTLP/HTTP', () => {
     assert.ok(receiver.spans.some((s) => s.name === 'undo discarded' && byId().get(s.parentSpanId ?? '') !== undefined), 'the undo has its span');
   });
 
+  test('the exporter sends the headers read from OTEL_EXPORTER_OTLP_HEADERS_FILE with every export', () => {
+    assert.ok(receiver.authorizations.length > 0);
+    assert.deepEqual([...new Set(receiver.authorizations)], [`Bearer ${COLLECTOR_TOKEN}`]);
+    assert.ok(!log.some((l) => JSON.stringify(l).includes(COLLECTOR_TOKEN)), 'the token is never logged');
+  });
+
   test('log lines carry the trace and span they were written in', () => {
+    // every line written for one of these requests, or for a batch, names a trace and a span
+    const traced = log.filter((l) => ids.includes(l.requestId) || l.batchId !== undefined);
+    assert.ok(traced.length >= ids.length * 2);
+    for (const l of traced) {
+      assert.match(String(l.trace_id), /^[0-9a-f]{32}$/, `${l.msg}: trace_id`);
+      assert.match(String(l.span_id), /^[0-9a-f]{16}$/, `${l.msg}: span_id`);
+    }
     for (const id of ids) {
       const http = requestSpan(id);
       const line = log.find((l) => l.msg === 'request' && l.requestId === id);

@@ -103,7 +103,7 @@ async function gql(url: string, key: string, query: string, variables: Record<st
 }
 const codeOf = (r: GqlReply) => (r.errors?.length ? (r.errors[0].extensions?.code ?? 'UNKNOWN') : null);
 
-const RULE_FIELDS = 'id ruleNumber protocol externalPort internalPort sourceAddress description enabled';
+const RULE_FIELDS = 'id ruleNumber protocol externalPort internalPort portCount sourceAddress description enabled';
 const Q = {
   provision: `mutation($input: ProvisionVmInput!) { provisionVm(input: $input) { id name portRules { ${RULE_FIELDS} } } }`,
   add: `mutation($vm: ID!, $input: PortRuleInput!) { addPortRule(vmId: $vm, input: $input) { ${RULE_FIELDS} } }`,
@@ -122,6 +122,7 @@ interface ApiRule {
   protocol: PortRuleFacts['protocol'];
   externalPort: number;
   internalPort: number;
+  portCount: number;
   sourceAddress: string | null;
   description: string | null;
   enabled: boolean;
@@ -159,6 +160,11 @@ async function allPages<T>(url: string, key: string, query: string, field: strin
 
 function randomRuleInput(r: Rand, n: number): Record<string, unknown> {
   const input: Record<string, unknown> = { internalPort: int(r, 1024, 65535) };
+  // a range keeps its port numbers: no internal port (docs/operations.md "Port ranges")
+  if (r() < 0.15) {
+    input.portCount = int(r, 2, 16);
+    delete input.internalPort;
+  }
   input.protocol = weighted(r, { TCP: 5, UDP: 3, TCP_UDP: 2 });
   if (r() < 0.15) input.externalPort = int(r, 32000, 33000); // may be taken: CONFLICT
   if (r() < 0.3) input.sourceAddress = pick(r, ['203.0.113.0/24', '198.51.100.7', '192.0.2.0/28']);
@@ -173,6 +179,7 @@ function randomUpdate(r: Rand, n: number): Record<string, unknown> {
     if (r() < 0.5) input.internalPort = int(r, 1024, 65535);
     if (r() < 0.2) input.protocol = weighted(r, { TCP: 5, UDP: 3, TCP_UDP: 2 });
     if (r() < 0.1) input.externalPort = int(r, 32000, 33000);
+    if (r() < 0.08) input.portCount = int(r, 1, 8); // a single port with its own internal port cannot grow: BAD_USER_INPUT
     if (r() < 0.25) input.sourceAddress = pick(r, ['203.0.113.0/24', '198.51.100.9', '192.0.2.16/28']);
     if (r() < 0.3) input.description = `chaos update ${n}`;
     if (r() < 0.15) input.enabled = r() < 0.5;

@@ -59,6 +59,16 @@ for (const version of ['1.4', 'rolling'] as const) {
       assert.equal(sourceRule(t), undefined);
     });
 
+    test('a port range\'s twin carries the same range (docs/operations.md "Port ranges")', async () => {
+      const vm = await provision('rtp');
+      const range = ok(await t.gql(`mutation($vm: ID!) { addPortRule(vmId: $vm, input: { portCount: 20, protocol: UDP }) { id ruleNumber externalPort } }`, { vm: vm.id })).addPortRule;
+      const twin = t.routerRules().find((r) => r.ruleNumber === range.ruleNumber + OFFSET);
+      assert.deepEqual([twin?.externalPort, twin?.internalPort, twin?.protocol], [`${range.externalPort}-${range.externalPort + 19}`, undefined, 'udp']);
+      assert.equal(ok(await t.gql(REPORT)).syncReport.inSync, true);
+      ok(await t.gql(`mutation($id: ID!) { decommissionVm(id: $id) }`, { id: vm.id }));
+      assert.equal(t.routerRules().find((r) => r.ruleNumber === range.ruleNumber + OFFSET), undefined);
+    });
+
     test('a twin changed or deleted by hand is drift, and reconcile puts it back', async () => {
       const vm = await provision('db');
       const n = vm.portRules[0].ruleNumber;

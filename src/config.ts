@@ -291,6 +291,8 @@ export interface HairpinSettings {
   ruleOffset: number;
   /** VYOS_HAIRPIN_SNAT_RULE: the `nat source rule` number of the one masquerade rule */
   snatRule: number;
+  /** VYOS_HAIRPIN_DEFAULT: whether a rule that does not say (`hairpin: null`) has a twin */
+  byDefault: boolean;
 }
 
 const INTERFACE_NAME = /^[a-z][a-z0-9.]{0,14}$/i;
@@ -311,7 +313,8 @@ function hairpinSettings(env: Source, natRuleRange: NumberRange): HairpinSetting
     ruleOffset = env.bad('VYOS_HAIRPIN_RULE_OFFSET', `twins of NAT_RULE_RANGE must lie outside it and below 1000000: at least ${size} and at most ${999_999 - natRuleRange.last}`, ruleOffset);
   }
   const snatRule = integer(env, 'VYOS_HAIRPIN_SNAT_RULE', 9000, 1, 999_999);
-  return { lanInterface, publicAddress, lanSubnet, ruleOffset, snatRule };
+  const byDefault = oneOf(env, 'VYOS_HAIRPIN_DEFAULT', 'on', ['on', 'off']) === 'on';
+  return { lanInterface, publicAddress, lanSubnet, ruleOffset, snatRule, byDefault };
 }
 
 function readConfig(env: Source): Config {

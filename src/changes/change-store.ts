@@ -2,8 +2,8 @@
 // the batch transaction, the journal, rollback events, snapshot rows and `needs_repair`. The
 // runner (transaction.ts) is the only code that holds both this and the router.
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
-import type { Config } from '../config.js';
-import { isTwinNumber, twinOf } from '../domain/hairpin.js';
+import type { Config, HairpinSettings } from '../config.js';
+import { hairpinOf, isTwinNumber, twinOf } from '../domain/hairpin.js';
 import { FINISHED_STATES, Operation, claimRange, OperationState, PortRule, RollbackEvent, RouterState, Snapshot, type RollbackOutcome, type RollbackStage } from '../domain/entities/index.js';
 import type { Protocol } from '../domain/entities/protocol.js';
 import { expectedRouterRule } from '../domain/rule-mapping.js';
@@ -104,6 +104,13 @@ function toJournalRow(o: Operation): JournalRow {
   return { id: o.id, operation: o.operation, state: o.state, commands: o.commands, confirmDeadline: o.confirmDeadline ?? null, createdAt: o.createdAt, error: o.error ?? null };
 }
 
+/** Which of `ruleNumbers` are port rules with a hairpin twin (their own `hairpin`, else VYOS_HAIRPIN_DEFAULT). */
+export async function hairpinnedRules(em: EntityManager, ruleNumbers: readonly number[], s: HairpinSettings): Promise<Set<number>> {
+  if (ruleNumbers.length === 0) return new Set();
+  const rows = await em.execute<{ rule_number: number }[]>(`select rule_number from port_rule where rule_number = any(?::int[]) and coalesce(hairpin, ${s.byDefault})`, [intArray(ruleNumbers)]);
+  return new Set(rows.map((r) => r.rule_number));
+}
+
 /** The database state of `ruleNumbers` as router rules (absent rows -> null, i.e. "no rule"). */
 export async function intentsFor(em: EntityManager, rules: RuleSettings, ruleNumbers: readonly number[]): Promise<RuleIntent[]> {
   const s = rules.hairpin;
@@ -115,7 +122,9 @@ export async function intentsFor(em: EntityManager, rules: RuleSettings, ruleNum
   return ruleNumbers.map((n) => {
     const row = byNumber.get(base(n));
     const desired = row ? expectedRouterRule(row, row.vm.getEntity(), rules.wanInterface) : null;
-    return { ruleNumber: n, desired: desired && base(n) !== n ? twinOf(desired, s!) : desired };
+    if (base(n) === n) return { ruleNumber: n, desired };
+    // a twin: its rule's, when the rule has one
+    return { ruleNumber: n, desired: desired && hairpinOf(row!.hairpin, s) ? twinOf(desired, s!) : null };
   });
 }
 
@@ -137,16 +146,18 @@ export async function expectedRules(em: EntityManager, settings: RuleSettings): 
     source_address: string | null;
     description: string | null;
     enabled: boolean;
+    hairpin: boolean | null;
     vm_name: string;
     internal_ip: string;
   }[] = await em.execute(
     `select pr.id, pr.rule_number, pr.protocol, pr.external_port, pr.internal_port, pr.port_count, pr.source_address,
-            pr.description, pr.enabled, v.name as vm_name, v.internal_ip
+            pr.description, pr.enabled, pr.hairpin, v.name as vm_name, v.internal_ip
        from port_rule pr join vm v on v.id = pr.vm_id
       order by pr.rule_number`,
   );
-  const rules: ExpectedRule[] = rows.map((r) => ({
+  const rules: (ExpectedRule & { hairpin: boolean })[] = rows.map((r) => ({
     portRuleId: r.id,
+    hairpin: hairpinOf(r.hairpin, hairpin),
     expected: expectedRouterRule(
       {
         ruleNumber: r.rule_number,
@@ -163,7 +174,7 @@ export async function expectedRules(em: EntityManager, settings: RuleSettings): 
     ),
   }));
   // Each rule's hairpin twin is ours too (drift, reconcile): `twin` keeps it out of the shadow check.
-  return hairpin ? rules.flatMap((r) => [r, { portRuleId: r.portRuleId, expected: twinOf(r.expected, hairpin), twin: true }]) : rules;
+  return rules.flatMap(({ hairpin: twinned, ...r }) => (twinned ? [r, { portRuleId: r.portRuleId, expected: twinOf(r.expected, hairpin!), twin: true }] : [r]));
 }
 
 // ---- allocation: indexed probes from a maintained mark (issue 16), never a load of every value ----

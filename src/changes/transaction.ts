@@ -19,7 +19,7 @@ import { commandsFor, rowOf, type AuditDraft } from './audit-trail.js';
 import { planCommands, stateAfter, unchangedSince, verifyIntents, withIntents, type RuleIntent } from './change-plan.js';
 import type { ChangeSet, Prepared } from './change-set.js';
 import type { BatchTx, ChangeStore, JournalRow } from './change-store.js';
-import { UNSETTLED_STATES } from './change-store.js';
+import { UNSETTLED_STATES, hairpinnedRules } from './change-store.js';
 import type { RollbackRecorder } from './rollback-recorder.js';
 import type { RouterPicture } from './router-picture.js';
 import { snapshotFile } from './snapshots.js';
@@ -225,8 +225,9 @@ export const STAGES: readonly StageRow[] = [
         try {
           const ctx = { config: d.config, routerRules: d.picture.rules, router: d.picture, avoided: b.avoided, syntax: b.caps.syntax };
           const prepared = await b.tx!.savepoint((em) => member.set.prepare({ ...ctx, em }));
-          // VYOS_HAIRPIN: each rule brings its twin, planned, verified and undone with it.
-          if (d.config.hairpin) prepared.intents = withTwins(prepared.intents, d.config.natRuleRange, d.config.hairpin);
+          // VYOS_HAIRPIN: each rule brings its twin (or its twin's removal, when the rule has none
+          // now), planned, verified and undone with it; the database says which rules have one.
+          if (d.config.hairpin) prepared.intents = withTwins(prepared.intents, d.config.natRuleRange, d.config.hairpin, await hairpinnedRules(b.tx!.em, prepared.intents.map((i) => i.ruleNumber), d.config.hairpin));
           b.accepted.push({ member, prepared });
         } catch (e) {
           member.reject(toClientError(e));
@@ -499,16 +500,20 @@ async function readOwnedNow(d: TransactionDeps, o: { path: string[]; description
  */
 async function planOwnedRules(b: Batch, d: TransactionDeps): Promise<OwnedPlan[]> {
   const { config } = d;
-  const wanted: { name: string; rule: OwnedRule; hint: string }[] = [];
+  const wanted: { name: string; rule: OwnedRule; hint: string; twins?: boolean }[] = [];
   if (config.vyosFirewall === 'manage' && b.caps.syntax !== '1.3') {
     wanted.push({ name: 'firewall accept rule', rule: configuredAcceptRule(config), hint: 'VYOS_FIREWALL_RULE' });
   }
-  if (config.hairpin) wanted.push({ name: 'hairpin masquerade rule', rule: masqueradeRule(config.hairpin, config.lanPool, b.caps.syntax), hint: 'VYOS_HAIRPIN_SNAT_RULE' });
+  if (config.hairpin) wanted.push({ name: 'hairpin masquerade rule', rule: masqueradeRule(config.hairpin, config.lanPool, b.caps.syntax), hint: 'VYOS_HAIRPIN_SNAT_RULE', twins: true });
   if (wanted.length === 0) return [];
-  const [row] = await b.tx!.em.execute<{ any: boolean }[]>('select exists (select 1 from port_rule where enabled) as "any"');
+  // the accept rule is there while any rule is enabled, the masquerade rule while any enabled rule has a twin
+  const hairpinned = config.hairpin ? `coalesce(hairpin, ${config.hairpin.byDefault})` : 'false';
+  const [row] = await b.tx!.em.execute<{ any: boolean; twins: boolean }[]>(
+    `select exists (select 1 from port_rule where enabled) as "any", exists (select 1 from port_rule where enabled and ${hairpinned}) as "twins"`,
+  );
   return Promise.all(
-    wanted.map(async ({ name, rule, hint }) => {
-      const desired = row?.any ? rule : null;
+    wanted.map(async ({ name, rule, hint, twins }) => {
+      const desired = (twins ? row?.twins : row?.any) ? rule : null;
       const o = { name, path: rule.path, description: rule.description, desired };
       const before = await readOwnedNow(d, o);
       const plan = planOwned(desired, rule.path, before);
@@ -518,16 +523,23 @@ async function planOwnedRules(b: Batch, d: TransactionDeps): Promise<OwnedPlan[]
   );
 }
 
-/** A hairpin twin's number held by a rule that is not a twin of ours: never written over. */
+/**
+ * A hairpin twin's number held by a rule that is not a twin of ours is never written over nor
+ * deleted: a twin we want there is a CONFLICT; the removal of a twin that is not there (a rule
+ * without hairpin) leaves that rule alone, so its intent is dropped.
+ */
 function foreignTwin(b: Batch, d: TransactionDeps): Error | null {
   const s = d.config.hairpin;
   if (!s) return null;
-  for (const { ruleNumber } of b.intents) {
-    const held = b.before.get(ruleNumber);
-    if (isTwinNumber(ruleNumber, d.config.natRuleRange, s) && held && !isOurTwin(held)) {
-      return conflict(`nat destination rule ${ruleNumber} (a hairpin twin's number, NAT rule + VYOS_HAIRPIN_RULE_OFFSET) holds a rule that is not ours: move it, or change VYOS_HAIRPIN_RULE_OFFSET`);
-    }
+  const foreign = (n: number) => {
+    const held = b.before.get(n);
+    return isTwinNumber(n, d.config.natRuleRange, s) && held !== undefined && !isOurTwin(held);
+  };
+  const wanted = b.intents.find((i) => i.desired !== null && foreign(i.ruleNumber));
+  if (wanted) {
+    return conflict(`nat destination rule ${wanted.ruleNumber} (a hairpin twin's number, NAT rule + VYOS_HAIRPIN_RULE_OFFSET) holds a rule that is not ours: move it, or change VYOS_HAIRPIN_RULE_OFFSET`);
   }
+  b.intents = b.intents.filter((i) => !foreign(i.ruleNumber));
   return null;
 }
 

@@ -16,7 +16,7 @@ import { touchedRuleNumbers } from '../vyos/nat-rule.js';
 import type { RouterCommand } from '../vyos/types.js';
 import { planCommands, type RuleIntent } from './change-plan.js';
 import type { ChangeSet } from './change-set.js';
-import { Allocator, findVm, intentFor, newRule, rangeKeepsPorts, validateProvision, type PortRuleSpec } from './vm-changes.js';
+import { Allocator, checkHairpin, findVm, intentFor, newRule, rangeKeepsPorts, validateProvision, type PortRuleSpec } from './vm-changes.js';
 
 export interface NamedRuleSpec extends PortRuleSpec {
   name: string;
@@ -65,7 +65,7 @@ export interface ApplyOutcome {
 
 // ---- input validation (pure) ----
 
-type RawApplyRule = { name: string; internalPort?: number | null; externalPort?: number | null; portCount?: number | null; protocol?: Protocol | null; sourceAddress?: string | null; description?: string | null; enabled?: boolean | null };
+type RawApplyRule = { name: string; internalPort?: number | null; externalPort?: number | null; portCount?: number | null; hairpin?: boolean | null; protocol?: Protocol | null; sourceAddress?: string | null; description?: string | null; enabled?: boolean | null };
 
 export function validateApply(raw: { name: string; internalIp?: string | null; macAddress?: string | null; portRules: RawApplyRule[] }): ApplySpec {
   raw.portRules.forEach((r, i) => {
@@ -153,12 +153,14 @@ async function converge(rule: PortRule, spec: NamedRuleSpec, alloc: Allocator, f
   rule.sourceAddress = spec.sourceAddress;
   rule.description = spec.description;
   rule.enabled = spec.enabled;
+  checkHairpin(`${field}.hairpin`, spec.hairpin, alloc.config);
+  rule.hairpin = spec.hairpin;
   rule.claimPorts();
   return JSON.stringify(facts(rule)) !== before;
 }
 
 function facts(r: PortRule) {
-  return [r.name ?? null, r.protocol, r.externalPort, r.internalPort, r.portCount, r.sourceAddress ?? null, r.description ?? null, r.enabled];
+  return [r.name ?? null, r.protocol, r.externalPort, r.internalPort, r.portCount, r.sourceAddress ?? null, r.description ?? null, r.enabled, r.hairpin ?? null];
 }
 
 /** The commands of the batch that touch this change set's rules: what it sent itself. */

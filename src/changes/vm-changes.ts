@@ -25,6 +25,8 @@ export interface PortRuleSpec {
   sourceAddress: string | null;
   description: string | null;
   enabled: boolean;
+  /** null: VYOS_HAIRPIN_DEFAULT */
+  hairpin: boolean | null;
 }
 
 export interface ProvisionSpec {
@@ -43,6 +45,8 @@ export interface PortRulePatch {
   sourceAddress?: string | null;
   description?: string | null;
   enabled?: boolean;
+  /** null: back to VYOS_HAIRPIN_DEFAULT */
+  hairpin?: boolean | null;
 }
 
 // ---- input validation (pure; runs before anything is queued) ----
@@ -56,6 +60,7 @@ type RawRule = {
   sourceAddress?: string | null;
   description?: string | null;
   enabled?: boolean | null;
+  hairpin?: boolean | null;
 };
 
 /**
@@ -88,7 +93,13 @@ export function validatePortRule(field: string, raw: RawRule): PortRuleSpec {
     sourceAddress: check.sourceAddress(`${field}.sourceAddress`, raw.sourceAddress),
     description: check.description(`${field}.description`, raw.description),
     enabled: raw.enabled ?? true,
+    hairpin: raw.hairpin ?? null,
   };
+}
+
+/** `hairpin: true` needs the twin's settings (VYOS_HAIRPIN=on); false and null are always fine. */
+export function checkHairpin(field: string, hairpin: boolean | null | undefined, config: Pick<Config, 'hairpin'>): void {
+  if (hairpin === true && !config.hairpin) throw badInput(field, 'hairpin needs VYOS_HAIRPIN=on (with VYOS_LAN_INTERFACE, VYOS_PUBLIC_ADDRESS and VYOS_LAN_SUBNET) on the server');
 }
 
 export function validateProvision(raw: { name: string; internalIp?: string | null; macAddress?: string | null; portRules?: RawRule[] | null; idempotencyKey?: string | null }): ProvisionSpec {
@@ -131,6 +142,7 @@ export function validatePatch(raw: {
   sourceAddress?: string | null;
   description?: string | null;
   enabled?: boolean | null;
+  hairpin?: boolean | null;
 }): PortRulePatch {
   const patch: PortRulePatch = {};
   if (raw.externalPort != null) patch.externalPort = check.port('input.externalPort', raw.externalPort);
@@ -141,6 +153,7 @@ export function validatePatch(raw: {
   if (raw.sourceAddress !== undefined) patch.sourceAddress = check.sourceAddress('input.sourceAddress', raw.sourceAddress);
   if (raw.description !== undefined) patch.description = check.description('input.description', raw.description);
   if (raw.enabled != null) patch.enabled = raw.enabled;
+  if (raw.hairpin !== undefined) patch.hairpin = raw.hairpin;
   return patch;
 }
 
@@ -176,6 +189,10 @@ export class Allocator {
   private readonly starts = new Map<Pool, number>();
 
   private constructor(private readonly ctx: ChangeContext) {}
+
+  get config(): Config {
+    return this.ctx.config;
+  }
 
   static async load(ctx: ChangeContext): Promise<Allocator> {
     return new Allocator(ctx);
@@ -304,6 +321,7 @@ async function findRule(em: EntityManager, id: string): Promise<PortRule> {
 }
 
 export async function newRule(em: EntityManager, vm: Vm, spec: PortRuleSpec, alloc: Allocator, field: string): Promise<PortRule> {
+  checkHairpin(`${field}.hairpin`, spec.hairpin, alloc.config);
   const ruleNumber = await alloc.ruleNumber();
   const externalPort = await alloc.externalPort(`${field}.externalPort`, spec.protocol, spec.externalPort, spec.portCount);
   const rule = em.create(PortRule, {
@@ -317,6 +335,7 @@ export async function newRule(em: EntityManager, vm: Vm, spec: PortRuleSpec, all
     sourceAddress: spec.sourceAddress,
     description: spec.description,
     enabled: spec.enabled,
+    hairpin: spec.hairpin,
   });
   rule.claimPorts();
   return rule;
@@ -401,6 +420,10 @@ export function updatePortRule(id: string, patch: PortRulePatch, operation = 'up
       if (patch.sourceAddress !== undefined) rule.sourceAddress = patch.sourceAddress;
       if (patch.description !== undefined) rule.description = patch.description;
       if (patch.enabled !== undefined) rule.enabled = patch.enabled;
+      if (patch.hairpin !== undefined) {
+        checkHairpin('input.hairpin', patch.hairpin, ctx.config);
+        rule.hairpin = patch.hairpin;
+      }
       rule.claimPorts();
       rule.needsRepair = false;
       await ctx.em.flush();

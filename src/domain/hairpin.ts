@@ -37,12 +37,21 @@ export function twinOf(rule: RouterRule, s: HairpinSettings): RouterRule {
   };
 }
 
-/** The intents with each rule's twin beside it (twins of twins are not made). */
-export function withTwins(intents: readonly RuleIntent[], range: NumberRange, s: HairpinSettings): RuleIntent[] {
+/** A port rule's own `hairpin` (null: the server's VYOS_HAIRPIN_DEFAULT); false when hairpin is off. */
+export function hairpinOf(own: boolean | null | undefined, s: HairpinSettings | null): boolean {
+  return s !== null && (own ?? s.byDefault);
+}
+
+/**
+ * The intents with each rule's twin beside it (twins of twins are not made): the twin of a rule in
+ * `hairpinned` (its number, as the database now holds it), no twin (deleted if there) otherwise.
+ */
+export function withTwins(intents: readonly RuleIntent[], range: NumberRange, s: HairpinSettings, hairpinned: ReadonlySet<number>): RuleIntent[] {
   const out: RuleIntent[] = [];
   for (const i of intents) {
     out.push(i);
-    if (i.ruleNumber >= range.first && i.ruleNumber <= range.last) out.push({ ruleNumber: twinNumber(i.ruleNumber, s), desired: i.desired && twinOf(i.desired, s) });
+    if (i.ruleNumber < range.first || i.ruleNumber > range.last) continue;
+    out.push({ ruleNumber: twinNumber(i.ruleNumber, s), desired: i.desired && hairpinned.has(i.ruleNumber) ? twinOf(i.desired, s) : null });
   }
   return out;
 }

@@ -58,7 +58,8 @@ export async function snapshot(em: EntityManager, deps: DriftDeps): Promise<Drif
   const { config } = deps;
   report.firewall = firewallVerdict(fw, expected, config.wanInterface, config.vyosFirewall === 'manage' ? configuredAcceptRule(config) : undefined);
   deps.firewall?.note(report.firewall, report.checkedAt);
-  if (masquerade) report.hairpin = { ruleNumber: ownedNumber(masquerade.rule), state: ownedStanding(masquerade.held, expected.some((e) => !e.expected.disabled)) };
+  // the masquerade rule is wanted while an enabled rule has a twin
+  if (masquerade) report.hairpin = { ruleNumber: ownedNumber(masquerade.rule), state: ownedStanding(masquerade.held, expected.some((e) => e.twin && !e.expected.disabled)) };
   return { expected, routerRules: rules, report };
 }
 

@@ -41,6 +41,9 @@ export class ApplyPortRuleInput {
 
   @Field(() => Boolean, { nullable: true, defaultValue: true, description: 'A disabled rule is on the router with `disable`.' })
   enabled?: boolean | null;
+
+  @Field(() => Boolean, { nullable: true, description: 'VYOS_HAIRPIN: also answer on VYOS_PUBLIC_ADDRESS from inside the LAN (a twin rule on VYOS_LAN_INTERFACE). Omitted: VYOS_HAIRPIN_DEFAULT. true needs VYOS_HAIRPIN=on.' })
+  hairpin?: boolean | null;
 }
 
 @InputType({ description: 'The complete desired state of a VM, for applyVm.' })

@@ -28,6 +28,9 @@ export class PortRuleInput {
 
   @Field(() => Boolean, { nullable: true, defaultValue: true, description: 'A disabled rule is on the router with `disable`.' })
   enabled?: boolean | null;
+
+  @Field(() => Boolean, { nullable: true, description: 'VYOS_HAIRPIN: also answer on VYOS_PUBLIC_ADDRESS from inside the LAN (a twin rule on VYOS_LAN_INTERFACE). Omitted: VYOS_HAIRPIN_DEFAULT. true needs VYOS_HAIRPIN=on.' })
+  hairpin?: boolean | null;
 }
 
 @InputType({ description: 'A VM to provision, with its port rules: one router commit.' })
@@ -70,4 +73,7 @@ export class UpdatePortRuleInput {
 
   @Field(() => Boolean, { nullable: true, description: 'false keeps the rule on the router with `disable`; true enables it again.' })
   enabled?: boolean | null;
+
+  @Field(() => Boolean, { nullable: true, description: 'VYOS_HAIRPIN: true adds the rule\'s twin on VYOS_LAN_INTERFACE, false removes it (in the same commit); null follows VYOS_HAIRPIN_DEFAULT again.' })
+  hairpin?: boolean | null;
 }

@@ -24,6 +24,8 @@ export interface PortRuleRow {
   externalPort: number;
   internalPort: number;
   portCount: number;
+  /** null: VYOS_HAIRPIN_DEFAULT */
+  hairpin: boolean | null;
   sourceAddress: string | null;
   description: string | null;
   enabled: boolean;
@@ -34,7 +36,7 @@ export interface PortRuleRow {
 
 export const VM_COLUMNS = 'id, name, internal_ip as "internalIp", mac_address as "macAddress", created_at as "createdAt", updated_at as "updatedAt"';
 export const RULE_COLUMNS = `id, vm_id as "vmId", name, rule_number as "ruleNumber", protocol, external_port as "externalPort", internal_port as "internalPort",
-  port_count as "portCount", source_address as "sourceAddress", description, enabled, needs_repair as "needsRepair", created_at as "createdAt", updated_at as "updatedAt"`;
+  port_count as "portCount", hairpin, source_address as "sourceAddress", description, enabled, needs_repair as "needsRepair", created_at as "createdAt", updated_at as "updatedAt"`;
 
 // The ORM's driver hands timestamps over as text; the API's DateTime wants dates.
 export function dated<T extends { createdAt: Date; updatedAt: Date }>(rows: T[]): T[] {

@@ -121,6 +121,76 @@ for (const version of ['1.4', 'rolling'] as const) {
   });
 }
 
+describe('hairpin per rule (docs/operations.md "Hairpin")', () => {
+  const RULE = 'id ruleNumber hairpin';
+  const ADD = `mutation($vm: ID!, $input: PortRuleInput!) { addPortRule(vmId: $vm, input: $input) { ${RULE} } }`;
+  const UPDATE = `mutation($id: ID!, $input: UpdatePortRuleInput!) { updatePortRule(id: $id, input: $input) { ${RULE} } }`;
+  const twinOfRule = (t: TestApp, n: number) => t.routerRules().find((r) => r.ruleNumber === n + OFFSET);
+
+  test('a rule says hairpin: false, true, or null for the server default; its twin and the masquerade rule follow in the same commit', async () => {
+    const t = await startTestApp({ sim: { version: '1.4' }, env: ENV });
+    try {
+      const vm = ok(await t.gql(`mutation { provisionVm(input: { name: "mixed" }) { id } }`)).provisionVm;
+      const off = ok(await t.gql(ADD, { vm: vm.id, input: { internalPort: 80, hairpin: false } })).addPortRule;
+      assert.equal(off.hairpin, false);
+      assert.equal(twinOfRule(t, off.ruleNumber), undefined, 'no twin');
+      assert.equal(sourceRule(t), undefined, 'no rule has a twin: no masquerade rule');
+      assert.deepEqual(ok(await t.gql(REPORT)).syncReport.hairpin, { ruleNumber: SNAT, state: 'IN_PLACE' });
+
+      const byDefault = ok(await t.gql(ADD, { vm: vm.id, input: { internalPort: 81 } })).addPortRule;
+      assert.equal(byDefault.hairpin, true, 'VYOS_HAIRPIN_DEFAULT is on');
+      assert.ok(twinOfRule(t, byDefault.ruleNumber));
+      assert.ok(sourceRule(t), 'the first rule with a twin brings the masquerade rule');
+
+      // switched off: the twin and (no twin left) the masquerade rule go, in one commit
+      const commits = t.sim.commitCount;
+      assert.equal(ok(await t.gql(UPDATE, { id: byDefault.id, input: { hairpin: false } })).updatePortRule.hairpin, false);
+      assert.equal(t.sim.commitCount, commits + 1);
+      assert.equal(twinOfRule(t, byDefault.ruleNumber), undefined);
+      assert.equal(sourceRule(t), undefined);
+      // null: back to the default
+      assert.equal(ok(await t.gql(UPDATE, { id: off.id, input: { hairpin: null } })).updatePortRule.hairpin, true);
+      assert.ok(twinOfRule(t, off.ruleNumber));
+      assert.ok(sourceRule(t));
+      const report = ok(await t.gql(REPORT)).syncReport;
+      assert.deepEqual([report.inSync, report.hairpin.state], [true, 'IN_PLACE']);
+    } finally {
+      await t.close();
+    }
+  });
+
+  test('VYOS_HAIRPIN_DEFAULT=off: only the rules that ask for it get a twin', async () => {
+    const t = await startTestApp({ sim: { version: 'rolling' }, env: { ...ENV, VYOS_HAIRPIN_DEFAULT: 'off' } });
+    try {
+      const vm = ok(await t.gql(`mutation { provisionVm(input: { name: "opt-in", portRules: [{ internalPort: 22 }, { internalPort: 443, hairpin: true }] }) { portRules { ruleNumber hairpin } } }`)).provisionVm;
+      const [plain, asked] = vm.portRules;
+      assert.deepEqual([plain.hairpin, asked.hairpin], [false, true]);
+      assert.equal(twinOfRule(t, plain.ruleNumber), undefined);
+      assert.ok(twinOfRule(t, asked.ruleNumber));
+      assert.equal(ok(await t.gql(REPORT)).syncReport.inSync, true);
+    } finally {
+      await t.close();
+    }
+  });
+
+  test('without VYOS_HAIRPIN=on, hairpin: true is BAD_USER_INPUT and changes nothing; every rule reads hairpin: false', async () => {
+    const t = await startTestApp({ sim: { version: '1.4' } });
+    try {
+      const vm = ok(await t.gql(`mutation { provisionVm(input: { name: "plain", portRules: [{ internalPort: 22 }] }) { id portRules { id hairpin } } }`)).provisionVm;
+      assert.equal(vm.portRules[0].hairpin, false);
+      const commits = t.sim.commitCount;
+      const res = await t.gql(ADD, { vm: vm.id, input: { internalPort: 80, hairpin: true } });
+      assert.equal(errorCode(res), 'BAD_USER_INPUT');
+      assert.match(res.errors![0].message, /input\.hairpin: hairpin needs VYOS_HAIRPIN=on/);
+      assert.equal(errorCode(await t.gql(UPDATE, { id: vm.portRules[0].id, input: { hairpin: true } })), 'BAD_USER_INPUT');
+      assert.equal(t.sim.commitCount, commits);
+      assert.equal(t.routerRules().length, 1);
+    } finally {
+      await t.close();
+    }
+  });
+});
+
 describe('VYOS_HAIRPIN configuration', () => {
   test('on without the LAN interface, public address and subnet: every missing variable reported at once', async () => {
     const { loadConfig, ConfigError } = await import('../../src/config.js');

@@ -47,7 +47,7 @@ describe('owned rules', () => {
   });
 
   test('the path guard passes what is rendered and refuses anything else under firewall and nat source', () => {
-    const hairpin = { lanInterface: 'eth1', publicAddress: '203.0.113.10', lanSubnet: '192.168.64.0/24', ruleOffset: 100_000, snatRule: 9000 };
+    const hairpin = { lanInterface: 'eth1', publicAddress: '203.0.113.10', lanSubnet: '192.168.64.0/24', ruleOffset: 100_000, snatRule: 9000, byDefault: true };
     const pool = { first: '192.168.64.100', last: '192.168.64.199' };
     for (const syntax of ['1.3', '1.4'] as const) {
       for (const c of [...renderOwned(ours), del, ...renderOwned(masqueradeRule(hairpin, pool, syntax)), { op: 'delete' as const, path: ['nat', 'source', 'rule', '9000'] }]) {

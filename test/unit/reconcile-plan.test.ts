@@ -74,7 +74,7 @@ describe('planReconcile', () => {
 });
 
 describe('planReconcile with hairpin twins (VYOS_HAIRPIN)', () => {
-  const hairpin = { lanInterface: 'eth1', publicAddress: '203.0.113.10', lanSubnet: '192.168.64.0/24', ruleOffset: 100_000, snatRule: 9000 };
+  const hairpin = { lanInterface: 'eth1', publicAddress: '203.0.113.10', lanSubnet: '192.168.64.0/24', ruleOffset: 100_000, snatRule: 9000, byDefault: true };
   const withTwins: ExpectedRule[] = [rule(10001), rule(10002)].flatMap((r) => [
     { portRuleId: `id-${r.ruleNumber}`, expected: r },
     { portRuleId: `id-${r.ruleNumber}`, expected: twinOf(r, hairpin), twin: true },

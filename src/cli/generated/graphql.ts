@@ -32,6 +32,8 @@ export type ApplyPortRuleInput = {
   enabled?: InputMaybe<Scalars['Boolean']['input']>;
   /** Port on the WAN side (a range's first). Omitted: a matched rule keeps its port, a new one is allocated from EXTERNAL_PORT_RANGE. */
   externalPort?: InputMaybe<Scalars['Port']['input']>;
+  /** VYOS_HAIRPIN: also answer on VYOS_PUBLIC_ADDRESS from inside the LAN (a twin rule on VYOS_LAN_INTERFACE). Omitted: VYOS_HAIRPIN_DEFAULT. true needs VYOS_HAIRPIN=on. */
+  hairpin?: InputMaybe<Scalars['Boolean']['input']>;
   /** Port on the VM that traffic is translated to. Omitted: the external port (a range always keeps its port numbers). */
   internalPort?: InputMaybe<Scalars['Port']['input']>;
   /** Stable name of the rule within the VM (1-63 letters, digits, `.`, `-`, `_`): the key the rule is matched by. A name the VM has no rule for adopts an existing unnamed rule with the same internal port and protocol (and external port, when given). */
@@ -197,6 +199,8 @@ export type PortRuleInput = {
   enabled?: InputMaybe<Scalars['Boolean']['input']>;
   /** Port on the WAN side (a range's first); allocated from EXTERNAL_PORT_RANGE when omitted (a range: the lowest free run). */
   externalPort?: InputMaybe<Scalars['Port']['input']>;
+  /** VYOS_HAIRPIN: also answer on VYOS_PUBLIC_ADDRESS from inside the LAN (a twin rule on VYOS_LAN_INTERFACE). Omitted: VYOS_HAIRPIN_DEFAULT. true needs VYOS_HAIRPIN=on. */
+  hairpin?: InputMaybe<Scalars['Boolean']['input']>;
   /** Port on the VM that traffic is translated to. Omitted: the external port (a range always keeps its port numbers). */
   internalPort?: InputMaybe<Scalars['Port']['input']>;
   /** Stable name of the rule within its VM (unique per VM; 1-63 letters, digits, `.`, `-`, `_`), the key applyVm matches it by. */
@@ -298,6 +302,8 @@ export type UpdatePortRuleInput = {
   enabled?: InputMaybe<Scalars['Boolean']['input']>;
   /** New port on the WAN side (must be free for the protocol). */
   externalPort?: InputMaybe<Scalars['Port']['input']>;
+  /** VYOS_HAIRPIN: true adds the rule's twin on VYOS_LAN_INTERFACE, false removes it (in the same commit); null follows VYOS_HAIRPIN_DEFAULT again. */
+  hairpin?: InputMaybe<Scalars['Boolean']['input']>;
   /** New port on the VM (a range keeps its port numbers: only the external port). */
   internalPort?: InputMaybe<Scalars['Port']['input']>;
   /** New number of consecutive ports; the added ports must be free for the protocol. */

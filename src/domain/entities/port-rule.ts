@@ -27,7 +27,7 @@ export function claimRange(column: 'tcp_port' | 'udp_port', alias?: string): str
 @Index({ name: 'port_rule_tcp_ports_excl', expression: `alter table "port_rule" add constraint "port_rule_tcp_ports_excl" exclude using gist (${claimRange('tcp_port')} with &&)` })
 @Index({ name: 'port_rule_udp_ports_excl', expression: `alter table "port_rule" add constraint "port_rule_udp_ports_excl" exclude using gist (${claimRange('udp_port')} with &&)` })
 export class PortRule {
-  [OptionalProps]?: 'createdAt' | 'updatedAt' | 'name' | 'sourceAddress' | 'description' | 'enabled' | 'tcpPort' | 'udpPort' | 'needsRepair' | 'portCount';
+  [OptionalProps]?: 'createdAt' | 'updatedAt' | 'name' | 'sourceAddress' | 'description' | 'enabled' | 'tcpPort' | 'udpPort' | 'needsRepair' | 'portCount' | 'hairpin';
 
   @Field(() => ID, { description: 'Stable identifier (a UUID).' })
   @PrimaryKey({ type: 'uuid' })
@@ -74,6 +74,10 @@ export class PortRule {
   @Field({ description: 'A disabled rule stays on the router with `disable`.' })
   @Property({ type: 'boolean' })
   enabled: boolean = true;
+
+  /** VYOS_HAIRPIN: this rule's own choice; null follows VYOS_HAIRPIN_DEFAULT (the API shows the effective value) */
+  @Property({ type: 'boolean', nullable: true })
+  hairpin?: boolean | null;
 
   // The external port as claimed per transport, so unique indexes enforce "TCP_UDP overlaps both".
   @Property({ type: 'integer', nullable: true })

@@ -4,6 +4,7 @@ import { PortRule, Role, Vm } from '../../domain/entities/index.js';
 import { byId, claimFor, findEarlier, idempotencyKey, idempotent } from '../../changes/idempotency.js';
 import { addPortRule, isUuid, removePortRule, updatePortRule, validatePatch, validatePortRule } from '../../changes/vm-changes.js';
 import { badInput, notFound } from '../../domain/errors.js';
+import { hairpinOf } from '../../domain/hairpin.js';
 import type { GraphQLContext } from '../context.js';
 import { asId, DRY_RUN, plannedRule, runChange, type PlannedRule } from '../dry-run.js';
 import { portRuleRow, type PortRuleRow } from '../read-model.js';
@@ -18,6 +19,13 @@ export class PortRuleResolver {
   @Query(() => PortRule, { nullable: true, description: 'One port rule by id, or null.' })
   async portRule(@Ctx() { em }: GraphQLContext, @Arg('id', () => ID, { description: 'The port rule id.' }) id: string) {
     return isUuid(id) ? portRuleRow(em, id) : null;
+  }
+
+  @FieldResolver(() => Boolean, {
+    description: 'Whether the rule also answers on VYOS_PUBLIC_ADDRESS from inside the LAN (a hairpin twin, docs/operations.md "Hairpin"): its own choice, else VYOS_HAIRPIN_DEFAULT; false while VYOS_HAIRPIN is off.',
+  })
+  hairpin(@Root() rule: { hairpin?: boolean | null }, @Ctx() { app }: GraphQLContext): boolean {
+    return hairpinOf(rule.hairpin, app.config.hairpin);
   }
 
   @FieldResolver(() => Vm, { description: 'The VM the rule forwards to.' })

@@ -134,16 +134,7 @@ export function validateProvision(raw: { name: string; internalIp?: string | nul
   return spec;
 }
 
-export function validatePatch(raw: {
-  externalPort?: number | null;
-  internalPort?: number | null;
-  portCount?: number | null;
-  protocol?: Protocol | null;
-  sourceAddress?: string | null;
-  description?: string | null;
-  enabled?: boolean | null;
-  hairpin?: boolean | null;
-}): PortRulePatch {
+export function validatePatch(raw: Omit<RawRule, 'name'>): PortRulePatch {
   const patch: PortRulePatch = {};
   if (raw.externalPort != null) patch.externalPort = check.port('input.externalPort', raw.externalPort);
   if (raw.internalPort != null) patch.internalPort = check.port('input.internalPort', raw.internalPort);

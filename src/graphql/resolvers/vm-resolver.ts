@@ -33,11 +33,7 @@ export class VmResolver {
     // round trip per page); the loader is primed so `portRules` below answers from them.
     const withRules = selectsPath(info, ['edges', 'node', 'portRules']);
     const page = await vmPage(em, checkVmFilter(filter), req, selects(info, 'totalCount'), withRules);
-    for (const { node } of page.edges) {
-      if (!node.portRules) continue;
-      loaders.portRulesByVm.prime(node.id, node.portRules);
-      delete node.portRules;
-    }
+    for (const { node } of page.edges) if (node.portRules) loaders.portRulesByVm.prime(node.id, node.portRules);
     return page;
   }
 
@@ -58,6 +54,8 @@ export class VmResolver {
   async portRules(@Root() vm: Vm | VmRow | PlannedVm, @Ctx() { loaders }: GraphQLContext) {
     // a dry run's VM brings its would-be rules along (dry-run.ts)
     if ('plannedRules' in vm) return vm.plannedRules;
+    // a page's row brings its rules along (vms above): answered at once, no promise per VM
+    if ('portRules' in vm && Array.isArray(vm.portRules)) return vm.portRules;
     return loaders.portRulesByVm.load(vm.id);
   }
 

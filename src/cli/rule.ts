@@ -1,10 +1,16 @@
 // vmapi rule add | rm | enable.
-import { choiceOption, intOption, type Command } from './command.js';
+import { choiceOption, intOption, type Command, type Values } from './command.js';
 import { AddPortRuleDocument, RemovePortRuleDocument, SetPortRuleEnabledDocument, type Protocol } from './generated/graphql.js';
 import { json, ruleTable } from './output.js';
 import { resolveVm } from './vm.js';
 
 const PROTOCOLS: readonly Protocol[] = ['TCP', 'UDP', 'TCP_UDP'];
+
+/** `--hairpin on|off`: the rule's own choice; absent leaves it to the server's default. */
+function hairpinOption(values: Values): boolean | undefined {
+  const choice = choiceOption(values, 'hairpin', ['ON', 'OFF'] as const);
+  return choice === undefined ? undefined : choice === 'ON';
+}
 
 const add: Command = {
   group: 'rule',
@@ -19,6 +25,7 @@ const add: Command = {
     '--source CIDR          address or network allowed to connect (default: anyone)',
     '--description TEXT     shown on the router',
     '--disabled             create it disabled',
+    '--hairpin on|off       answer from inside the LAN too (VYOS_HAIRPIN; default: the server\'s VYOS_HAIRPIN_DEFAULT)',
   ],
   options: {
     'internal-port': { type: 'string' },
@@ -28,6 +35,7 @@ const add: Command = {
     source: { type: 'string' },
     description: { type: 'string' },
     disabled: { type: 'boolean' },
+    hairpin: { type: 'string' },
   },
   positionals: { min: 1, max: 1 },
   async run(ctx, values, [vmRef]) {
@@ -39,6 +47,7 @@ const add: Command = {
       sourceAddress: values.source as string | undefined,
       description: values.description as string | undefined,
       enabled: values.disabled ? false : undefined,
+      hairpin: hairpinOption(values),
     };
     const vm = await resolveVm(ctx, vmRef);
     const { addPortRule: rule } = await ctx.client.request(AddPortRuleDocument, { vmId: vm.id, input }, { router: 'addPortRule' });

@@ -118,6 +118,17 @@ describe('vmapi, the built binary, against a live server', () => {
     assert.equal((await run(['rule', 'rm', rule.id])).code, 0);
   });
 
+  test('rule add --hairpin: off is the rule\'s own choice; on needs VYOS_HAIRPIN=on on the server (BAD_USER_INPUT, exit 10)', async () => {
+    const off = await run(['rule', 'add', 'cli-web', '--internal-port', '8443', '--hairpin', 'off']);
+    assert.equal(off.code, 0, off.stderr);
+    assert.equal(JSON.parse(off.stdout).hairpin, false);
+    const on = await run(['rule', 'add', 'cli-web', '--internal-port', '8444', '--hairpin', 'on']);
+    assert.equal(on.code, EXIT.BAD_USER_INPUT, on.stderr);
+    assert.match(on.stderr, /hairpin needs VYOS_HAIRPIN=on/);
+    assert.equal((await run(['rule', 'add', 'cli-web', '--internal-port', '8445', '--hairpin', 'maybe'])).code, EXIT.USAGE);
+    assert.equal((await run(['rule', 'rm', JSON.parse(off.stdout).id])).code, 0);
+  });
+
   test('rule enable --disable, then rule enable', async () => {
     const off = await runJson(['rule', 'enable', ruleId, '--disable']);
     assert.equal(off.enabled, false);

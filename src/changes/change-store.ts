@@ -104,11 +104,22 @@ function toJournalRow(o: Operation): JournalRow {
   return { id: o.id, operation: o.operation, state: o.state, commands: o.commands, confirmDeadline: o.confirmDeadline ?? null, createdAt: o.createdAt, error: o.error ?? null };
 }
 
-/** Which of `ruleNumbers` are port rules with a hairpin twin (their own `hairpin`, else VYOS_HAIRPIN_DEFAULT). */
+/** "this port_rule row has a hairpin twin": its own `hairpin`, else VYOS_HAIRPIN_DEFAULT; never without VYOS_HAIRPIN. */
+const hasTwin = (s: HairpinSettings | null) => (s ? `coalesce(hairpin, ${s.byDefault})` : 'false');
+
+/** Which of `ruleNumbers` are port rules with a hairpin twin. */
 export async function hairpinnedRules(em: EntityManager, ruleNumbers: readonly number[], s: HairpinSettings): Promise<Set<number>> {
   if (ruleNumbers.length === 0) return new Set();
-  const rows = await em.execute<{ rule_number: number }[]>(`select rule_number from port_rule where rule_number = any(?::int[]) and coalesce(hairpin, ${s.byDefault})`, [intArray(ruleNumbers)]);
+  const rows = await em.execute<{ rule_number: number }[]>(`select rule_number from port_rule where rule_number = any(?::int[]) and ${hasTwin(s)}`, [intArray(ruleNumbers)]);
   return new Set(rows.map((r) => r.rule_number));
+}
+
+/** Whether any port rule is enabled, and whether any enabled one has a hairpin twin (what the owned rules follow). */
+export async function enabledRules(em: EntityManager, s: HairpinSettings | null): Promise<{ any: boolean; twins: boolean }> {
+  const [row] = await em.execute<{ any: boolean; twins: boolean }[]>(
+    `select exists (select 1 from port_rule where enabled) as "any", exists (select 1 from port_rule where enabled and ${hasTwin(s)}) as "twins"`,
+  );
+  return { any: row?.any ?? false, twins: row?.twins ?? false };
 }
 
 /** The database state of `ruleNumbers` as router rules (absent rows -> null, i.e. "no rule"). */

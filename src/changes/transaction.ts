@@ -19,7 +19,7 @@ import { commandsFor, rowOf, type AuditDraft } from './audit-trail.js';
 import { planCommands, stateAfter, unchangedSince, verifyIntents, withIntents, type RuleIntent } from './change-plan.js';
 import type { ChangeSet, Prepared } from './change-set.js';
 import type { BatchTx, ChangeStore, JournalRow } from './change-store.js';
-import { UNSETTLED_STATES, hairpinnedRules } from './change-store.js';
+import { UNSETTLED_STATES, enabledRules, hairpinnedRules } from './change-store.js';
 import type { RollbackRecorder } from './rollback-recorder.js';
 import type { RouterPicture } from './router-picture.js';
 import { snapshotFile } from './snapshots.js';
@@ -507,13 +507,10 @@ async function planOwnedRules(b: Batch, d: TransactionDeps): Promise<OwnedPlan[]
   if (config.hairpin) wanted.push({ name: 'hairpin masquerade rule', rule: masqueradeRule(config.hairpin, config.lanPool, b.caps.syntax), hint: 'VYOS_HAIRPIN_SNAT_RULE', twins: true });
   if (wanted.length === 0) return [];
   // the accept rule is there while any rule is enabled, the masquerade rule while any enabled rule has a twin
-  const hairpinned = config.hairpin ? `coalesce(hairpin, ${config.hairpin.byDefault})` : 'false';
-  const [row] = await b.tx!.em.execute<{ any: boolean; twins: boolean }[]>(
-    `select exists (select 1 from port_rule where enabled) as "any", exists (select 1 from port_rule where enabled and ${hairpinned}) as "twins"`,
-  );
+  const enabled = await enabledRules(b.tx!.em, config.hairpin);
   return Promise.all(
     wanted.map(async ({ name, rule, hint, twins }) => {
-      const desired = (twins ? row?.twins : row?.any) ? rule : null;
+      const desired = (twins ? enabled.twins : enabled.any) ? rule : null;
       const o = { name, path: rule.path, description: rule.description, desired };
       const before = await readOwnedNow(d, o);
       const plan = planOwned(desired, rule.path, before);

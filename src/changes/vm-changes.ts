@@ -6,7 +6,7 @@ import { intToIpv4, ipv4ToInt, type NumberRange } from '../config.js';
 import { nextMark } from '../domain/allocation.js';
 import { PortRule, Protocol, Vm, claims } from '../domain/entities/index.js';
 import { badInput, conflict, notFound, poolExhausted } from '../domain/errors.js';
-import { expectedRouterRule } from '../domain/rule-mapping.js';
+import { expectedRouterRule, portsText } from '../domain/rule-mapping.js';
 import * as check from '../domain/validation.js';
 import type { RouterRule } from '../vyos/types.js';
 import type { RuleIntent } from './change-plan.js';
@@ -150,11 +150,6 @@ export function validatePatch(raw: Omit<RawRule, 'name'>): PortRulePatch {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export const isUuid = (id: string) => UUID.test(id);
-
-/** `30000` or `30000-30099`: a rule's external ports as VyOS's `destination port` spells them. */
-export function portsText(first: number, count: number): string {
-  return count === 1 ? String(first) : `${first}-${first + count - 1}`;
-}
 
 function overlaps(a: number, aCount: number, b: number, bCount: number): boolean {
   return a < b + bCount && b < a + aCount;

@@ -14,6 +14,11 @@ export interface PortRuleFacts {
   enabled: boolean;
 }
 
+/** `30000` or `30000-30099`: a rule's external ports as VyOS's `destination port` spells them. */
+export function portsText(first: number, count: number): string {
+  return count === 1 ? String(first) : `${first}-${first + count - 1}`;
+}
+
 const VYOS_PROTOCOL: Record<Protocol, string> = { TCP: 'tcp', UDP: 'udp', TCP_UDP: 'tcp_udp' };
 
 /**
@@ -27,7 +32,7 @@ export function expectedRouterRule(rule: PortRuleFacts, vm: { name: string; inte
     ruleNumber: rule.ruleNumber,
     description: rule.description ?? `vm ${vm.name}`,
     protocol: VYOS_PROTOCOL[rule.protocol],
-    externalPort: count === 1 ? String(rule.externalPort) : `${rule.externalPort}-${rule.externalPort + count - 1}`,
+    externalPort: portsText(rule.externalPort, count),
     internalPort: count === 1 ? String(rule.internalPort) : undefined,
     translationAddress: vm.internalIp,
     sourceAddress: rule.sourceAddress ?? undefined,

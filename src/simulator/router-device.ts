@@ -93,6 +93,11 @@ export class SimulatedRouter {
     this.files.set(BOOT_FILE, renderBoot(this.running));
   }
 
+  /** A commit is running right now (test observation: lets a test act mid-commit without guessing a delay). */
+  committing(): boolean {
+    return this.inFlight !== null;
+  }
+
   /** What /retrieve sees: the shared session's working config, uncommitted changes included. */
   view(): ConfigNode {
     return this.inFlight ?? this.dirty ?? this.running;

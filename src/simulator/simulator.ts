@@ -96,6 +96,8 @@ export interface Simulator {
   /** the commands of each /configure request that committed, oldest first */
   readonly configured: readonly RouterCommand[][];
   confirmPending(): boolean;
+  /** a commit is running right now (between its start and its outcome) */
+  committing(): boolean;
   /** the pending timer was armed by a CLI user (foreignConfirmPending), not by the API */
   foreignTimerPending(): boolean;
   /** API `op: confirm` requests that stopped a timer the API did not arm ("never confirmed by us" = 0) */
@@ -286,6 +288,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       return device.configured;
     },
     confirmPending: () => device.confirmPending(),
+    committing: () => device.committing(),
     foreignTimerPending: () => device.foreignTimerPending(),
     get foreignConfirmsStolen() {
       return device.foreignConfirmsStolen;

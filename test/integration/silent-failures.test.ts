@@ -207,7 +207,8 @@ describe('5. start-up recovery tells an automatic revert from a change that neve
     const first = await startServerProcess(env);
     t.sim.setCommitLatency(1500); // the process dies while the router commits
     const pending = first.gql('mutation { provisionVm(input: { name: "killed-late", portRules: [{ internalPort: 6007 }] }) { id } }', {}, t.adminKey).catch(() => null);
-    await sleep(500);
+    // Kill once the router is inside that commit: a fixed delay raced the request on a slow machine.
+    assert.ok(await eventually(20_000, () => t.sim.committing()), 'precondition: the router started the commit');
     await first.stop('SIGKILL');
     await pending;
     const hasRule = () => t.routerRules().some((r) => r.internalPort === '6007');

@@ -143,7 +143,9 @@ for (const profile of SIMULATOR_PROFILES) describe(`fault matrix (${profile.name
     const first = await startServerProcess(env);
     t.sim.setCommitLatency(2000); // the router is slow: the process dies while it commits
     const pending = first.gql('mutation { provisionVm(input: { name: "f-killed", portRules: [{ internalPort: 6006 }] }) { id } }', {}, t.adminKey).catch(() => null);
-    await sleep(700);
+    // Kill once the router is inside that commit (a fixed delay races the request on a slow machine).
+    for (let i = 0; i < 200 && !t.sim.committing(); i++) await sleep(50);
+    assert.ok(t.sim.committing(), 'precondition: the router started the commit');
     await first.stop('SIGKILL');
     await pending;
     // the router finishes the commit the dead process asked for, unconfirmed

@@ -74,7 +74,9 @@ describe('graceful shutdown', { skip: !process.env.TEST_DATABASE_URL && 'needs P
       async (res) => ({ status: res.status, body: (await res.json()) as { data?: { provisionVm?: { id: string } }; errors?: unknown[] } }),
       (e: Error) => ({ error: `${e.message} ${String((e as { cause?: unknown }).cause ?? '')}` }),
     );
-    await sleep(1000); // the batch is in the router's commit by now
+    // The signal comes once the batch is in the router's commit (a fixed delay raced it on a slow machine).
+    for (let i = 0; i < 200 && !t.sim.committing(); i++) await sleep(50);
+    assert.ok(t.sim.committing(), 'precondition: the router started the commit');
     proc.child.kill('SIGTERM');
     await sleep(500);
     // While draining: new requests are refused with 503 and Connection: close; not ready; still live.

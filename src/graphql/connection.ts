@@ -277,24 +277,29 @@ export async function keysetPage<Row>(
   };
 }
 
-/** Whether the client selected `name` directly under this field (through fragments too). */
-/** Whether the operation selects the field path `names` below this field (fragments included). */
-export function selectsPath(info: GraphQLResolveInfo, names: readonly string[]): boolean {
-  const visit = (set: SelectionSetNode | undefined, rest: readonly string[]): boolean =>
-    !!set &&
-    set.selections.some((sel) =>
-      sel.kind === Kind.FIELD
-        ? sel.name.value === rest[0] && (rest.length === 1 || visit(sel.selectionSet, rest.slice(1)))
-        : visit(sel.kind === Kind.INLINE_FRAGMENT ? sel.selectionSet : info.fragments[sel.name.value]?.selectionSet, rest),
-    );
-  return info.fieldNodes.some((node) => visit(node.selectionSet, names));
+/**
+ * The names of the fields the operation selects at the field path `path` below this field: the
+ * union over every occurrence (aliases, fragments and inline fragments included).
+ */
+export function fieldsAt(info: GraphQLResolveInfo, path: readonly string[]): Set<string> {
+  const found = new Set<string>();
+  const visit = (set: SelectionSetNode | undefined, rest: readonly string[]): void => {
+    for (const sel of set?.selections ?? []) {
+      if (sel.kind !== Kind.FIELD) visit(sel.kind === Kind.INLINE_FRAGMENT ? sel.selectionSet : info.fragments[sel.name.value]?.selectionSet, rest);
+      else if (rest.length === 0) found.add(sel.name.value);
+      else if (sel.name.value === rest[0]) visit(sel.selectionSet, rest.slice(1));
+    }
+  };
+  for (const node of info.fieldNodes) visit(node.selectionSet, path);
+  return found;
 }
 
+/** Whether the operation selects the field path `names` below this field (fragments included). */
+export function selectsPath(info: GraphQLResolveInfo, names: readonly string[]): boolean {
+  return fieldsAt(info, names.slice(0, -1)).has(names[names.length - 1]);
+}
+
+/** Whether the client selected `name` directly under this field (through fragments too). */
 export function selects(info: GraphQLResolveInfo, name: string): boolean {
-  const visit = (set: SelectionSetNode | undefined): boolean =>
-    !!set &&
-    set.selections.some((sel) =>
-      sel.kind === Kind.FIELD ? sel.name.value === name : sel.kind === Kind.INLINE_FRAGMENT ? visit(sel.selectionSet) : visit(info.fragments[sel.name.value]?.selectionSet),
-    );
-  return info.fieldNodes.some((node) => visit(node.selectionSet));
+  return fieldsAt(info, []).has(name);
 }

@@ -35,14 +35,48 @@ export interface PortRuleRow {
 }
 
 export const VM_COLUMNS = 'id, name, internal_ip as "internalIp", mac_address as "macAddress", created_at as "createdAt", updated_at as "updatedAt"';
-export const RULE_COLUMNS = `id, vm_id as "vmId", name, rule_number as "ruleNumber", protocol, external_port as "externalPort", internal_port as "internalPort",
-  port_count as "portCount", hairpin, source_address as "sourceAddress", description, enabled, needs_repair as "needsRepair", created_at as "createdAt", updated_at as "updatedAt"`;
+/** Each row field's column: the ORM's names as the API's. */
+const RULE_FIELD_COLUMNS: Record<keyof PortRuleRow, string> = {
+  id: 'id',
+  vmId: 'vm_id as "vmId"',
+  name: 'name',
+  ruleNumber: 'rule_number as "ruleNumber"',
+  protocol: 'protocol',
+  externalPort: 'external_port as "externalPort"',
+  internalPort: 'internal_port as "internalPort"',
+  portCount: 'port_count as "portCount"',
+  hairpin: 'hairpin',
+  sourceAddress: 'source_address as "sourceAddress"',
+  description: 'description',
+  enabled: 'enabled',
+  needsRepair: 'needs_repair as "needsRepair"',
+  createdAt: 'created_at as "createdAt"',
+  updatedAt: 'updated_at as "updatedAt"',
+};
+export const RULE_COLUMNS = Object.values(RULE_FIELD_COLUMNS).join(', ');
+
+/**
+ * The columns a selection of PortRule fields needs (pure): id, vmId and ruleNumber always (the
+ * key, the VM and the order), `vm` from vmId; a field this list does not know takes every column,
+ * so a new field resolver can never read a column that was left out.
+ */
+export function ruleColumnsFor(fields: Iterable<string>): string {
+  const wanted = new Set<keyof PortRuleRow>(['id', 'vmId', 'ruleNumber']);
+  for (const f of fields) {
+    if (f === '__typename') continue;
+    if (f === 'vm') wanted.add('vmId');
+    else if (f in RULE_FIELD_COLUMNS) wanted.add(f as keyof PortRuleRow);
+    else return RULE_COLUMNS;
+  }
+  return (Object.keys(RULE_FIELD_COLUMNS) as (keyof PortRuleRow)[]).filter((k) => wanted.has(k)).map((k) => RULE_FIELD_COLUMNS[k]).join(', ');
+}
 
 // The ORM's driver hands timestamps over as text; the API's DateTime wants dates.
 export function dated<T extends { createdAt: Date; updatedAt: Date }>(rows: T[]): T[] {
   for (const r of rows) {
-    r.createdAt = new Date(r.createdAt);
-    r.updatedAt = new Date(r.updatedAt);
+    // a page's rules may carry only the selected columns (ruleColumnsFor)
+    if (r.createdAt !== undefined) r.createdAt = new Date(r.createdAt);
+    if (r.updatedAt !== undefined) r.updatedAt = new Date(r.updatedAt);
   }
   return rows;
 }
@@ -51,10 +85,12 @@ export function dated<T extends { createdAt: Date; updatedAt: Date }>(rows: T[])
 export const RULES_BY_VM_SQL = `select ${RULE_COLUMNS} from port_rule where vm_id = any(?::uuid[]) order by rule_number`;
 
 /**
- * A VM page's column holding each VM's rules as JSON, by rule number (port_rule_vm_id_index):
- * the page and its rules in one statement, as PostGraphile does, instead of a second round trip.
+ * A VM page's column holding each VM's rules as JSON (`columns` of them), by rule number
+ * (port_rule_vm_id_index): the page and its rules in one statement, as PostGraphile does, instead
+ * of a second round trip.
  */
-export const RULES_JSON_COLUMN = `(select coalesce(json_agg(r order by r."ruleNumber"), '[]'::json) from (select ${RULE_COLUMNS} from port_rule where port_rule.vm_id = vm.id) r) as "portRules"`;
+export const rulesJsonColumn = (columns: string) =>
+  `(select coalesce(json_agg(r order by r."ruleNumber"), '[]'::json) from (select ${columns} from port_rule where port_rule.vm_id = vm.id) r) as "portRules"`;
 
 /** A Postgres array literal of ids; ids are UUIDs we produced, checked by the callers' queries. */
 export const uuidArray = (ids: readonly string[]) => `{${ids.join(',')}}`;

@@ -4,7 +4,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { claimRange, type Protocol } from '../domain/entities/index.js';
 import { intKey, keysetPage, timeKey, uuidKey, type Keyset, type Page, type PageRequest, type PageSource } from './connection.js';
-import { RULE_COLUMNS, RULES_JSON_COLUMN, ROLLBACK_COLUMNS, VM_COLUMNS, dated, datedEvent, type PortRuleRow, type RollbackEventRow, type VmRow } from './read-model.js';
+import { RULE_COLUMNS, ROLLBACK_COLUMNS, rulesJsonColumn, VM_COLUMNS, dated, datedEvent, type PortRuleRow, type RollbackEventRow, type VmRow } from './read-model.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -48,8 +48,8 @@ function ruleConditions(alias: string, f: { externalPort?: number | null; protoc
   }
 }
 
-/** `withRules`: the page's rows carry their rules (`portRules`, RULES_JSON_COLUMN). */
-export function vmSource(filter: VmFilterValues | null | undefined, withRules = false): PageSource {
+/** `ruleColumns`: the page's rows carry their rules (`portRules`) with these columns (ruleColumnsFor). */
+export function vmSource(filter: VmFilterValues | null | undefined, ruleColumns: string | null = null): PageSource {
   const where: string[] = [];
   const params: unknown[] = [];
   if (filter?.nameContains != null) {
@@ -69,7 +69,7 @@ export function vmSource(filter: VmFilterValues | null | undefined, withRules = 
     where.push(`exists (select 1 from port_rule r where r.vm_id = vm.id and ${rule.join(' and ')})`);
     params.push(...ruleParams);
   }
-  return { select: withRules ? `${VM_COLUMNS}, ${RULES_JSON_COLUMN}` : VM_COLUMNS, from: 'vm', where, params };
+  return { select: ruleColumns ? `${VM_COLUMNS}, ${rulesJsonColumn(ruleColumns)}` : VM_COLUMNS, from: 'vm', where, params };
 }
 
 export function portRuleSource(filter: PortRuleFilterValues | null | undefined): PageSource {
@@ -96,9 +96,9 @@ export const ROLLBACK_SOURCE: PageSource = { select: ROLLBACK_COLUMNS, from: 'ro
 /** A VM row of a page read with its rules. */
 export type VmWithRules = VmRow & { portRules?: PortRuleRow[] };
 
-/** `withRules`: each row brings its rules along (`portRules`, the same rows the by-VM loader reads). */
-export function vmPage(em: EntityManager, filter: VmFilterValues | null | undefined, req: PageRequest, withCount: boolean, withRules = false): Promise<Page<VmWithRules>> {
-  return keysetPage<VmWithRules>(em, VM_KEYSET, vmSource(filter, withRules), req, withCount, (r) => {
+/** `ruleColumns`: each row brings its rules along (`portRules`) with these columns. */
+export function vmPage(em: EntityManager, filter: VmFilterValues | null | undefined, req: PageRequest, withCount: boolean, ruleColumns: string | null = null): Promise<Page<VmWithRules>> {
+  return keysetPage<VmWithRules>(em, VM_KEYSET, vmSource(filter, ruleColumns), req, withCount, (r) => {
     if (r.portRules) dated(r.portRules);
     return dated([r])[0];
   });

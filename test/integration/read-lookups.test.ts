@@ -253,3 +253,52 @@ describe('lookups, filters, node(id:) and Relay pages', () => {
     assert.deepEqual([b.hit - a.hit, b.miss - a.miss], [0, 0]);
   });
 });
+
+describe('a vms page reads only the rule columns its selection needs (issue 16)', () => {
+  let t: TestApp;
+  before(async () => {
+    t = await startTestApp();
+    const provision = `mutation($input: ProvisionVmInput!) { provisionVm(input: $input) { id } }`;
+    ok(await t.gql(provision, { input: { name: 'rich-1', portRules: [
+      { name: 'web', internalPort: 8080, externalPort: 32100, description: 'front door', sourceAddress: '198.51.100.0/24' },
+      { name: 'media', externalPort: 32110, portCount: 3, protocol: 'UDP', enabled: false },
+    ] } }));
+    ok(await t.gql(provision, { input: { name: 'plain-1', portRules: [{ internalPort: 22 }] } }));
+  });
+  after(async () => {
+    await t?.close();
+  });
+
+  test('aliases, a fragment and a VM reached again through a rule each answer what the rule itself holds', async () => {
+    const FRESH = { headers: { 'cache-control': 'no-cache' } };
+    const all = 'id name ruleNumber protocol externalPort internalPort portCount hairpin sourceAddress description enabled needsRepair createdAt updatedAt';
+    const truth = new Map<string, Record<string, unknown>>();
+    for (const { node } of ok(await t.gql(`{ portRules(first: 50) { edges { node { ${all} } } } }`, {}, FRESH)).portRules.edges) truth.set(node.id, node);
+    assert.equal(truth.size, 3, 'precondition: three rules');
+    const pick = (id: string, fields: string[]) => Object.fromEntries(fields.map((f) => [f, truth.get(id)![f]]));
+
+    const page = ok(await t.gql(`
+      fragment Late on PortRule { internalPort hairpin createdAt }
+      { vms(first: 5) { edges { node { name
+        a: portRules { id ruleNumber description }
+        b: portRules { id ...Late protocol enabled }
+        portRules { __typename vm { name portRules { id sourceAddress portCount updatedAt needsRepair name externalPort } } }
+      } } } }`, {}, FRESH)).vms.edges.map((e: { node: any }) => e.node);
+    assert.deepEqual(page.map((n: { name: string }) => n.name).sort(), ['plain-1', 'rich-1']);
+    let seen = 0;
+    for (const vm of page) {
+      for (const r of vm.a) assert.deepEqual(r, pick(r.id, ['id', 'ruleNumber', 'description']));
+      for (const r of vm.b) assert.deepEqual(r, pick(r.id, ['id', 'internalPort', 'hairpin', 'createdAt', 'protocol', 'enabled']));
+      for (const r of vm.portRules) {
+        assert.equal(r.vm.name, vm.name);
+        for (const again of r.vm.portRules) {
+          assert.deepEqual(again, pick(again.id, ['id', 'sourceAddress', 'portCount', 'updatedAt', 'needsRepair', 'name', 'externalPort']));
+          seen++;
+        }
+      }
+    }
+    // rich-1's two rules, each reaching its VM's two rules again, and plain-1's one
+    assert.equal(seen, 5);
+    assert.ok([...truth.values()].some((r) => r.description === 'front door' && r.sourceAddress === '198.51.100.0/24'), 'precondition: the fields compared are not all null');
+  });
+});

@@ -249,7 +249,8 @@ export async function keysetPage<Row>(
   if (req.backward) taken.reverse();
   const edges = taken.map((row) => {
     const key = row._key;
-    delete (row as { _key?: unknown })._key;
+    // cleared, not deleted: `delete` turns each row into a dictionary-mode object, slow for every field read after
+    (row as { _key?: unknown })._key = undefined;
     const node = parse(row);
     return {
       node,

@@ -73,7 +73,7 @@ export class UpdateVmInput {
   macAddress?: string | null;
 }
 
-@ObjectType({ description: 'What applyVm did to one port rule.' })
+@ObjectType({ simpleResolvers: true, description: 'What applyVm did to one port rule.' })
 export class RuleChange {
   @Field({ description: 'The rule\'s name (for a removed rule that had none: `#<ruleNumber>`).' })
   name!: string;
@@ -94,7 +94,7 @@ export class RuleChange {
   portRule!: unknown;
 }
 
-@ObjectType({ description: 'The outcome of applyVm: one change set, one router commit (none when nothing differed).' })
+@ObjectType({ simpleResolvers: true, description: 'The outcome of applyVm: one change set, one router commit (none when nothing differed).' })
 export class ApplyVmResult {
   @Field(() => Vm, { nullable: true, description: 'The VM as it is now (in a dry run: as it would be); null only in a dry run that would create it.' })
   vm!: unknown;

@@ -8,7 +8,7 @@ import { Kind, type GraphQLResolveInfo, type SelectionSetNode } from 'graphql';
 import { Field, Int, ObjectType, type ClassType } from 'type-graphql';
 import { badInput } from '../domain/errors.js';
 
-@ObjectType({ description: 'Relay page information.' })
+@ObjectType({ simpleResolvers: true, description: 'Relay page information.' })
 export class PageInfo {
   @Field({ description: 'More items follow this page (with `last`/`before`: items after `before` exist).' })
   hasNextPage!: boolean;
@@ -30,7 +30,7 @@ export interface Page<T> {
 }
 
 export function connectionType<T extends object>(name: string, Node: ClassType<T>) {
-  @ObjectType(`${name}Edge`, { description: `One ${name} in a page.` })
+  @ObjectType(`${name}Edge`, { simpleResolvers: true, description: `One ${name} in a page.` })
   class Edge {
     @Field(() => Node, { description: `The ${name}.` })
     node!: T;
@@ -39,7 +39,7 @@ export function connectionType<T extends object>(name: string, Node: ClassType<T
     cursor!: string;
   }
 
-  @ObjectType(`${name}Connection`, { description: `A page of ${name} items.` })
+  @ObjectType(`${name}Connection`, { simpleResolvers: true, description: `A page of ${name} items.` })
   class Connection implements Page<T> {
     @Field(() => [Edge], { description: 'The items of this page, in order.' })
     edges!: Edge[];

@@ -60,7 +60,7 @@ registerEnumType(DriftField, {
 const _everyDriftField: Record<DriftFieldName, DriftField> = DriftField;
 void _everyDriftField;
 
-@ObjectType({ description: 'One field that differs: what the database expects and what the router has (null = not set).' })
+@ObjectType({ simpleResolvers: true, description: 'One field that differs: what the database expects and what the router has (null = not set).' })
 export class FieldDrift {
   @Field(() => DriftField, {
     description:
@@ -75,7 +75,7 @@ export class FieldDrift {
   actual?: string | null;
 }
 
-@ObjectType('RouterRule', { description: 'A NAT destination rule as the router holds it; values are VyOS strings, null when not set.' })
+@ObjectType('RouterRule', { simpleResolvers: true, description: 'A NAT destination rule as the router holds it; values are VyOS strings, null when not set.' })
 export class RouterRuleType {
   @Field(() => Int, { description: 'The `nat destination rule` number.' })
   ruleNumber!: number;
@@ -108,7 +108,7 @@ export class RouterRuleType {
   disabled!: boolean;
 }
 
-@ObjectType({ description: 'One difference between the database and the router.' })
+@ObjectType({ simpleResolvers: true, description: 'One difference between the database and the router.' })
 export class DriftItem {
   @Field(() => DriftKind, { description: 'What kind of difference this is.' })
   kind!: DriftKind;
@@ -139,7 +139,7 @@ registerEnumType(FirewallVerdict, {
   },
 });
 
-@ObjectType({ description: 'A port rule whose forwarded traffic the firewall drops, or may drop.' })
+@ObjectType({ simpleResolvers: true, description: 'A port rule whose forwarded traffic the firewall drops, or may drop.' })
 export class FirewallFinding {
   @Field(() => Int, { description: "The port rule's `nat destination rule` number." })
   ruleNumber!: number;
@@ -158,6 +158,7 @@ export class FirewallFinding {
 }
 
 @ObjectType({
+  simpleResolvers: true,
   description:
     "A rule this server keeps beside its NAT destination rules: VYOS_FIREWALL=manage's `firewall ipv4 forward filter` accept rule, or VYOS_HAIRPIN's `nat source` masquerade rule.",
 })
@@ -172,7 +173,7 @@ export class OwnedRuleStatus {
   state!: string;
 }
 
-@ObjectType({ description: "VYOS_FIREWALL=check: whether the router's `firewall ipv4 forward filter` (on VyOS 1.3: the rulesets bound to interfaces) lets new connections to the port rules' VMs through (docs/operations.md#making-the-port-reachable)." })
+@ObjectType({ simpleResolvers: true, description: "VYOS_FIREWALL=check: whether the router's `firewall ipv4 forward filter` (on VyOS 1.3: the rulesets bound to interfaces) lets new connections to the port rules' VMs through (docs/operations.md#making-the-port-reachable)." })
 export class FirewallCheck {
   @Field({ description: 'VYOS_FIREWALL: `check` or `off`.' })
   mode!: string;
@@ -202,7 +203,7 @@ export class FirewallCheck {
   managed!: OwnedRuleStatus | null;
 }
 
-@ObjectType({ description: 'The database compared with one read of the router, taken while no change is in flight.' })
+@ObjectType({ simpleResolvers: true, description: 'The database compared with one read of the router, taken while no change is in flight.' })
 export class SyncReport {
   @Field({ description: 'When the router was read.' })
   checkedAt!: Date;
@@ -240,7 +241,7 @@ export class SyncReport {
   hairpin!: OwnedRuleStatus | null;
 }
 
-@ObjectType({ description: 'What reconcile did, or would do.' })
+@ObjectType({ simpleResolvers: true, description: 'What reconcile did, or would do.' })
 export class ReconcileResult {
   @Field(() => ReconcileMode, { description: 'The mode that was (or would be) applied.' })
   mode!: ReconcileMode;
@@ -258,7 +259,7 @@ export class ReconcileResult {
   report!: SyncReport;
 }
 
-@ObjectType({ description: 'A router rule that importRouterRules adopted (or would adopt) as a port rule.' })
+@ObjectType({ simpleResolvers: true, description: 'A router rule that importRouterRules adopted (or would adopt) as a port rule.' })
 export class ImportedRule {
   @Field(() => Int, { description: 'The rule number, kept by the new port rule.' })
   ruleNumber!: number;
@@ -276,7 +277,7 @@ export class ImportedRule {
   routerRule!: RouterRuleType;
 }
 
-@ObjectType({ description: 'A router rule inside NAT_RULE_RANGE that importRouterRules could not adopt, and why.' })
+@ObjectType({ simpleResolvers: true, description: 'A router rule inside NAT_RULE_RANGE that importRouterRules could not adopt, and why.' })
 export class SkippedRule {
   @Field(() => Int, { description: 'The rule number on the router (left as it is).' })
   ruleNumber!: number;
@@ -288,7 +289,7 @@ export class SkippedRule {
   routerRule!: RouterRuleType;
 }
 
-@ObjectType({ description: 'What importRouterRules did, or would do.' })
+@ObjectType({ simpleResolvers: true, description: 'What importRouterRules did, or would do.' })
 export class ImportResult {
   @Field({ description: 'True when nothing was changed.' })
   dryRun!: boolean;

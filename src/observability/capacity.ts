@@ -24,7 +24,7 @@ registerEnumType(CapacityPool, {
   },
 });
 
-@ObjectType({ description: 'How full one pool is. Counted from the database: values inside the range that rows use.' })
+@ObjectType({ simpleResolvers: true, description: 'How full one pool is. Counted from the database: values inside the range that rows use.' })
 export class PoolCapacity {
   @Field(() => CapacityPool, { description: 'Which pool.' })
   pool!: CapacityPool;

@@ -21,7 +21,7 @@ registerEnumType(HealthStatus, {
   },
 });
 
-@ObjectType({ description: 'The state of one dependency.' })
+@ObjectType({ simpleResolvers: true, description: 'The state of one dependency.' })
 export class ComponentHealth {
   @Field(() => HealthStatus, { description: '`ok`, `degraded` (usable, with a warning) or `down`.' })
   status!: 'ok' | 'degraded' | 'down';
@@ -33,7 +33,7 @@ export class ComponentHealth {
   detail?: string | null;
 }
 
-@ObjectType({ description: 'Whether the server can do its job.' })
+@ObjectType({ simpleResolvers: true, description: 'Whether the server can do its job.' })
 export class Health {
   @Field(() => HealthStatus, { description: '`ok`, `degraded` or `down` (down when the database or the router is down).' })
   status!: 'ok' | 'degraded' | 'down';

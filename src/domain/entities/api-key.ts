@@ -22,7 +22,7 @@ const rank: Record<Role, number> = { VIEWER: 1, OPERATOR: 2, ADMIN: 3 };
 export const roleAllows = (has: Role, needs: Role) => rank[has] >= rank[needs];
 
 @Entity({ tableName: 'api_key' })
-@ObjectType({ implements: Node, description: 'An API key, without its secret (the secret is shown once, by createApiKey).' })
+@ObjectType({ simpleResolvers: true, implements: Node, description: 'An API key, without its secret (the secret is shown once, by createApiKey).' })
 export class ApiKey {
   [OptionalProps]?: 'createdAt' | 'expiresAt' | 'revokedAt' | 'writesPerMinute' | 'readsPerMinute';
 

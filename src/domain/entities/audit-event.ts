@@ -31,7 +31,7 @@ export type AuditTransport = 'http' | 'ws';
  * rolled-back one is written afterwards in a transaction of its own. Not a Node: `node(id:)` is
  * for VIEWERs, the trail for ADMINs only.
  */
-@ObjectType('AuditEvent', { description: 'One requested change: who asked, what, and how it ended. Arguments are stored with secrets redacted.' })
+@ObjectType('AuditEvent', { simpleResolvers: true, description: 'One requested change: who asked, what, and how it ended. Arguments are stored with secrets redacted.' })
 @Entity({ tableName: 'audit_event' })
 // the order of `auditEvents`, newest first (read backwards); also serves since/until and retention
 @Index({ properties: ['at', 'id'] })

@@ -17,7 +17,7 @@ export function claimRange(column: 'tcp_port' | 'udp_port', alias?: string): str
   return `(case when ${c} is not null then int4range(${c}, ${c} + ${n}) end)`;
 }
 
-@ObjectType({ implements: Node, description: 'One port forward: a NAT destination rule on the router.' })
+@ObjectType({ simpleResolvers: true, implements: Node, description: 'One port forward: a NAT destination rule on the router.' })
 @Entity({ tableName: 'port_rule' })
 // applyVm matches a VM's rules by name: unique per VM (NULLs, unnamed rules, never collide).
 @Unique({ properties: ['vm', 'name'] })

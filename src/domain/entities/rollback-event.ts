@@ -52,7 +52,7 @@ registerEnumType(RouterCommandOp, {
   },
 });
 
-@ObjectType('RouterCommand', { description: 'One router command as sent to /configure; a value is the last path element.' })
+@ObjectType('RouterCommand', { simpleResolvers: true, description: 'One router command as sent to /configure; a value is the last path element.' })
 export class RouterCommandType implements RouterCommand {
   @Field(() => RouterCommandOp, { description: '`set`, `delete` or `comment`.' })
   op!: 'set' | 'delete' | 'comment';
@@ -61,7 +61,7 @@ export class RouterCommandType implements RouterCommand {
   path!: string[];
 }
 
-@ObjectType('RollbackEvent', { implements: Node, description: 'A change that was undone, and how.' })
+@ObjectType('RollbackEvent', { simpleResolvers: true, implements: Node, description: 'A change that was undone, and how.' })
 @Entity({ tableName: 'rollback_event' })
 // the order of `rollbackEvents`, newest first (read backwards); also serves any range on `at`
 @Index({ properties: ['at', 'id'] })

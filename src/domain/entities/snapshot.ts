@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { Field, ID, Int, ObjectType } from 'type-graphql';
 import { Node } from '../../graphql/node.js';
 
-@ObjectType({ implements: Node, description: 'A copy of the whole router configuration saved on the router (`/config-file save`) before a critical operation or on demand.' })
+@ObjectType({ simpleResolvers: true, implements: Node, description: 'A copy of the whole router configuration saved on the router (`/config-file save`) before a critical operation or on demand.' })
 @Entity({ tableName: 'snapshot' })
 export class Snapshot {
   [OptionalProps]?: 'createdAt' | 'operation';

@@ -5,7 +5,7 @@ import { IPv4Resolver } from 'graphql-scalars';
 import { PortRule } from './port-rule.js';
 import { Node } from '../../graphql/node.js';
 
-@ObjectType({ implements: Node, description: 'A virtual machine on the router LAN, reachable through its port rules.' })
+@ObjectType({ simpleResolvers: true, implements: Node, description: 'A virtual machine on the router LAN, reachable through its port rules.' })
 @Entity({ tableName: 'vm' })
 // the order of `vms` (keyset pagination: a page is one range scan of this index)
 @Index({ properties: ['createdAt', 'id'] })

@@ -9,7 +9,7 @@ import { isUuid } from '../../changes/vm-changes.js';
 import type { GraphQLContext } from '../context.js';
 import { CHANGE_COST } from '../../security/query-limits.js';
 
-@ObjectType({ description: 'A new API key and its secret. The secret is shown here once and never again: store it now.' })
+@ObjectType({ simpleResolvers: true, description: 'A new API key and its secret. The secret is shown here once and never again: store it now.' })
 export class CreatedApiKey {
   @Field(() => ApiKey, { description: 'The stored key (without the secret).' })
   apiKey!: ApiKey;

@@ -34,8 +34,17 @@ export interface PortRuleRow {
   updatedAt: Date;
 }
 
-export const VM_COLUMNS = 'id, name, internal_ip as "internalIp", mac_address as "macAddress", created_at as "createdAt", updated_at as "updatedAt"';
 /** Each row field's column: the ORM's names as the API's. */
+const VM_FIELD_COLUMNS: Record<keyof VmRow, string> = {
+  id: 'id',
+  name: 'name',
+  internalIp: 'internal_ip as "internalIp"',
+  macAddress: 'mac_address as "macAddress"',
+  createdAt: 'created_at as "createdAt"',
+  updatedAt: 'updated_at as "updatedAt"',
+};
+export const VM_COLUMNS = Object.values(VM_FIELD_COLUMNS).join(', ');
+
 const RULE_FIELD_COLUMNS: Record<keyof PortRuleRow, string> = {
   id: 'id',
   vmId: 'vm_id as "vmId"',
@@ -56,20 +65,25 @@ const RULE_FIELD_COLUMNS: Record<keyof PortRuleRow, string> = {
 export const RULE_COLUMNS = Object.values(RULE_FIELD_COLUMNS).join(', ');
 
 /**
- * The columns a selection of PortRule fields needs (pure): id, vmId and ruleNumber always (the
- * key, the VM and the order), `vm` from vmId; a field this list does not know takes every column,
- * so a new field resolver can never read a column that was left out.
+ * The columns a selection of an object's fields needs (pure): `always`, plus each field's own or
+ * the one `via` names for it (null: answered from elsewhere). A field neither list knows takes
+ * every column, so a new field resolver can never read a column that was left out.
  */
-export function ruleColumnsFor(fields: Iterable<string>): string {
-  const wanted = new Set<keyof PortRuleRow>(['id', 'vmId', 'ruleNumber']);
+function columnsFor<K extends string>(columns: Record<K, string>, always: K[], via: Record<string, K | null>, fields: Iterable<string>): string {
+  const wanted = new Set<K>(always);
   for (const f of fields) {
-    if (f === '__typename') continue;
-    if (f === 'vm') wanted.add('vmId');
-    else if (f in RULE_FIELD_COLUMNS) wanted.add(f as keyof PortRuleRow);
-    else return RULE_COLUMNS;
+    const k = f in via ? via[f] : f in columns ? (f as K) : undefined;
+    if (k === undefined) return Object.values<string>(columns).join(', ');
+    if (k !== null) wanted.add(k);
   }
-  return (Object.keys(RULE_FIELD_COLUMNS) as (keyof PortRuleRow)[]).filter((k) => wanted.has(k)).map((k) => RULE_FIELD_COLUMNS[k]).join(', ');
+  return (Object.keys(columns) as K[]).filter((k) => wanted.has(k)).map((k) => columns[k]).join(', ');
 }
+
+/** A PortRule selection's columns: id, vmId and ruleNumber always (the key, the VM and the order). */
+export const ruleColumnsFor = (fields: Iterable<string>) => columnsFor(RULE_FIELD_COLUMNS, ['id', 'vmId', 'ruleNumber'], { vm: 'vmId', __typename: null }, fields);
+
+/** A Vm selection's columns: its id always; its rules come in their own column (rulesJsonColumn). */
+export const vmColumnsFor = (fields: Iterable<string>) => columnsFor(VM_FIELD_COLUMNS, ['id'], { portRules: null, __typename: null }, fields);
 
 // The ORM's driver hands timestamps over as text; the API's DateTime wants dates.
 export function dated<T extends { createdAt: Date; updatedAt: Date }>(rows: T[]): T[] {

@@ -48,8 +48,8 @@ function ruleConditions(alias: string, f: { externalPort?: number | null; protoc
   }
 }
 
-/** `ruleColumns`: the page's rows carry their rules (`portRules`) with these columns (ruleColumnsFor). */
-export function vmSource(filter: VmFilterValues | null | undefined, ruleColumns: string | null = null): PageSource {
+/** `columns`: the VMs' (vmColumnsFor); `ruleColumns`: the page's rows carry their rules (`portRules`) with these (ruleColumnsFor). */
+export function vmSource(filter: VmFilterValues | null | undefined, ruleColumns: string | null = null, columns = VM_COLUMNS): PageSource {
   const where: string[] = [];
   const params: unknown[] = [];
   if (filter?.nameContains != null) {
@@ -69,7 +69,7 @@ export function vmSource(filter: VmFilterValues | null | undefined, ruleColumns:
     where.push(`exists (select 1 from port_rule r where r.vm_id = vm.id and ${rule.join(' and ')})`);
     params.push(...ruleParams);
   }
-  return { select: ruleColumns ? `${VM_COLUMNS}, ${rulesJsonColumn(ruleColumns)}` : VM_COLUMNS, from: 'vm', where, params };
+  return { select: ruleColumns ? `${columns}, ${rulesJsonColumn(ruleColumns)}` : columns, from: 'vm', where, params };
 }
 
 export function portRuleSource(filter: PortRuleFilterValues | null | undefined): PageSource {
@@ -96,9 +96,9 @@ export const ROLLBACK_SOURCE: PageSource = { select: ROLLBACK_COLUMNS, from: 'ro
 /** A VM row of a page read with its rules. */
 export type VmWithRules = VmRow & { portRules?: PortRuleRow[] };
 
-/** `ruleColumns`: each row brings its rules along (`portRules`) with these columns. */
-export function vmPage(em: EntityManager, filter: VmFilterValues | null | undefined, req: PageRequest, withCount: boolean, ruleColumns: string | null = null): Promise<Page<VmWithRules>> {
-  return keysetPage<VmWithRules>(em, VM_KEYSET, vmSource(filter, ruleColumns), req, withCount, (r) => {
+/** `columns`: the VMs' columns; `ruleColumns`: each row brings its rules along (`portRules`) with these. */
+export function vmPage(em: EntityManager, filter: VmFilterValues | null | undefined, req: PageRequest, withCount: boolean, ruleColumns: string | null = null, columns = VM_COLUMNS): Promise<Page<VmWithRules>> {
+  return keysetPage<VmWithRules>(em, VM_KEYSET, vmSource(filter, ruleColumns, columns), req, withCount, (r) => {
     if (r.portRules) dated(r.portRules);
     return dated([r])[0];
   });

@@ -259,7 +259,7 @@ describe('a vms page reads only the rule columns its selection needs (issue 16)'
   before(async () => {
     t = await startTestApp();
     const provision = `mutation($input: ProvisionVmInput!) { provisionVm(input: $input) { id } }`;
-    ok(await t.gql(provision, { input: { name: 'rich-1', portRules: [
+    ok(await t.gql(provision, { input: { name: 'rich-1', macAddress: '52:54:00:12:34:56', portRules: [
       { name: 'web', internalPort: 8080, externalPort: 32100, description: 'front door', sourceAddress: '198.51.100.0/24' },
       { name: 'media', externalPort: 32110, portCount: 3, protocol: 'UDP', enabled: false },
     ] } }));
@@ -279,7 +279,8 @@ describe('a vms page reads only the rule columns its selection needs (issue 16)'
 
     const page = ok(await t.gql(`
       fragment Late on PortRule { internalPort hairpin createdAt }
-      { vms(first: 5) { edges { node { name
+      fragment Stamp on Vm { updatedAt ... on Vm { macAddress } }
+      { vms(first: 5) { edges { node { name id ...Stamp
         a: portRules { id ruleNumber description }
         b: portRules { id ...Late protocol enabled }
         portRules { __typename vm { name portRules { id sourceAddress portCount updatedAt needsRepair name externalPort } } }
@@ -287,6 +288,8 @@ describe('a vms page reads only the rule columns its selection needs (issue 16)'
     assert.deepEqual(page.map((n: { name: string }) => n.name).sort(), ['plain-1', 'rich-1']);
     let seen = 0;
     for (const vm of page) {
+      const own = ok(await t.gql(`query($id: ID!) { vm(id: $id) { name updatedAt macAddress } }`, { id: vm.id }, FRESH)).vm;
+      assert.deepEqual({ name: vm.name, updatedAt: vm.updatedAt, macAddress: vm.macAddress }, own);
       for (const r of vm.a) assert.deepEqual(r, pick(r.id, ['id', 'ruleNumber', 'description']));
       for (const r of vm.b) assert.deepEqual(r, pick(r.id, ['id', 'internalPort', 'hairpin', 'createdAt', 'protocol', 'enabled']));
       for (const r of vm.portRules) {

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Kind, parse, type FragmentDefinitionNode, type GraphQLResolveInfo, type OperationDefinitionNode, type FieldNode } from 'graphql';
 import { fieldsAt, selects, selectsPath } from '../../src/graphql/connection.js';
-import { RULE_COLUMNS, ruleColumnsFor } from '../../src/graphql/read-model.js';
+import { RULE_COLUMNS, VM_COLUMNS, ruleColumnsFor, vmColumnsFor } from '../../src/graphql/read-model.js';
 
 /** The info a resolver of the operation's first root field sees. */
 function infoOf(source: string): GraphQLResolveInfo {
@@ -33,4 +33,10 @@ test('ruleColumnsFor: the key, the VM and the order always; `vm` reads vm_id; an
   assert.equal(ruleColumnsFor(['hairpin', 'createdAt']), 'id, vm_id as "vmId", rule_number as "ruleNumber", hairpin, created_at as "createdAt"');
   assert.equal(ruleColumnsFor(['externalPort', 'somethingNew']), RULE_COLUMNS);
   for (const column of ['internal_port', 'port_count', 'source_address', 'needs_repair', 'updated_at']) assert.match(RULE_COLUMNS, new RegExp(column));
+});
+
+test('vmColumnsFor: the id always; portRules has its own column; an unknown field reads every column', () => {
+  assert.equal(vmColumnsFor(['name', 'portRules', '__typename']), 'id, name');
+  assert.equal(vmColumnsFor(['createdAt', 'internalIp']), 'id, internal_ip as "internalIp", created_at as "createdAt"');
+  assert.equal(vmColumnsFor(['name', 'somethingNew']), VM_COLUMNS);
 });

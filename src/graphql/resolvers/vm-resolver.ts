@@ -5,9 +5,9 @@ import { byId, claimFor, findEarlier, idempotent } from '../../changes/idempoten
 import { decommissionVm, isUuid, provisionVm, validateProvision } from '../../changes/vm-changes.js';
 import { asId, DRY_RUN, plannedVm, runChange, type PlannedVm } from '../dry-run.js';
 import { badInput, notFound } from '../../domain/errors.js';
-import { connectionType, fieldsAt, pageRequest, selects, selectsPath } from '../connection.js';
+import { connectionType, fieldsAt, pageRequest, selects } from '../connection.js';
 import { VmFilter, checkVmFilter } from '../filters.js';
-import { RULE_COLUMNS, ruleColumnsFor, vmRow, vmRowByName, type PortRuleRow, type VmRow } from '../read-model.js';
+import { RULE_COLUMNS, ruleColumnsFor, vmColumnsFor, vmRow, vmRowByName, type PortRuleRow, type VmRow } from '../read-model.js';
 import { VM_KEYSET, vmPage } from '../read-pages.js';
 import type { GraphQLContext } from '../context.js';
 import { ProvisionVmInput } from '../inputs.js';
@@ -29,11 +29,12 @@ export class VmResolver {
     @Arg('filter', () => VmFilter, { nullable: true, description: 'Only the VMs matching every given field.' }) filter?: VmFilter | null,
   ) {
     const req = pageRequest(VM_KEYSET, { first, after, last, before }, info);
-    // The page's rules come in the page's own statement when they are asked for (issue 16: one
-    // round trip per page), with only the columns the selection needs; `portRules` below answers
-    // from them. Whole rows also prime the loader, for a VM reached again deeper in the request.
-    const ruleColumns = selectsPath(info, ['edges', 'node', 'portRules']) ? ruleColumnsFor(fieldsAt(info, ['edges', 'node', 'portRules'])) : null;
-    const page = await vmPage(em, checkVmFilter(filter), req, selects(info, 'totalCount'), ruleColumns);
+    // One statement reads the page with only the columns its selection needs, and the VMs' rules
+    // when they are asked for (issue 16: one round trip per page); `portRules` below answers from
+    // them. Whole rule rows also prime the loader, for a VM reached again deeper in the request.
+    const node = fieldsAt(info, ['edges', 'node']);
+    const ruleColumns = node.has('portRules') ? ruleColumnsFor(fieldsAt(info, ['edges', 'node', 'portRules'])) : null;
+    const page = await vmPage(em, checkVmFilter(filter), req, selects(info, 'totalCount'), ruleColumns, vmColumnsFor(node));
     if (ruleColumns === RULE_COLUMNS) for (const { node } of page.edges) if (node.portRules) loaders.portRulesByVm.prime(node.id, node.portRules);
     return page;
   }

@@ -25,7 +25,7 @@ import type { RouterCommand } from '../src/vyos/types.js';
 import { freePort, startServerProcess, type ServerProcess } from '../test/support/server-process.js';
 import { benchDatabase } from './database.js';
 import { median, ms, printTable, ratio, verdict } from './figures.js';
-import { describeMachine } from './machine.js';
+import { describeMachine, processCpuMs } from './machine.js';
 
 const SIZES = (process.env.BENCH_FLEET_SIZES ?? '100,3000,30000').split(',').map(Number);
 const COMMIT_LATENCY_MS = Number(process.env.BENCH_COMMIT_LATENCY_MS ?? 500);
@@ -69,6 +69,9 @@ interface SizeFigures {
   provisionFailed: number;
   ourRps: number;
   pgRps: number | null;
+  /** the server's (PostGraphile's) CPU ms per request of the page under load */
+  ourCpuMs: number;
+  pgCpuMs: number | null;
   pgNote: string;
   bareReadMs: number;
   /** one `/config-file save` (the server saves after each change, VYOS_SAVE=on) */
@@ -176,10 +179,15 @@ async function post(url: string, body: string, headers: Record<string, string> =
   return json.data;
 }
 
-async function rps(url: string, body: string, headers: Record<string, string>, duration: number): Promise<number> {
+/**
+ * Requests per second under load and, with `pid`, that process's CPU ms per request over the run:
+ * on two shared cores the rate moves with whatever else runs, the CPU a request costs much less.
+ */
+async function rps(url: string, body: string, headers: Record<string, string>, duration: number, pid?: number): Promise<{ rps: number; cpuMs: number }> {
+  const before = pid === undefined ? 0 : processCpuMs(pid);
   const r = await autocannon({ url: `${url}/graphql`, method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body, connections: CONNECTIONS, duration });
   if (r.non2xx || r.errors) throw new Error(`${url}: ${r.non2xx} non-2xx replies, ${r.errors} errors under load`);
-  return r.requests.average;
+  return { rps: r.requests.average, cpuMs: pid === undefined ? NaN : (processCpuMs(pid) - before) / r.requests.total };
 }
 
 async function inSync(server: ServerProcess, admin: string): Promise<{ inSync: boolean; items: { kind: string; ruleNumber: number }[] }> {
@@ -256,16 +264,19 @@ async function measureSize(rules: number): Promise<SizeFigures> {
     const pgTarget = postgraphile;
     await rps(srv.url, ourBody, viewer, 2);
     if (pgTarget) await rps(pgTarget.url, pgBody, {}, 2);
-    const ourRuns: number[] = [];
-    const pgRuns: number[] = [];
+    const ourRuns: { rps: number; cpuMs: number }[] = [];
+    const pgRuns: { rps: number; cpuMs: number }[] = [];
     for (let round = 0; round < READ_ROUNDS; round++) {
-      ourRuns.push(await rps(srv.url, ourBody, viewer, READ_SECONDS));
-      if (pgTarget) pgRuns.push(await rps(pgTarget.url, pgBody, {}, READ_SECONDS));
+      ourRuns.push(await rps(srv.url, ourBody, viewer, READ_SECONDS, srv.child.pid));
+      if (pgTarget) pgRuns.push(await rps(pgTarget.url, pgBody, {}, READ_SECONDS, pgTarget.child.pid));
     }
     const avg = (xs: number[]) => xs.reduce((a, x) => a + x, 0) / xs.length;
-    const ourRps = avg(ourRuns);
-    const pgRps = pgTarget ? avg(pgRuns) : null;
-    console.log(`  vms(first: ${PAGE}) uncached: ${ourRuns.map((x) => x.toFixed(0)).join(', ')} req/s; PostGraphile: ${pgTarget ? pgRuns.map((x) => x.toFixed(0)).join(', ') : 'n/a'} req/s`);
+    const ourRps = avg(ourRuns.map((x) => x.rps));
+    const pgRps = pgTarget ? avg(pgRuns.map((x) => x.rps)) : null;
+    const ourCpuMs = avg(ourRuns.map((x) => x.cpuMs));
+    const pgCpuMs = pgTarget ? avg(pgRuns.map((x) => x.cpuMs)) : null;
+    const runs = (xs: { rps: number; cpuMs: number }[]) => xs.map((x) => `${x.rps.toFixed(0)} req/s (${x.cpuMs.toFixed(2)} ms CPU each)`).join(', ');
+    console.log(`  vms(first: ${PAGE}) uncached: ${runs(ourRuns)}; PostGraphile: ${pgTarget ? runs(pgRuns) : 'n/a'}`);
 
     // 1. The floor: a bare commit with commit-confirm plus the confirm, at this fleet size.
     const caps = await router.capabilities();
@@ -317,7 +328,7 @@ async function measureSize(rules: number): Promise<SizeFigures> {
 
     const loadAfter = loadavg();
     console.log(`  load average at the end: ${loads(loadAfter)}`);
-    return { rules, load, loadAfter, bareSaveMs, bareCommitMs, loneAddMs, loneRouterMs, concurrentWallMs, concurrentCommits, concurrentFailed, provisionMsPerVm, provisionFailed, ourRps, pgRps, pgNote, bareReadMs, syncMs, inSyncAfter: after.inSync };
+    return { rules, load, loadAfter, bareSaveMs, bareCommitMs, loneAddMs, loneRouterMs, concurrentWallMs, concurrentCommits, concurrentFailed, provisionMsPerVm, provisionFailed, ourRps, pgRps, ourCpuMs, pgCpuMs, pgNote, bareReadMs, syncMs, inSyncAfter: after.inSync };
   } finally {
     postgraphile?.child.kill('SIGTERM');
     await server?.stop();
@@ -354,6 +365,7 @@ async function main(): Promise<void> {
       [`uncached \`vms(first: ${PAGE})\` with rules, req/s`, ...figures.map((f) => f.ourRps.toFixed(0))],
       [`PostGraphile v5, the same page, req/s`, ...figures.map((f) => (f.pgRps === null ? 'n/a' : f.pgRps.toFixed(0)))],
       ['  ours / PostGraphile', ...figures.map((f) => (f.pgRps === null ? 'n/a' : ratio(f.ourRps / f.pgRps)))],
+      ['  (server CPU per request, ours / PostGraphile)', ...figures.map((f) => (f.pgCpuMs === null ? 'n/a' : `${f.ourCpuMs.toFixed(2)} / ${f.pgCpuMs.toFixed(2)} ms`))],
       ['`syncReport` vs one bare router read of `nat destination`', ...figures.map((f) => ratio(f.syncMs / f.bareReadMs))],
       ['  (`syncReport` / bare read, medians of 5)', ...figures.map((f) => `${ms(f.syncMs)} / ${ms(f.bareReadMs)}`)],
       ['in sync after the mutations', ...figures.map((f) => (f.inSyncAfter ? 'yes' : 'NO'))],

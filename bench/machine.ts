@@ -12,3 +12,14 @@ export async function describeMachine(databaseUrl: string): Promise<string> {
   await client.end();
   return `${availableParallelism()} CPUs (${cpu}), ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Node ${process.version}, PostgreSQL ${pgVersion}; load average ${loadavg()[0].toFixed(2)} at start`;
 }
+
+/**
+ * CPU time (user + system) a process has used so far, in ms, from /proc/<pid>/stat (fields 14
+ * and 15, in clock ticks of 100 Hz: USER_HZ on Linux).
+ */
+export function processCpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // the command name (field 2) may hold spaces; the fields after it start past its ')'
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}

@@ -179,11 +179,16 @@ async function post(url: string, body: string, headers: Record<string, string> =
   return json.data;
 }
 
+interface Load {
+  rps: number;
+  cpuMs: number;
+}
+
 /**
  * Requests per second under load and, with `pid`, that process's CPU ms per request over the run:
  * on two shared cores the rate moves with whatever else runs, the CPU a request costs much less.
  */
-async function rps(url: string, body: string, headers: Record<string, string>, duration: number, pid?: number): Promise<{ rps: number; cpuMs: number }> {
+async function rps(url: string, body: string, headers: Record<string, string>, duration: number, pid?: number): Promise<Load> {
   const before = pid === undefined ? 0 : processCpuMs(pid);
   const r = await autocannon({ url: `${url}/graphql`, method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body, connections: CONNECTIONS, duration });
   if (r.non2xx || r.errors) throw new Error(`${url}: ${r.non2xx} non-2xx replies, ${r.errors} errors under load`);
@@ -264,8 +269,8 @@ async function measureSize(rules: number): Promise<SizeFigures> {
     const pgTarget = postgraphile;
     await rps(srv.url, ourBody, viewer, 2);
     if (pgTarget) await rps(pgTarget.url, pgBody, {}, 2);
-    const ourRuns: { rps: number; cpuMs: number }[] = [];
-    const pgRuns: { rps: number; cpuMs: number }[] = [];
+    const ourRuns: Load[] = [];
+    const pgRuns: Load[] = [];
     for (let round = 0; round < READ_ROUNDS; round++) {
       ourRuns.push(await rps(srv.url, ourBody, viewer, READ_SECONDS, srv.child.pid));
       if (pgTarget) pgRuns.push(await rps(pgTarget.url, pgBody, {}, READ_SECONDS, pgTarget.child.pid));
@@ -275,7 +280,7 @@ async function measureSize(rules: number): Promise<SizeFigures> {
     const pgRps = pgTarget ? avg(pgRuns.map((x) => x.rps)) : null;
     const ourCpuMs = avg(ourRuns.map((x) => x.cpuMs));
     const pgCpuMs = pgTarget ? avg(pgRuns.map((x) => x.cpuMs)) : null;
-    const runs = (xs: { rps: number; cpuMs: number }[]) => xs.map((x) => `${x.rps.toFixed(0)} req/s (${x.cpuMs.toFixed(2)} ms CPU each)`).join(', ');
+    const runs = (xs: Load[]) => xs.map((x) => `${x.rps.toFixed(0)} req/s (${x.cpuMs.toFixed(2)} ms CPU each)`).join(', ');
     console.log(`  vms(first: ${PAGE}) uncached: ${runs(ourRuns)}; PostGraphile: ${pgTarget ? runs(pgRuns) : 'n/a'}`);
 
     // 1. The floor: a bare commit with commit-confirm plus the confirm, at this fleet size.

@@ -295,11 +295,6 @@ export function fieldsAt(info: GraphQLResolveInfo, path: readonly string[]): Set
   return found;
 }
 
-/** Whether the operation selects the field path `names` below this field (fragments included). */
-export function selectsPath(info: GraphQLResolveInfo, names: readonly string[]): boolean {
-  return fieldsAt(info, names.slice(0, -1)).has(names[names.length - 1]);
-}
-
 /** Whether the client selected `name` directly under this field (through fragments too). */
 export function selects(info: GraphQLResolveInfo, name: string): boolean {
   return fieldsAt(info, []).has(name);

@@ -28,6 +28,7 @@ import { CapacityReader } from './observability/capacity.js';
 import { RouterProbe } from './observability/router-probe.js';
 import { startHttpServer, type HttpServer } from './server.js';
 import { drainTimeoutMs } from './shutdown.js';
+import { adoptEnvRouter } from './fleet/routers.js';
 import { startSimulator, type Simulator } from './simulator/simulator.js';
 import { VyosClient } from './vyos/client.js';
 
@@ -77,6 +78,8 @@ export async function startApp(config: Config, logger: Logger = createLogger(con
     const applied = await migrateUp(orm, databaseUrl, { lock: !singleSession });
     if (applied.length) logger.info({ migrations: applied }, 'applied database migrations');
   }
+  // The environment's router is a row (src/fleet/routers.ts): made, updated or renamed here.
+  await adoptEnvRouter(orm, config);
   if (config.adminApiKey) await seedAdminKey(orm.em.fork(), config.adminApiKey);
   else await createFirstRunKey(orm, config, logger);
 
@@ -128,7 +131,7 @@ export async function startApp(config: Config, logger: Logger = createLogger(con
 
   const pubsub = createAppPubSub();
   const events: EventBus = singleSession ? new LocalEventBus(pubsub) : await PostgresEventBus.start(databaseUrl, orm, pubsub, logger);
-  const store = new DatabaseChangeStore(orm, { routerName: config.routerName, rules: config, singleSession });
+  const store = new DatabaseChangeStore(orm, { rules: config, singleSession });
   const coordinator = new Coordinator({ router, store, config, logger, events, hooks: metrics.coordinatorHooks });
   // Settle what a dead process left half-done; it goes through the runner like any change.
   const recovery: Promise<JournalRow[]> = coordinator.resumeUnsettled().catch((e: unknown) => {

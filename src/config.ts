@@ -82,6 +82,8 @@ export interface Config {
   trustProxyHops: number;
   /** operator-visible name of this router in locks and logs */
   routerName: string;
+  /** where VYOS_API_KEY came from (`env:VYOS_API_KEY`, `file:/path`), as the router row records it; null: none given */
+  vyosApiKeyRef: string | null;
   /** router config snapshots kept (rotating files on the router) */
   snapshotKeep: number;
   /** bound of the read cache (docs/read-cache.md); 0 = no read or key caching, every read asks PostgreSQL */
@@ -137,6 +139,11 @@ class Source {
 
   get(name: string): string | undefined {
     return this.values[name];
+  }
+
+  /** the file a secret was read from, if it came from one */
+  fileOf(name: string): string | undefined {
+    return this.files.get(name);
   }
 
   /** Records a bad value and returns `fallback`, so reading goes on and reports the rest too. */
@@ -340,6 +347,7 @@ function readConfig(env: Source): Config {
     migrateOnStart: bool(env, 'MIGRATE_ON_START', true),
     vyosUrl,
     vyosApiKey: vyosApiKey ?? 'simulator-key',
+    vyosApiKeyRef: vyosApiKey == null ? null : env.fileOf('VYOS_API_KEY') ? `file:${env.fileOf('VYOS_API_KEY')}` : 'env:VYOS_API_KEY',
     vyosTlsInsecure: bool(env, 'VYOS_TLS_INSECURE', false),
     vyosCaFile: optional(env, 'VYOS_CA_FILE'),
     vyosTimeoutMs: integer(env, 'VYOS_TIMEOUT_MS', 10_000, 100, 600_000),

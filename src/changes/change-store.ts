@@ -70,6 +70,8 @@ export interface AuditEntry {
 }
 
 export interface ChangeStore {
+  /** the router whose transaction domain this is */
+  readonly router: string;
   /** whether journal rows are kept (the embedded database keeps none: it lives and dies with us) */
   readonly journalled: boolean;
   /** the router lock for a whole batch, across replicas; resolves to its release */
@@ -108,16 +110,17 @@ function toJournalRow(o: Operation): JournalRow {
 const hasTwin = (s: HairpinSettings | null) => (s ? `coalesce(hairpin, ${s.byDefault})` : 'false');
 
 /** Which of `ruleNumbers` are port rules with a hairpin twin. */
-export async function hairpinnedRules(em: EntityManager, ruleNumbers: readonly number[], s: HairpinSettings): Promise<Set<number>> {
+export async function hairpinnedRules(em: EntityManager, router: string, ruleNumbers: readonly number[], s: HairpinSettings): Promise<Set<number>> {
   if (ruleNumbers.length === 0) return new Set();
-  const rows = await em.execute<{ rule_number: number }[]>(`select rule_number from port_rule where rule_number = any(?::int[]) and ${hasTwin(s)}`, [intArray(ruleNumbers)]);
+  const rows = await em.execute<{ rule_number: number }[]>(`select rule_number from port_rule where router = ? and rule_number = any(?::int[]) and ${hasTwin(s)}`, [router, intArray(ruleNumbers)]);
   return new Set(rows.map((r) => r.rule_number));
 }
 
 /** Whether any port rule is enabled, and whether any enabled one has a hairpin twin (what the owned rules follow). */
-export async function enabledRules(em: EntityManager, s: HairpinSettings | null): Promise<{ any: boolean; twins: boolean }> {
+export async function enabledRules(em: EntityManager, router: string, s: HairpinSettings | null): Promise<{ any: boolean; twins: boolean }> {
   const [row] = await em.execute<{ any: boolean; twins: boolean }[]>(
-    `select exists (select 1 from port_rule where enabled) as "any", exists (select 1 from port_rule where enabled and ${hasTwin(s)}) as "twins"`,
+    `select exists (select 1 from port_rule where router = ? and enabled) as "any", exists (select 1 from port_rule where router = ? and enabled and ${hasTwin(s)}) as "twins"`,
+    [router, router],
   );
   return { any: row?.any ?? false, twins: row?.twins ?? false };
 }
@@ -128,7 +131,7 @@ export async function intentsFor(em: EntityManager, rules: RuleSettings, ruleNum
   // A hairpin twin's state is its rule's (VYOS_HAIRPIN): look the rule up.
   const base = (n: number) => (s && isTwinNumber(n, rules.natRuleRange, s) ? n - s.ruleOffset : n);
   const wanted = [...new Set(ruleNumbers.map(base))];
-  const rows = wanted.length ? await em.find(PortRule, { ruleNumber: { $in: wanted } }, { populate: ['vm'] }) : [];
+  const rows = wanted.length ? await em.find(PortRule, { router: { name: rules.routerName }, ruleNumber: { $in: wanted } }, { populate: ['vm'] }) : [];
   const byNumber = new Map(rows.map((r) => [r.ruleNumber, r]));
   return ruleNumbers.map((n) => {
     const row = byNumber.get(base(n));
@@ -140,7 +143,7 @@ export async function intentsFor(em: EntityManager, rules: RuleSettings, ruleNum
 }
 
 /** What turns a port rule into router rules: the WAN interface, and hairpin's twins (VYOS_HAIRPIN). */
-export type RuleSettings = Pick<Config, 'wanInterface' | 'hairpin' | 'natRuleRange'>;
+export type RuleSettings = Pick<Config, 'wanInterface' | 'hairpin' | 'natRuleRange' | 'routerName'>;
 
 // ---- bulk reads and writes change sets and drift make on the batch's (or a read's) connection ----
 
@@ -164,7 +167,9 @@ export async function expectedRules(em: EntityManager, settings: RuleSettings): 
     `select pr.id, pr.rule_number, pr.protocol, pr.external_port, pr.internal_port, pr.port_count, pr.source_address,
             pr.description, pr.enabled, pr.hairpin, v.name as vm_name, v.internal_ip
        from port_rule pr join vm v on v.id = pr.vm_id
+      where pr.router = ?
       order by pr.rule_number`,
+    [settings.routerName],
   );
   const rules: (ExpectedRule & { hairpin: boolean })[] = rows.map((r) => ({
     portRuleId: r.id,
@@ -195,16 +200,20 @@ export type Pool = 'rule_number' | 'tcp_port' | 'udp_port' | 'lan_address';
 
 // "n is not in use": one index probe each (unique columns; for ports the exclusion constraints'
 // GiST index on the range each rule claims, port-rule.ts).
+// Each takes the router's name as its first parameter.
 const NOT_USED: Record<Pool, string> = {
-  rule_number: 'not exists (select 1 from port_rule p where p.rule_number = n)',
-  tcp_port: `not exists (select 1 from port_rule p where ${claimRange('tcp_port', 'p')} @> n::int and p.id is distinct from ?::uuid)`,
-  udp_port: `not exists (select 1 from port_rule p where ${claimRange('udp_port', 'p')} @> n::int and p.id is distinct from ?::uuid)`,
-  lan_address: "not exists (select 1 from vm v where v.internal_ip = host('0.0.0.0'::inet + n))",
+  rule_number: 'not exists (select 1 from port_rule p where p.router = ? and p.rule_number = n)',
+  tcp_port: `not exists (select 1 from port_rule p where p.router = ? and ${claimRange('tcp_port', 'p')} @> n::int and p.id is distinct from ?::uuid)`,
+  udp_port: `not exists (select 1 from port_rule p where p.router = ? and ${claimRange('udp_port', 'p')} @> n::int and p.id is distinct from ?::uuid)`,
+  lan_address: "not exists (select 1 from vm v where v.router = ? and v.internal_ip = host('0.0.0.0'::inet + n))",
 };
 
+/** A router's pool's row in allocation_mark (the freeing triggers build the same key). */
+const markKey = (router: string, pool: Pool) => `${router}:${pool}`;
+
 /** Where the search in `pool` starts: its mark, when it was set for this range, else the range's first value. */
-export async function poolStart(em: EntityManager, pool: Pool, first: number): Promise<number> {
-  const [row] = await em.execute<{ first: string; mark: string }[]>('select first, mark from allocation_mark where pool = ?', [pool]);
+export async function poolStart(em: EntityManager, router: string, pool: Pool, first: number): Promise<number> {
+  const [row] = await em.execute<{ first: string; mark: string }[]>('select first, mark from allocation_mark where pool = ?', [markKey(router, pool)]);
   return row && Number(row.first) === first ? Math.max(first, Number(row.mark)) : first;
 }
 
@@ -214,10 +223,11 @@ export async function poolStart(em: EntityManager, pool: Pool, first: number): P
  * stops at the limit: its cost is the values it steps over, not the size of the pool.
  * `ignoreRule`: a port rule whose own port claims do not count (it is being changed).
  */
-export async function unusedValues(em: EntityManager, pools: Pool[], start: number, last: number, limit: number, ignoreRule: string | null = null): Promise<number[]> {
+export async function unusedValues(em: EntityManager, router: string, pools: Pool[], start: number, last: number, limit: number, ignoreRule: string | null = null): Promise<number[]> {
   if (start > last) return [];
   const params: unknown[] = [start, last];
   const conds = pools.map((p) => {
+    params.push(router);
     if (p === 'tcp_port' || p === 'udp_port') params.push(ignoreRule);
     return NOT_USED[p];
   });
@@ -230,44 +240,44 @@ export async function unusedValues(em: EntityManager, pools: Pool[], start: numb
 }
 
 /** Moves `pool`'s mark (for the range starting at `first`) in the caller's transaction. */
-export async function setPoolMark(em: EntityManager, pool: Pool, first: number, mark: number): Promise<void> {
+export async function setPoolMark(em: EntityManager, router: string, pool: Pool, first: number, mark: number): Promise<void> {
   await em.execute(
     'insert into allocation_mark (pool, first, mark) values (?, ?, ?) on conflict (pool) do update set first = excluded.first, mark = excluded.mark',
-    [pool, first, mark],
+    [markKey(router, pool), first, mark],
   );
 }
 
 /** Port rule numbers among `numbers` that the database holds. */
-export async function heldRuleNumbers(em: EntityManager, numbers: number[]): Promise<Set<number>> {
+export async function heldRuleNumbers(em: EntityManager, router: string, numbers: number[]): Promise<Set<number>> {
   if (numbers.length === 0) return new Set();
-  const rows = await em.execute<{ rule_number: number }[]>('select rule_number from port_rule where rule_number = any(?::int[])', [`{${numbers.join(',')}}`]);
+  const rows = await em.execute<{ rule_number: number }[]>('select rule_number from port_rule where router = ? and rule_number = any(?::int[])', [router, `{${numbers.join(',')}}`]);
   return new Set(rows.map((r) => r.rule_number));
 }
 
 /** Whether a rule other than `ignoreRule` claims one of `count` ports from `port` for one of the transports `want`. */
-export async function portClaimed(em: EntityManager, want: { tcp: boolean; udp: boolean }, port: number, count: number, ignoreRule: string | null): Promise<boolean> {
+export async function portClaimed(em: EntityManager, router: string, want: { tcp: boolean; udp: boolean }, port: number, count: number, ignoreRule: string | null): Promise<boolean> {
   const conds = [...(want.tcp ? [`${claimRange('tcp_port')} && int4range(?, ?)`] : []), ...(want.udp ? [`${claimRange('udp_port')} && int4range(?, ?)`] : [])];
   if (conds.length === 0) return false;
   const [row] = await em.execute<{ taken: boolean }[]>(
-    `select exists (select 1 from port_rule where (${conds.join(' or ')}) and id is distinct from ?::uuid) as taken`,
-    [...conds.flatMap(() => [port, port + count]), ignoreRule],
+    `select exists (select 1 from port_rule where router = ? and (${conds.join(' or ')}) and id is distinct from ?::uuid) as taken`,
+    [router, ...conds.flatMap(() => [port, port + count]), ignoreRule],
   );
   return row?.taken ?? false;
 }
 
 /** Rule numbers and the external ports each rule claims per transport (port_count of them from each start). */
-export function portClaims(em: EntityManager): Promise<{ rule_number: number; tcp_port: number | null; udp_port: number | null; port_count: number }[]> {
-  return em.execute('select rule_number, tcp_port, udp_port, port_count from port_rule');
+export function portClaims(em: EntityManager, router: string): Promise<{ rule_number: number; tcp_port: number | null; udp_port: number | null; port_count: number }[]> {
+  return em.execute('select rule_number, tcp_port, udp_port, port_count from port_rule where router = ?', [router]);
 }
 
 /** Every VM's id, name and internal address. */
-export function vmAddresses(em: EntityManager): Promise<{ id: string; name: string; internal_ip: string }[]> {
-  return em.execute('select id, name, internal_ip from vm');
+export function vmAddresses(em: EntityManager, router: string): Promise<{ id: string; name: string; internal_ip: string }[]> {
+  return em.execute('select id, name, internal_ip from vm where router = ?', [router]);
 }
 
 /** How many journal rows are not settled (owed undos, or rows a dead process left). */
-export async function unsettledCount(em: EntityManager): Promise<number> {
-  const [row] = await em.execute<{ n: number }[]>('select count(*)::int as n from operation where state = any(?::text[])', [`{${UNSETTLED_STATES.join(',')}}`]);
+export async function unsettledCount(em: EntityManager, router: string): Promise<number> {
+  const [row] = await em.execute<{ n: number }[]>('select count(*)::int as n from operation where router = ? and state = any(?::text[])', [router, `{${UNSETTLED_STATES.join(',')}}`]);
   return row?.n ?? 0;
 }
 
@@ -278,10 +288,10 @@ export async function unsavedState(em: EntityManager, routerName: string): Promi
 }
 
 /** After a repair: every flagged rule is clear except those that will still differ. */
-export async function settleNeedsRepair(em: EntityManager, stillWrong: readonly number[]): Promise<void> {
+export async function settleNeedsRepair(em: EntityManager, router: string, stillWrong: readonly number[]): Promise<void> {
   await em.execute(
-    `update port_rule set needs_repair = false where needs_repair${stillWrong.length > 0 ? ' and rule_number not in (?)' : ''}`,
-    stillWrong.length > 0 ? [[...stillWrong]] : [],
+    `update port_rule set needs_repair = false where router = ? and needs_repair${stillWrong.length > 0 ? ' and rule_number not in (?)' : ''}`,
+    stillWrong.length > 0 ? [router, [...stillWrong]] : [router],
   );
 }
 
@@ -314,25 +324,25 @@ class DatabaseBatchTx implements BatchTx {
 
   async clearNeedsRepair(ruleNumbers: readonly number[]): Promise<void> {
     if (ruleNumbers.length === 0) return;
-    await this.em.execute('update port_rule set needs_repair = false where needs_repair and rule_number = any(?::int[])', [intArray(ruleNumbers)]);
+    await this.em.execute('update port_rule set needs_repair = false where router = ? and needs_repair and rule_number = any(?::int[])', [this.rules.routerName, intArray(ruleNumbers)]);
   }
 
   async nextSnapshotSlot(keep: number): Promise<number> {
-    const [newest] = await this.em.find(Snapshot, {}, { orderBy: { createdAt: 'desc' }, limit: 1 });
+    const [newest] = await this.em.find(Snapshot, { router: this.rules.routerName }, { orderBy: { createdAt: 'desc' }, limit: 1 });
     return newest ? ((newest.slot % keep) + 1) % keep : 0;
   }
 
   async recordSnapshot(s: SnapshotRecord, keep: number): Promise<Snapshot> {
     // The oldest record in that slot is replaced; slots left over from a larger SNAPSHOT_KEEP go too.
-    await this.em.nativeDelete(Snapshot, { $or: [{ slot: s.slot }, { slot: { $gte: keep } }] });
-    const snapshot = this.em.create(Snapshot, s);
+    await this.em.nativeDelete(Snapshot, { router: this.rules.routerName, $or: [{ slot: s.slot }, { slot: { $gte: keep } }] });
+    const snapshot = this.em.create(Snapshot, { ...s, router: this.rules.routerName });
     await this.em.flush();
     return snapshot;
   }
 
   async recordAudit(entries: AuditEntry[]): Promise<void> {
     const numbers = [...new Set(entries.flatMap((e) => e.ruleNumbers))];
-    const rules = numbers.length ? await this.em.execute<{ id: string; vm_id: string; rule_number: number }[]>('select id, vm_id, rule_number from port_rule where rule_number = any(?::int[])', [intArray(numbers)]) : [];
+    const rules = numbers.length ? await this.em.execute<{ id: string; vm_id: string; rule_number: number }[]>('select id, vm_id, rule_number from port_rule where router = ? and rule_number = any(?::int[])', [this.rules.routerName, intArray(numbers)]) : [];
     for (const { row, result, ruleNumbers } of entries) {
       addResultIds(row.affected, row.operation, result);
       for (const r of rules.filter((x) => ruleNumbers.includes(x.rule_number))) {
@@ -362,9 +372,14 @@ export class DatabaseChangeStore implements ChangeStore {
 
   constructor(
     private readonly orm: MikroORM,
-    private readonly opts: { routerName: string; rules: RuleSettings; /** a single-session database: one process, no journal */ singleSession: boolean },
+    private readonly opts: { rules: RuleSettings; /** a single-session database: one process, no journal */ singleSession: boolean },
   ) {
-    this.lockKey = `vyos-vm-api:router:${opts.routerName}`;
+    this.lockKey = `vyos-vm-api:router:${opts.rules.routerName}`;
+  }
+
+  /** the router this store's batches are for */
+  get router(): string {
+    return this.opts.rules.routerName;
   }
 
   get journalled(): boolean {
@@ -421,7 +436,7 @@ export class DatabaseChangeStore implements ChangeStore {
   async startJournal(operation: string, commands: RouterCommand[], inverse: RouterCommand[], confirmDeadline: Date | null): Promise<string | null> {
     if (!this.journalled) return null;
     const em = this.orm.em.fork();
-    const row = em.create(Operation, { operation, state: OperationState.PENDING, commands, inverse, confirmDeadline });
+    const row = em.create(Operation, { router: this.router, operation, state: OperationState.PENDING, commands, inverse, confirmDeadline });
     await em.flush();
     return row.id;
   }
@@ -433,37 +448,37 @@ export class DatabaseChangeStore implements ChangeStore {
 
   async unsettled(): Promise<JournalRow[]> {
     if (!this.journalled) return [];
-    const rows = await this.orm.em.fork().find(Operation, { state: { $in: UNSETTLED_STATES } }, { orderBy: { createdAt: 'asc' } });
+    const rows = await this.orm.em.fork().find(Operation, { router: this.router, state: { $in: UNSETTLED_STATES } }, { orderBy: { createdAt: 'asc' } });
     return rows.map(toJournalRow);
   }
 
   async markNeedsRepair(ruleNumbers: readonly number[]): Promise<void> {
     if (ruleNumbers.length === 0) return;
-    await this.orm.em.fork().execute('update port_rule set needs_repair = true where rule_number = any(?::int[])', [intArray(ruleNumbers)]);
+    await this.orm.em.fork().execute('update port_rule set needs_repair = true where router = ? and rule_number = any(?::int[])', [this.router, intArray(ruleNumbers)]);
   }
 
   async recordSave(outcome: { ok: true } | { ok: false; error: string }): Promise<void> {
     const em = this.orm.em.fork();
     const now = new Date();
     if (outcome.ok) {
-      await em.upsert(RouterState, { router: this.opts.routerName, unsavedSince: null, saveError: null, savedAt: now });
+      await em.upsert(RouterState, { router: this.router, unsavedSince: null, saveError: null, savedAt: now });
       return;
     }
     // The first failure dates the unsaved state; later ones only refresh the reason.
     await em.execute(
       `insert into router_state (router, unsaved_since, save_error) values (?, ?, ?)
          on conflict (router) do update set unsaved_since = coalesce(router_state.unsaved_since, excluded.unsaved_since), save_error = excluded.save_error`,
-      [this.opts.routerName, now, outcome.error],
+      [this.router, now, outcome.error],
     );
   }
 
   async unsaved(): Promise<UnsavedState | null> {
-    return unsavedState(this.orm.em.fork(), this.opts.routerName);
+    return unsavedState(this.orm.em.fork(), this.router);
   }
 
   async saveRollback(r: RollbackRecord): Promise<{ id: string; at: Date }> {
     const em = this.orm.em.fork();
-    const event = em.create(RollbackEvent, r);
+    const event = em.create(RollbackEvent, { ...r, router: this.router });
     await em.flush();
     return { id: event.id, at: event.at };
   }

@@ -66,6 +66,7 @@ export class PostgresEventBus implements EventBus {
       this.pubsub.publish(Topic.ROLLBACK_EVENT, {
         id: row.id,
         at: row.at,
+        router: row.router,
         operation: row.operation,
         stage: row.stage,
         reason: row.reason,

@@ -6,6 +6,8 @@ import type { RouterCommand } from '../vyos/types.js';
 export interface RollbackEventPayload {
   id: string;
   at: Date;
+  /** the router the change was for */
+  router: string;
   operation: string;
   stage: RollbackStage;
   reason: string;

@@ -9,7 +9,7 @@ import type { RollbackEventPayload } from './events.js';
 export class RollbackRecorder {
   constructor(
     private readonly deps: {
-      store: Pick<ChangeStore, 'saveRollback'>;
+      store: Pick<ChangeStore, 'saveRollback' | 'router'>;
       events: Pick<EventBus, 'rollback'>;
       logger: Logger;
       onRecorded?: (e: RollbackEventPayload) => void;
@@ -24,7 +24,7 @@ export class RollbackRecorder {
     } catch (e) {
       logger.error({ err: e }, 'could not persist a rollback event');
     }
-    const payload: RollbackEventPayload = { ...saved, ...r };
+    const payload: RollbackEventPayload = { ...saved, router: store.router, ...r };
     const level = r.outcome === RollbackOutcome.ROLLBACK_FAILED ? 'error' : 'warn';
     logger[level]({ rollback: { ...payload, commands: r.commands.length } }, `change rolled back at ${r.stage}: ${r.outcome}`);
     onRecorded?.(payload);

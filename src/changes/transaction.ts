@@ -227,7 +227,7 @@ export const STAGES: readonly StageRow[] = [
           const prepared = await b.tx!.savepoint((em) => member.set.prepare({ ...ctx, em }));
           // VYOS_HAIRPIN: each rule brings its twin (or its twin's removal, when the rule has none
           // now), planned, verified and undone with it; the database says which rules have one.
-          if (d.config.hairpin) prepared.intents = withTwins(prepared.intents, d.config.natRuleRange, d.config.hairpin, await hairpinnedRules(b.tx!.em, prepared.intents.map((i) => i.ruleNumber), d.config.hairpin));
+          if (d.config.hairpin) prepared.intents = withTwins(prepared.intents, d.config.natRuleRange, d.config.hairpin, await hairpinnedRules(b.tx!.em, d.config.routerName, prepared.intents.map((i) => i.ruleNumber), d.config.hairpin));
           b.accepted.push({ member, prepared });
         } catch (e) {
           member.reject(toClientError(e));
@@ -507,7 +507,7 @@ async function planOwnedRules(b: Batch, d: TransactionDeps): Promise<OwnedPlan[]
   if (config.hairpin) wanted.push({ name: 'hairpin masquerade rule', rule: masqueradeRule(config.hairpin, config.lanPool, b.caps.syntax), hint: 'VYOS_HAIRPIN_SNAT_RULE', twins: true });
   if (wanted.length === 0) return [];
   // the accept rule is there while any rule is enabled, the masquerade rule while any enabled rule has a twin
-  const enabled = await enabledRules(b.tx!.em, config.hairpin);
+  const enabled = await enabledRules(b.tx!.em, config.routerName, config.hairpin);
   return Promise.all(
     wanted.map(async ({ name, rule, hint, twins }) => {
       const desired = (twins ? enabled.twins : enabled.any) ? rule : null;

@@ -9,7 +9,7 @@
 // their external port unless the input names another; unmatched existing rules are removed (their
 // numbers and ports are free for the new rules of the same commit).
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { PortRule, Vm, type Protocol } from '../domain/entities/index.js';
+import { PortRule, Router, Vm, type Protocol } from '../domain/entities/index.js';
 import { badInput, conflict } from '../domain/errors.js';
 import * as check from '../domain/validation.js';
 import { touchedRuleNumbers } from '../vyos/nat-rule.js';
@@ -169,9 +169,9 @@ function ownCommands(commands: readonly RouterCommand[], intents: readonly RuleI
   return commands.filter((c) => touchedRuleNumbers([c]).some((n) => mine.has(n)));
 }
 
-async function takeIp(em: EntityManager, ip: string, field: string, vm: Vm | null): Promise<void> {
-  const holder = await em.findOne(Vm, { internalIp: ip });
-  if (holder && holder.id !== vm?.id) throw conflict(`${field}: ${ip} is already used by another VM`, { field });
+async function takeIp(em: EntityManager, router: string, ip: string, field: string, vm: Vm | null): Promise<void> {
+  const holder = await em.findOne(Vm, { router: { name: router }, internalIp: ip });
+  if (holder && holder.id !== vm?.id) throw conflict(`${field}: ${ip} is already used by another VM on router ${router}`, { field });
 }
 
 // ---- the change sets ----
@@ -189,13 +189,13 @@ export function applyVm(spec: ApplySpec): ChangeSet<ApplyOutcome> {
       let vmChanged = false;
       if (!found) {
         let ip = spec.internalIp;
-        if (ip) await takeIp(em, ip, 'input.internalIp', null);
+        if (ip) await takeIp(em, ctx.config.routerName, ip, 'input.internalIp', null);
         else ip = await alloc.address();
-        vm = em.create(Vm, { name: spec.name, internalIp: ip, macAddress: spec.macAddress ?? null });
+        vm = em.create(Vm, { name: spec.name, router: em.getReference(Router, ctx.config.routerName), internalIp: ip, macAddress: spec.macAddress ?? null });
       } else {
         vm = found;
         if (spec.internalIp && spec.internalIp !== vm.internalIp) {
-          await takeIp(em, spec.internalIp, 'input.internalIp', vm);
+          await takeIp(em, ctx.config.routerName, spec.internalIp, 'input.internalIp', vm);
           vm.internalIp = spec.internalIp;
           vmChanged = true;
         }
@@ -253,7 +253,7 @@ export function updateVm(id: string, patch: VmPatch): ChangeSet<string> {
         vm.name = patch.name;
       }
       if (patch.internalIp !== undefined && patch.internalIp !== vm.internalIp) {
-        await takeIp(em, patch.internalIp, 'input.internalIp', vm);
+        await takeIp(em, config.routerName, patch.internalIp, 'input.internalIp', vm);
         vm.internalIp = patch.internalIp;
       }
       if (patch.macAddress !== undefined) vm.macAddress = patch.macAddress;

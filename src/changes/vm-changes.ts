@@ -4,7 +4,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Config } from '../config.js';
 import { intToIpv4, ipv4ToInt, type NumberRange } from '../config.js';
 import { nextMark } from '../domain/allocation.js';
-import { PortRule, Protocol, Vm, claims } from '../domain/entities/index.js';
+import { PortRule, Protocol, Router, Vm, claims } from '../domain/entities/index.js';
 import { badInput, conflict, notFound, poolExhausted } from '../domain/errors.js';
 import { expectedRouterRule, portsText } from '../domain/rule-mapping.js';
 import * as check from '../domain/validation.js';
@@ -180,6 +180,11 @@ export class Allocator {
     return this.ctx.config;
   }
 
+  /** the router whose pools these are */
+  private get router(): string {
+    return this.ctx.config.routerName;
+  }
+
   static async load(ctx: ChangeContext): Promise<Allocator> {
     return new Allocator(ctx);
   }
@@ -223,7 +228,7 @@ export class Allocator {
   /** Some port of the run is claimed here, by another rule in the database, or by a foreign rule on the router. */
   private async runTaken(pools: Pool[], need: { tcp: boolean; udp: boolean }, first: number, count: number, ignore?: PortRule): Promise<boolean> {
     for (let v = first; v < first + count; v++) if (pools.some((p) => this.claimed[p].has(v))) return true;
-    if (await portClaimed(this.ctx.em, need, first, count, ignore?.id ?? null)) return true;
+    if (await portClaimed(this.ctx.em, this.router, need, first, count, ignore?.id ?? null)) return true;
     for (let v = first; v < first + count; v++) if (await this.caughtByOthers(v, need, ignore)) return true;
     return false;
   }
@@ -232,7 +237,7 @@ export class Allocator {
   private async caughtByOthers(port: number, need: { tcp: boolean; udp: boolean }, ignore?: PortRule): Promise<boolean> {
     const catching = this.ctx.router.catching(port, need).filter((n) => n !== ignore?.ruleNumber && !this.claimed.rule_number.has(n));
     if (catching.length === 0) return false;
-    const ours = await heldRuleNumbers(this.ctx.em, catching);
+    const ours = await heldRuleNumbers(this.ctx.em, this.router, catching);
     const others = catching.filter((n) => !ours.has(n));
     for (const n of others) this.ctx.avoided.add(n);
     return others.length > 0;
@@ -246,14 +251,14 @@ export class Allocator {
   private async take(pools: Pool[], range: NumberRange, name: string, held: (n: number) => Promise<boolean>, ignoreRule: string | null = null, count = 1): Promise<number> {
     const { em } = this.ctx;
     const starts: number[] = [];
-    for (const p of pools) starts.push(this.starts.get(p) ?? (await poolStart(em, p, range.first)));
+    for (const p of pools) starts.push(this.starts.get(p) ?? (await poolStart(em, this.router, p, range.first)));
     const limit = Math.max(PROBE, count);
     let from = Math.max(...starts);
     let firstProbe: number[] | null = null;
     let pick: number | null = null;
     let run: { first: number; last: number } | null = null;
     while (pick === null) {
-      const free = await unusedValues(em, pools, from, range.last, limit, ignoreRule);
+      const free = await unusedValues(em, this.router, pools, from, range.last, limit, ignoreRule);
       firstProbe ??= free;
       for (const v of free) {
         if (pools.some((p) => this.claimed[p].has(v)) || (await held(v))) {
@@ -271,10 +276,10 @@ export class Allocator {
       from = free[free.length - 1] + 1;
     }
     for (const [i, p] of pools.entries()) {
-      const free = pools.length === 1 ? firstProbe! : await unusedValues(em, [p], starts[i], range.last, limit, ignoreRule);
+      const free = pools.length === 1 ? firstProbe! : await unusedValues(em, this.router, [p], starts[i], range.last, limit, ignoreRule);
       const chosen = pick;
       const next = nextMark(free, (v) => (v >= chosen && v < chosen + count) || this.claimed[p].has(v), range.last);
-      await setPoolMark(em, p, range.first, next);
+      await setPoolMark(em, this.router, p, range.first, next);
       this.starts.set(p, next);
     }
     return pick;
@@ -312,6 +317,7 @@ export async function newRule(em: EntityManager, vm: Vm, spec: PortRuleSpec, all
   const externalPort = await alloc.externalPort(`${field}.externalPort`, spec.protocol, spec.externalPort, spec.portCount);
   const rule = em.create(PortRule, {
     vm,
+    router: vm.router,
     name: spec.name ?? null,
     ruleNumber,
     protocol: spec.protocol,
@@ -342,11 +348,11 @@ export function provisionVm(spec: ProvisionSpec): ChangeSet<string> {
       const alloc = await Allocator.load(ctx);
       let ip = spec.internalIp;
       if (ip) {
-        if (await em.count(Vm, { internalIp: ip })) throw conflict(`input.internalIp: ${ip} is already used by another VM`, { field: 'input.internalIp' });
+        if (await em.count(Vm, { router: { name: config.routerName }, internalIp: ip })) throw conflict(`input.internalIp: ${ip} is already used by another VM on router ${config.routerName}`, { field: 'input.internalIp' });
       } else {
         ip = await alloc.address();
       }
-      const vm = em.create(Vm, { name: spec.name, internalIp: ip, macAddress: spec.macAddress, idempotencyKey: spec.idempotencyKey });
+      const vm = em.create(Vm, { name: spec.name, router: em.getReference(Router, config.routerName), internalIp: ip, macAddress: spec.macAddress, idempotencyKey: spec.idempotencyKey });
       const rules: PortRule[] = [];
       for (const [i, r] of spec.portRules.entries()) rules.push(await newRule(em, vm, r, alloc, `input.portRules[${i}]`));
       await em.flush();

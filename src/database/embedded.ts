@@ -16,7 +16,9 @@ export async function startEmbeddedDatabase(dataDir: string, maxConnections: num
   mkdirSync(dir, { recursive: true });
   const { PGlite } = await import('@electric-sql/pglite');
   const { PGLiteSocketServer } = await import('@electric-sql/pglite-socket');
-  const db = await PGlite.create(dir);
+  // btree_gist: the per-router exclusion constraints on port claims (migration router_fleet)
+  const { btree_gist } = await import('@electric-sql/pglite/contrib/btree_gist');
+  const db = await PGlite.create(dir, { extensions: { btree_gist } });
   const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: 0, maxConnections });
   await server.start();
   return {

@@ -54,7 +54,7 @@ async function prepareReconcile(ctx: ChangeContext, mode: ReconcileMode) {
   const intents = planReconcile(report.items, byRuleNumber(expected.map((e) => e.expected)), mode, ctx.config.natRuleRange, ctx.config.hairpin);
   const repaired = new Set(intents.map((i) => i.ruleNumber));
   const stillWrong = report.items.filter((i) => (i.kind === DriftKind.MISSING_ON_ROUTER || i.kind === DriftKind.DRIFTED) && !repaired.has(i.ruleNumber)).map((i) => i.ruleNumber);
-  await settleNeedsRepair(ctx.em, stillWrong);
+  await settleNeedsRepair(ctx.em, ctx.config.routerName, stillWrong);
   return { intents, result: { report, commands: [] } };
 }
 

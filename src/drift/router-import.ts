@@ -5,7 +5,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Config } from '../config.js';
 import { byRuleNumber, planCommands, type RuleIntent } from '../changes/change-plan.js';
-import { PortRule, Vm } from '../domain/entities/index.js';
+import { PortRule, Router, Vm } from '../domain/entities/index.js';
 import { expectedRouterRule } from '../domain/rule-mapping.js';
 import type { NatSyntax, RouterCommand, RouterRule } from '../vyos/types.js';
 import { DriftKind, type SyncReportData } from './drift-diff.js';
@@ -69,8 +69,10 @@ export async function importRouterRules(deps: DriftDeps, opts: { dryRun: boolean
 }
 
 async function loadFacts(em: EntityManager, config: Config, createVms: boolean): Promise<ImportFacts> {
-  const vms = await vmAddresses(em);
-  const ports = await portClaims(em);
+  const vms = await vmAddresses(em, config.routerName);
+  const ports = await portClaims(em, config.routerName);
+  // VM names are unique across the fleet, addresses per router
+  const names = await em.execute<{ name: string }[]>('select name from vm');
   const tcp: PortClaim[] = [];
   const udp: PortClaim[] = [];
   for (const p of ports) {
@@ -79,7 +81,7 @@ async function loadFacts(em: EntityManager, config: Config, createVms: boolean):
   }
   return {
     vms: new Map(vms.map((v): [string, KnownVm] => [v.internal_ip, { id: v.id, name: v.name, internalIp: v.internal_ip }])),
-    vmNames: new Set(vms.map((v) => v.name)),
+    vmNames: new Set(names.map((v) => v.name)),
     tcp,
     udp,
     wanInterface: config.wanInterface,
@@ -107,7 +109,7 @@ async function prepareImport(em: EntityManager, config: Config, routerRules: Rou
     const a = d.adopt;
     const vmFacts = 'existing' in a.vm ? a.vm.existing : { name: a.vm.create.name, internalIp: a.vm.create.internalIp };
     let portRuleId: string | null = null;
-    if (write) portRuleId = adopt(em, a, created).id;
+    if (write) portRuleId = adopt(em, config.routerName, a, created).id;
     intents.push({ ruleNumber: a.ruleNumber, desired: expectedRouterRule(a, vmFacts, config.wanInterface) });
     adopted.push({ ruleNumber: a.ruleNumber, vmName: vmFacts.name, vmCreated: 'create' in a.vm, portRuleId, routerRule: d.routerRule });
   }
@@ -116,17 +118,18 @@ async function prepareImport(em: EntityManager, config: Config, routerRules: Rou
   return { intents, adopted, skipped, commands };
 }
 
-function adopt(em: EntityManager, a: Adoption, created: Map<string, Vm>): PortRule {
+function adopt(em: EntityManager, router: string, a: Adoption, created: Map<string, Vm>): PortRule {
   let vm: Vm;
   if ('existing' in a.vm) {
     vm = em.getReference(Vm, a.vm.existing.id);
   } else {
     const ip = a.vm.create.internalIp;
-    vm = created.get(ip) ?? em.create(Vm, { name: a.vm.create.name, internalIp: ip });
+    vm = created.get(ip) ?? em.create(Vm, { name: a.vm.create.name, router: em.getReference(Router, router), internalIp: ip });
     created.set(ip, vm);
   }
   const rule = em.create(PortRule, {
     vm,
+    router: em.getReference(Router, router),
     ruleNumber: a.ruleNumber,
     protocol: a.protocol,
     externalPort: a.externalPort,

@@ -43,7 +43,7 @@ async function readMasquerade(deps: DriftDeps): Promise<{ rule: OwnedRule; held:
 export async function snapshot(em: EntityManager, deps: DriftDeps): Promise<DriftSnapshot> {
   const database = async () => ({
     expected: await expectedRules(em, deps.config),
-    pendingUndos: await unsettledCount(em),
+    pendingUndos: await unsettledCount(em, deps.config.routerName),
     unsavedSince: (await unsavedState(em, deps.config.routerName))?.since ?? null,
   });
   // Under the router lock, so the picture batches allocate from takes this whole read too.

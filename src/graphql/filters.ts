@@ -14,8 +14,11 @@ export class VmFilter {
   @Field(() => String, { nullable: true, description: 'Part of the name, case-insensitive (e.g. "web" finds web-1 and my-web).' })
   nameContains?: string | null;
 
-  @Field(() => IPv4Resolver, { nullable: true, description: 'The VM with this internal IP (at most one).' })
+  @Field(() => IPv4Resolver, { nullable: true, description: 'The VMs with this internal IP (at most one per router).' })
   internalIp?: string | null;
+
+  @Field(() => String, { nullable: true, description: 'VMs on the router with this name.' })
+  router?: string | null;
 
   @Field(() => PortScalar, { nullable: true, description: 'VMs with a rule forwarding this external port, a range holding it included (with `protocol` and `enabled`: one rule matching all three).' })
   externalPort?: number | null;
@@ -41,8 +44,11 @@ export class PortRuleFilter {
   @Field(() => Boolean, { nullable: true, description: 'Enabled (true) or disabled (false) rules.' })
   enabled?: boolean | null;
 
-  @Field(() => IPv4Resolver, { nullable: true, description: 'Rules of the VM with this internal IP.' })
+  @Field(() => IPv4Resolver, { nullable: true, description: 'Rules of the VMs with this internal IP (one per router).' })
   internalIp?: string | null;
+
+  @Field(() => String, { nullable: true, description: 'Rules on the router with this name.' })
+  router?: string | null;
 }
 
 /** A port out of range is BAD_USER_INPUT naming the filter field (the scalar leaves range to validation). */
@@ -51,11 +57,18 @@ export function checkVmFilter(filter: VmFilter | null | undefined): VmFilterValu
   if (filter.externalPort != null) check.port('filter.externalPort', filter.externalPort);
   // PostgreSQL text cannot hold NUL: refuse it here rather than fail in the query.
   if (filter.nameContains?.includes('\u0000')) throw badInput('filter.nameContains', 'must not contain NUL');
+  checkRouterName(filter.router);
   return filter;
 }
 
 export function checkPortRuleFilter(filter: PortRuleFilter | null | undefined): PortRuleFilterValues | null {
   if (!filter) return null;
   if (filter.externalPort != null) check.port('filter.externalPort', filter.externalPort);
+  checkRouterName(filter.router);
   return filter;
+}
+
+/** A router name is text PostgreSQL can hold (no NUL); an unknown one simply matches nothing. */
+function checkRouterName(router: string | null | undefined): void {
+  if (router?.includes('\u0000')) throw badInput('filter.router', 'must not contain NUL');
 }

@@ -9,6 +9,8 @@ import { claimRange, type Protocol } from '../domain/entities/index.js';
 export interface VmRow {
   id: string;
   name: string;
+  /** its router's name */
+  router: string;
   internalIp: string;
   macAddress: string | null;
   createdAt: Date;
@@ -38,6 +40,7 @@ export interface PortRuleRow {
 const VM_FIELD_COLUMNS: Record<keyof VmRow, string> = {
   id: 'id',
   name: 'name',
+  router: 'router',
   internalIp: 'internal_ip as "internalIp"',
   macAddress: 'mac_address as "macAddress"',
   createdAt: 'created_at as "createdAt"',
@@ -165,13 +168,14 @@ export async function portOwnerRows(em: EntityManager, externalPort: number, tra
 export interface RollbackEventRow {
   id: string;
   at: Date;
+  router: string;
   operation: string;
   stage: string;
   reason: string;
   outcome: string;
   commands: unknown[];
 }
-export const ROLLBACK_COLUMNS = 'id, at, operation, stage, reason, outcome, commands';
+export const ROLLBACK_COLUMNS = 'id, at, router, operation, stage, reason, outcome, commands';
 export function datedEvent(row: RollbackEventRow): RollbackEventRow {
   row.at = new Date(row.at);
   return row;

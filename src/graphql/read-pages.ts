@@ -17,6 +17,7 @@ export const ROLLBACK_KEYSET: Keyset = { name: 'rollbackEvent', key: [timeKey('a
 
 export interface VmFilterValues {
   nameContains?: string | null;
+  router?: string | null;
   internalIp?: string | null;
   externalPort?: number | null;
   protocol?: Protocol | null;
@@ -25,6 +26,7 @@ export interface VmFilterValues {
 
 export interface PortRuleFilterValues {
   vmId?: string | null;
+  router?: string | null;
   externalPort?: number | null;
   protocol?: Protocol | null;
   enabled?: boolean | null;
@@ -61,6 +63,10 @@ export function vmSource(filter: VmFilterValues | null | undefined, ruleColumns:
     where.push('vm.internal_ip = ?');
     params.push(filter.internalIp);
   }
+  if (filter?.router != null) {
+    where.push('vm.router = ?');
+    params.push(filter.router);
+  }
   const rule: string[] = [];
   const ruleParams: unknown[] = [];
   ruleConditions('r', filter ?? {}, rule, ruleParams);
@@ -84,8 +90,12 @@ export function portRuleSource(filter: PortRuleFilterValues | null | undefined):
     }
   }
   if (filter?.internalIp != null) {
-    where.push('port_rule.vm_id = (select id from vm where internal_ip = ?)');
+    where.push('port_rule.vm_id in (select id from vm where internal_ip = ?)');
     params.push(filter.internalIp);
+  }
+  if (filter?.router != null) {
+    where.push('port_rule.router = ?');
+    params.push(filter.router);
   }
   ruleConditions('port_rule', filter ?? {}, where, params);
   return { select: RULE_COLUMNS, from: 'port_rule', where, params };

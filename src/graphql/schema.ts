@@ -14,9 +14,10 @@ import { RollbackResolver } from './resolvers/rollback-resolver.js';
 import { SnapshotResolver } from './resolvers/snapshot-resolver.js';
 import { VmApplyResolver } from './resolvers/vm-apply-resolver.js';
 import { VmResolver } from './resolvers/vm-resolver.js';
+import { RouterResolver } from './resolvers/router-resolver.js';
 
 // Feature modules add their resolvers here.
-export const resolvers: NonEmptyArray<Function> = [VmResolver, PortRuleResolver, RollbackResolver, HealthResolver, DriftResolver, ApiKeyResolver, SnapshotResolver, VmApplyResolver, LookupResolver, AuditResolver];
+export const resolvers: NonEmptyArray<Function> = [VmResolver, PortRuleResolver, RollbackResolver, HealthResolver, DriftResolver, ApiKeyResolver, SnapshotResolver, VmApplyResolver, LookupResolver, AuditResolver, RouterResolver];
 
 export async function createSchema(pubSub: AppPubSub): Promise<GraphQLSchema> {
   const schema = await buildSchema({

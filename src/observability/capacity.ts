@@ -74,19 +74,19 @@ export function poolCapacity(range: PoolRange, used: number): PoolCapacity {
 // values used, never a load of rows. A port range counts its ports inside the pool.
 const portsUsed = (column: 'tcp_port' | 'udp_port') =>
   `(select coalesce(sum(upper(${claimRange(column, 'p')} * w.r) - lower(${claimRange(column, 'p')} * w.r)), 0)
-      from (select int4range(?::int, ?::int, '[]') as r) w join port_rule p on ${claimRange(column, 'p')} && w.r)`;
+      from (select int4range(?::int, ?::int, '[]') as r) w join port_rule p on p.router = ? and ${claimRange(column, 'p')} && w.r)`;
 const USED: Record<CapacityPool, string> = {
-  rule_number: '(select count(*) from port_rule where rule_number between ? and ?)',
+  rule_number: '(select count(*) from port_rule where rule_number between ? and ? and router = ?)',
   external_port_tcp: portsUsed('tcp_port'),
   external_port_udp: portsUsed('udp_port'),
-  lan_address: "(select count(*) from vm where internal_ip::inet between '0.0.0.0'::inet + ?::bigint and '0.0.0.0'::inet + ?::bigint)",
+  lan_address: "(select count(*) from vm where internal_ip::inet between '0.0.0.0'::inet + ?::bigint and '0.0.0.0'::inet + ?::bigint and router = ?)",
 };
 
-/** Every pool's capacity, in one statement. */
-export async function countCapacity(em: EntityManager, ranges: readonly PoolRange[]): Promise<PoolCapacity[]> {
+/** Every pool's capacity on `router`, in one statement (each count takes first, last, router). */
+export async function countCapacity(em: EntityManager, router: string, ranges: readonly PoolRange[]): Promise<PoolCapacity[]> {
   const [row] = await em.execute<Record<string, string>[]>(
     `select ${ranges.map((r, i) => `${USED[r.pool]} as p${i}`).join(', ')}`,
-    ranges.flatMap((r) => [r.first, r.last]),
+    ranges.flatMap((r) => [r.first, r.last, router]),
   );
   return ranges.map((r, i) => poolCapacity(r, Number(row?.[`p${i}`] ?? 0)));
 }
@@ -113,7 +113,7 @@ export class CapacityReader {
 
   constructor(
     private readonly orm: () => MikroORM,
-    config: Pick<Config, 'natRuleRange' | 'externalPortRange' | 'lanPool'>,
+    private readonly config: Pick<Config, 'natRuleRange' | 'externalPortRange' | 'lanPool' | 'routerName'>,
     private readonly clock: CapacityClock,
     private readonly maxAgeMs = CAPACITY_MAX_AGE_MS,
   ) {
@@ -131,7 +131,7 @@ export class CapacityReader {
   private async count(): Promise<PoolCapacity[]> {
     const generation = this.clock.generation;
     const at = Date.now();
-    const pools = await countCapacity(this.orm().em.fork(), this.ranges);
+    const pools = await countCapacity(this.orm().em.fork(), this.config.routerName, this.ranges);
     this.cached = { generation, at, pools };
     return pools;
   }

@@ -24,6 +24,7 @@ export interface JournalEntry extends JournalRow {
 type Failing = 'lockRouter' | 'begin' | 'startJournal' | 'commit';
 
 export class MemoryStore implements ChangeStore {
+  readonly router = 'memory';
   readonly journalled = true;
   readonly journal = new Map<string, JournalEntry>();
   readonly rollbacks: RollbackRecord[] = [];
@@ -168,7 +169,7 @@ export class MemoryTx implements BatchTx {
   }
 
   intentsFor(ruleNumbers: readonly number[]): Promise<RuleIntent[]> {
-    return intentsFor(this.store.em, { wanInterface: this.store.wanInterface, hairpin: null, natRuleRange: { first: 1, last: 999_999 } }, ruleNumbers);
+    return intentsFor(this.store.em, { wanInterface: this.store.wanInterface, hairpin: null, natRuleRange: { first: 1, last: 999_999 }, routerName: this.store.router }, ruleNumbers);
   }
 
   async journalRow(id: string): Promise<JournalRow | null> {

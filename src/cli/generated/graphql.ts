@@ -183,10 +183,12 @@ export type PortRuleFilter = {
   enabled?: InputMaybe<Scalars['Boolean']['input']>;
   /** Rules forwarding this external port, a range holding it included. */
   externalPort?: InputMaybe<Scalars['Port']['input']>;
-  /** Rules of the VM with this internal IP. */
+  /** Rules of the VMs with this internal IP (one per router). */
   internalIp?: InputMaybe<Scalars['IPv4']['input']>;
   /** Rules of exactly this protocol. */
   protocol?: InputMaybe<Protocol>;
+  /** Rules on the router with this name. */
+  router?: InputMaybe<Scalars['String']['input']>;
   /** Rules of this VM. */
   vmId?: InputMaybe<Scalars['ID']['input']>;
 };
@@ -283,6 +285,13 @@ export type RouterCommandOp =
   /** Creates the path (with its value). */
   | 'set';
 
+/** Whether a router takes new VMs. */
+export type RouterLifecycle =
+  /** Keeps serving its VMs and their rules; placement gives it no new VMs. */
+  | 'DRAINING'
+  /** Takes new VMs and changes. */
+  | 'ENABLED';
+
 /** What applyVm did (or, in a dry run, would do) to one port rule. */
 export type RuleChangeKind =
   /** A new rule: a new rule number, and an allocated external port unless one was given. */
@@ -330,12 +339,14 @@ export type VmFilter = {
   enabled?: InputMaybe<Scalars['Boolean']['input']>;
   /** VMs with a rule forwarding this external port, a range holding it included (with `protocol` and `enabled`: one rule matching all three). */
   externalPort?: InputMaybe<Scalars['Port']['input']>;
-  /** The VM with this internal IP (at most one). */
+  /** The VMs with this internal IP (at most one per router). */
   internalIp?: InputMaybe<Scalars['IPv4']['input']>;
   /** Part of the name, case-insensitive (e.g. "web" finds web-1 and my-web). */
   nameContains?: InputMaybe<Scalars['String']['input']>;
   /** VMs with a rule of exactly this protocol. */
   protocol?: InputMaybe<Protocol>;
+  /** VMs on the router with this name. */
+  router?: InputMaybe<Scalars['String']['input']>;
 };
 
 export type RuleFieldsFragment = { __typename?: 'PortRule', id: string, name?: string | null, ruleNumber: number, protocol: Protocol, externalPort: number, internalPort: number, portCount: number, hairpin: boolean, sourceAddress?: string | null, description?: string | null, enabled: boolean, needsRepair: boolean };

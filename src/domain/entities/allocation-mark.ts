@@ -9,7 +9,7 @@ import { Entity, PrimaryKey, Property } from '@mikro-orm/core';
  */
 @Entity({ tableName: 'allocation_mark' })
 export class AllocationMark {
-  /** `rule_number`, `tcp_port`, `udp_port` or `lan_address` */
+  /** `<router>:<pool>`, pool one of `rule_number`, `tcp_port`, `udp_port`, `lan_address` (each router's are its own; plain names are a previous release's) */
   @PrimaryKey({ type: 'text' })
   pool!: string;
 

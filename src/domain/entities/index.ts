@@ -7,6 +7,7 @@ import { Operation } from './operation.js';
 import { PortRule } from './port-rule.js';
 import { RateLimitBucket } from './rate-limit-bucket.js';
 import { RollbackEvent } from './rollback-event.js';
+import { Router } from './router.js';
 import { RouterState } from './router-state.js';
 import { Snapshot } from './snapshot.js';
 import { Vm } from './vm.js';
@@ -21,8 +22,9 @@ export { PortRule, claimRange } from './port-rule.js';
 export { RateLimitBucket } from './rate-limit-bucket.js';
 export { Protocol, claims } from './protocol.js';
 export { RollbackEvent, RollbackOutcome, RollbackStage, RouterCommandType } from './rollback-event.js';
+export { Router, RouterLifecycle } from './router.js';
 export { RouterState } from './router-state.js';
 export { Snapshot } from './snapshot.js';
 export { Vm } from './vm.js';
 
-export const entities = [Vm, PortRule, RollbackEvent, ApiKey, Operation, Snapshot, RouterState, DriftReport, RateLimitBucket, AllocationMark, IdempotencyRecord, AuditEvent];
+export const entities = [Vm, PortRule, RollbackEvent, ApiKey, Operation, Snapshot, RouterState, DriftReport, RateLimitBucket, AllocationMark, IdempotencyRecord, AuditEvent, Router];

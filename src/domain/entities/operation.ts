@@ -23,6 +23,11 @@ export class Operation {
   @PrimaryKey({ type: 'uuid' })
   id: string = randomUUID();
 
+  /** the router the batch went to: each router's journal is its own (recovery resumes per router) */
+  @Property({ type: 'text' })
+  @Index()
+  router!: string;
+
   /** operation names of the batch, comma-separated */
   @Property({ type: 'text' })
   operation!: string;

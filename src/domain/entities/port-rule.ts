@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { Field, ID, Int, ObjectType } from 'type-graphql';
 import { PortScalar } from '../../graphql/scalars.js';
 import { Vm } from './vm.js';
+import { Router } from './router.js';
 import { Protocol, claims } from './protocol.js';
 import { Node } from '../../graphql/node.js';
 
@@ -21,11 +22,16 @@ export function claimRange(column: 'tcp_port' | 'udp_port', alias?: string): str
 @Entity({ tableName: 'port_rule' })
 // applyVm matches a VM's rules by name: unique per VM (NULLs, unnamed rules, never collide).
 @Unique({ properties: ['vm', 'name'] })
+// Rule numbers and port claims are the router's: unique per router (btree_gist gives GiST the
+// text equality the exclusion constraints pair with the ranges' overlap).
+@Unique({ properties: ['router', 'ruleNumber'] })
+@Unique({ properties: ['router', 'tcpPort'] })
+@Unique({ properties: ['router', 'udpPort'] })
 // A rule claims externalPort .. externalPort + portCount - 1 per transport: two rules' claims must
 // not overlap, which the unique start ports alone cannot promise for ranges. Range types have a
 // built-in GiST operator class, so no extension is needed; allocation probes use the same index.
-@Index({ name: 'port_rule_tcp_ports_excl', expression: `alter table "port_rule" add constraint "port_rule_tcp_ports_excl" exclude using gist (${claimRange('tcp_port')} with &&)` })
-@Index({ name: 'port_rule_udp_ports_excl', expression: `alter table "port_rule" add constraint "port_rule_udp_ports_excl" exclude using gist (${claimRange('udp_port')} with &&)` })
+@Index({ name: 'port_rule_tcp_ports_excl', expression: `alter table "port_rule" add constraint "port_rule_tcp_ports_excl" exclude using gist ("router" with =, ${claimRange('tcp_port')} with &&)` })
+@Index({ name: 'port_rule_udp_ports_excl', expression: `alter table "port_rule" add constraint "port_rule_udp_ports_excl" exclude using gist ("router" with =, ${claimRange('udp_port')} with &&)` })
 export class PortRule {
   [OptionalProps]?: 'createdAt' | 'updatedAt' | 'name' | 'sourceAddress' | 'description' | 'enabled' | 'tcpPort' | 'udpPort' | 'needsRepair' | 'portCount' | 'hairpin';
 
@@ -37,13 +43,16 @@ export class PortRule {
   @Index()
   vm!: Ref<Vm>;
 
+  /** its VM's router (a copy, so that the per-router unique constraints can name it) */
+  @ManyToOne(() => Router, { ref: true, fieldName: 'router', updateRule: 'cascade', deleteRule: 'restrict' })
+  router!: Ref<Router>;
+
   @Field(() => String, { nullable: true, description: 'Stable name of the rule within its VM (unique per VM), the key applyVm matches rules by; null for a rule created without one.' })
   @Property({ type: 'text', nullable: true })
   name?: string | null;
 
   @Field(() => Int, { description: 'The VyOS `nat destination rule` number, allocated from NAT_RULE_RANGE.' })
   @Property({ type: 'integer' })
-  @Unique()
   ruleNumber!: number;
 
   @Field(() => Protocol, { description: 'Which transport the rule forwards.' })
@@ -81,11 +90,9 @@ export class PortRule {
 
   // The external port as claimed per transport, so unique indexes enforce "TCP_UDP overlaps both".
   @Property({ type: 'integer', nullable: true })
-  @Unique()
   tcpPort?: number | null;
 
   @Property({ type: 'integer', nullable: true })
-  @Unique()
   udpPort?: number | null;
 
   /** set when an undo on the router failed: the router may not match this row (syncReport shows it) */

@@ -76,6 +76,10 @@ export class RollbackEvent {
   @Property({ type: 'timestamptz' })
   at: Date = new Date();
 
+  @Field({ description: 'The router the change was for.' })
+  @Property({ type: 'text' })
+  router!: string;
+
   @Field({ description: 'The operation(s) that were undone, e.g. `provisionVm`.' })
   @Property({ type: 'text' })
   operation!: string;

@@ -5,6 +5,8 @@ import { Node } from '../../graphql/node.js';
 
 @ObjectType({ simpleResolvers: true, implements: Node, description: 'A copy of the whole router configuration saved on the router (`/config-file save`) before a critical operation or on demand.' })
 @Entity({ tableName: 'snapshot' })
+// the rotating files are each router's own
+@Unique({ properties: ['router', 'slot'] })
 export class Snapshot {
   [OptionalProps]?: 'createdAt' | 'operation';
 
@@ -15,8 +17,11 @@ export class Snapshot {
   /** snapshots rotate through SNAPSHOT_KEEP files on the router: a new one reuses the oldest slot */
   @Field(() => Int, { description: 'Which of the SNAPSHOT_KEEP rotating files on the router holds it.' })
   @Property({ type: 'integer' })
-  @Unique()
   slot!: number;
+
+  @Field({ description: 'The router it was saved on.' })
+  @Property({ type: 'text' })
+  router!: string;
 
   @Field({ description: 'Path of the saved configuration file on the router.' })
   @Property({ type: 'text' })

@@ -1,8 +1,9 @@
-import { Collection, Entity, Index, OneToMany, OptionalProps, PrimaryKey, Property, Unique } from '@mikro-orm/core';
+import { Collection, Entity, Index, ManyToOne, OneToMany, OptionalProps, PrimaryKey, Property, type Ref, Unique } from '@mikro-orm/core';
 import { randomUUID } from 'node:crypto';
 import { Field, ID, ObjectType } from 'type-graphql';
 import { IPv4Resolver } from 'graphql-scalars';
 import { PortRule } from './port-rule.js';
+import { Router } from './router.js';
 import { Node } from '../../graphql/node.js';
 
 @ObjectType({ simpleResolvers: true, implements: Node, description: 'A virtual machine on the router LAN, reachable through its port rules.' })
@@ -11,6 +12,8 @@ import { Node } from '../../graphql/node.js';
 @Index({ properties: ['createdAt', 'id'] })
 // capacity counts the addresses in LAN_POOL by their inet value: one range scan (observability/capacity.ts)
 @Index({ name: 'vm_internal_ip_inet_index', expression: 'create index "vm_internal_ip_inet_index" on "vm" (("internal_ip"::inet))' })
+// addresses are unique per router: two routers' LANs are separate networks
+@Unique({ properties: ['router', 'internalIp'] })
 export class Vm {
   [OptionalProps]?: 'createdAt' | 'updatedAt' | 'macAddress' | 'idempotencyKey';
 
@@ -23,9 +26,13 @@ export class Vm {
   @Unique()
   name!: string;
 
-  @Field(() => IPv4Resolver, { description: 'IPv4 address on the router LAN that the port rules translate to.' })
+  /** the router whose LAN it is on, and whose rules reach it (docs/operations.md "A fleet of routers") */
+  @ManyToOne(() => Router, { ref: true, fieldName: 'router', updateRule: 'cascade', deleteRule: 'restrict' })
+  @Index()
+  router!: Ref<Router>;
+
+  @Field(() => IPv4Resolver, { description: 'IPv4 address on the router LAN that the port rules translate to (unique per router).' })
   @Property({ type: 'text' })
-  @Unique()
   internalIp!: string;
 
   @Field(() => String, { nullable: true, description: 'MAC address, if known (lower-case, colon-separated).' })

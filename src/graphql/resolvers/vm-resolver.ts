@@ -1,6 +1,7 @@
 import type { GraphQLResolveInfo } from 'graphql';
 import { Arg, Authorized, Ctx, FieldResolver, ID, Info, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
-import { PortRule, Role, Vm } from '../../domain/entities/index.js';
+import type { Ref } from '@mikro-orm/core';
+import { PortRule, Role, Vm, type Router } from '../../domain/entities/index.js';
 import { byId, claimFor, findEarlier, idempotent } from '../../changes/idempotency.js';
 import { decommissionVm, isUuid, provisionVm, validateProvision } from '../../changes/vm-changes.js';
 import { asId, DRY_RUN, plannedVm, runChange, type PlannedVm } from '../dry-run.js';
@@ -61,6 +62,12 @@ export class VmResolver {
     // a page's row brings its rules along (vms above): answered at once, no promise per VM
     if ('portRules' in vm && Array.isArray(vm.portRules)) return vm.portRules;
     return loaders.portRulesByVm.load(vm.id);
+  }
+
+  @FieldResolver(() => String, { description: 'The name of the router it lives on (`routers`): its address and rules are that router\'s.' })
+  router(@Root() vm: Vm | VmRow | PlannedVm): string {
+    const r = (vm as { router: string | Ref<Router> }).router;
+    return typeof r === 'string' ? r : r.unwrap().name;
   }
 
   @Authorized(Role.OPERATOR)

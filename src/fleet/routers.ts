@@ -1,11 +1,12 @@
 // Routers as data (issue 18, docs/operations.md "A fleet of routers"). The environment's router
-// (VYOS_URL, ROUTER_NAME) is a row like any other, kept up to date on every start: an install
-// from before the fleet finds its rows moved onto it by the router_fleet migration, and a changed
-// ROUTER_NAME renames it, with everything that belongs to it.
+// (VYOS_URL, ROUTER_NAME) is the row named ROUTER_NAME, made or updated on every start. The
+// router_fleet migration puts an older install's rows on one router; when it could not learn the
+// name (router_state had none) it calls it '' and the first start gives it ROUTER_NAME. A later,
+// different ROUTER_NAME is a new router: renaming one that holds VMs is never implied, since two
+// deployments on one database would otherwise take each other's VMs in turn.
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import type { Config, Ipv4Range, NumberRange } from '../config.js';
 import { Router } from '../domain/entities/index.js';
-import { conflict } from '../domain/errors.js';
 
 /** Tables whose `router` column is plain text (vm and port_rule follow the foreign key's cascade). */
 const OWNED_TEXT_COLUMNS = ['operation', 'snapshot', 'rollback_event', 'router_state'] as const;
@@ -31,24 +32,26 @@ export function envRouterRow(config: Config): Omit<Router, 'createdAt' | 'update
   };
 }
 
+/** The name the router_fleet migration gives an older install's router when it cannot tell ROUTER_NAME. */
+export const UNNAMED_ROUTER = '';
+
 /**
- * Makes the router table's environment row say what the configuration says, renaming it (and
- * what it owns) when ROUTER_NAME changed. Replicas starting together serialise on the row lock.
+ * Makes the row named ROUTER_NAME say what the configuration says (the unnamed router of an
+ * upgraded install becomes it). Replicas starting together serialise on the unnamed row's lock
+ * and the upsert.
  */
 export async function adoptEnvRouter(orm: MikroORM, config: Config): Promise<void> {
   const row = envRouterRow(config);
   await orm.em.fork().transactional(async (em) => {
-    const [current] = await em.execute<{ name: string }[]>('select name from router where from_env for update');
-    if (current && current.name !== row.name) await renameRouter(em, current.name, row.name);
-    const values = { ...row, updatedAt: new Date() };
-    if (current) await em.nativeUpdate(Router, { name: row.name }, values);
-    else await em.insert(Router, { ...values, createdAt: new Date() });
+    const [unnamed] = await em.execute<{ name: string }[]>('select name from router where name = ? for update', [UNNAMED_ROUTER]);
+    const [named] = await em.execute<{ name: string }[]>('select name from router where name = ?', [row.name]);
+    if (unnamed && !named) await renameRouter(em, UNNAMED_ROUTER, row.name);
+    const now = new Date();
+    await em.upsert(Router, { ...row, updatedAt: now, createdAt: now }, { onConflictFields: ['name'], onConflictExcludeFields: ['createdAt'] });
   });
 }
 
 async function renameRouter(em: EntityManager, from: string, to: string): Promise<void> {
-  const [taken] = await em.execute<{ name: string }[]>('select name from router where name = ?', [to]);
-  if (taken) throw conflict(`ROUTER_NAME: a router named "${to}" is already registered; the environment's router "${from}" cannot take its name`);
   // the foreign keys of vm and port_rule cascade; the plain columns follow here
   await em.execute('update router set name = ? where name = ?', [to, from]);
   for (const table of OWNED_TEXT_COLUMNS) await em.execute(`update ${table} set router = ? where router = ?`, [to, from]);

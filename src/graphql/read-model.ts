@@ -184,6 +184,7 @@ export function datedEvent(row: RollbackEventRow): RollbackEventRow {
 export interface SnapshotRow {
   id: string;
   slot: number;
+  router: string;
   file: string;
   reason: string;
   operation: string | null;
@@ -217,7 +218,7 @@ const NODE_LOADERS: Record<NodeTypeName, (em: EntityManager, id: string) => Prom
     return row ? datedEvent(row) : null;
   },
   async Snapshot(em, id) {
-    const [row] = await em.execute<SnapshotRow[]>('select id, slot, file, reason, operation, created_at as "createdAt" from snapshot where id = ?::uuid', [id]);
+    const [row] = await em.execute<SnapshotRow[]>('select id, slot, router, file, reason, operation, created_at as "createdAt" from snapshot where id = ?::uuid', [id]);
     return row ? { ...row, createdAt: new Date(row.createdAt) } : null;
   },
   async ApiKey(em, id) {

@@ -11,7 +11,8 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** VMs, oldest first: index vm_created_at_id_index. */
 export const VM_KEYSET: Keyset = { name: 'vm', key: [timeKey('created_at'), uuidKey('id')], order: 'asc' };
 /** Port rules by rule number: the unique index port_rule_rule_number_unique. */
-export const PORT_RULE_KEYSET: Keyset = { name: 'portRule', key: [intKey('rule_number')], order: 'asc' };
+// rule numbers are unique per router only: the id breaks ties between routers (index port_rule_rule_number_id_index)
+export const PORT_RULE_KEYSET: Keyset = { name: 'portRule', key: [intKey('rule_number'), uuidKey('id')], order: 'asc' };
 /** Rollback events, newest first: index rollback_event_at_id_index, read backwards. */
 export const ROLLBACK_KEYSET: Keyset = { name: 'rollbackEvent', key: [timeKey('at'), uuidKey('id')], order: 'desc' };
 

@@ -142,6 +142,8 @@ describe('keyset pagination', () => {
       [`query($c: String) { vms(before: $c) { totalCount } }`, { c: 'garbage' }],
       [`query($c: String) { vms(after: $c) { totalCount } }`, { c: ruleCursor }],
       [`query($c: String) { portRules(after: $c) { totalCount } }`, { c: vmCursor }],
+      // the format before a fleet of routers: a rule number alone
+      [`query($c: String) { portRules(after: $c) { totalCount } }`, { c: ruleCursor }],
       [`query($c: String) { rollbackEvents(before: $c) { totalCount } }`, { c: vmCursor }],
       // a well-formed shape whose time is not a microsecond timestamp
       [`query($c: String) { vms(after: $c) { totalCount } }`, { c: encodeCursor(VM_KEYSET, ['2026-01-01 00:00:00', ordered[0]]) }],
@@ -205,9 +207,9 @@ describe('keyset pagination', () => {
       }
     });
 
-    test('a filtered vms page keeps the index order (filter by an internal IP: its unique index)', async () => {
+    test('a filtered vms page keeps the index order (filter by an internal IP: its index; unique per router)', async () => {
       const byIp = await explain(t, pageQuery(VM_KEYSET, vmSource({ internalIp: '10.2.3.4' }), pageRequest(VM_KEYSET, { first: 50 })));
-      assert.ok(byIp.some((n) => n['Index Name'] === 'vm_internal_ip_unique'), describePlan(byIp));
+      assert.ok(byIp.some((n) => n['Index Name'] === 'vm_internal_ip_index'), describePlan(byIp));
       assert.ok(!byIp.some((n) => n['Node Type'] === 'Seq Scan'), describePlan(byIp));
     });
 
@@ -220,9 +222,9 @@ describe('keyset pagination', () => {
       }
     });
 
-    test('portRules: by rule number along its unique index; by VM along port_rule_vm_id_index; by external port along the claim ranges\' indexes', async () => {
-      const page = await explain(t, pageQuery(PORT_RULE_KEYSET, portRuleSource(null), afterCursor(PORT_RULE_KEYSET, ['25000'])));
-      assert.ok(page.some((n) => n['Index Name'] === 'port_rule_rule_number_unique'), describePlan(page));
+    test('portRules: by rule number and id along their index (a rule number is unique per router only); by VM along port_rule_vm_id_index; by external port along the claim ranges\' indexes', async () => {
+      const page = await explain(t, pageQuery(PORT_RULE_KEYSET, portRuleSource(null), afterCursor(PORT_RULE_KEYSET, ['25000', '00000000-0000-4000-8000-000000000000'])));
+      assert.ok(page.some((n) => n['Index Name'] === 'port_rule_rule_number_id_index'), describePlan(page));
       assert.ok(!page.some((n) => n['Node Type'] === 'Sort' || n['Node Type'] === 'Seq Scan'), describePlan(page));
       const byVm = await explain(t, pageQuery(PORT_RULE_KEYSET, portRuleSource({ vmId: vmIds[0] }), pageRequest(PORT_RULE_KEYSET, { first: 50 })));
       // either index that leads with vm_id serves it (the planner may take the (vm_id, name) unique one)

@@ -43,6 +43,7 @@ const MIN_ROLE: Record<string, Role> = {
   'Query.apiKeys': 'ADMIN',
   'Query.auditEvents': 'ADMIN',
   'Query.snapshots': 'VIEWER',
+  'Query.routers': 'VIEWER',
   'Mutation.provisionVm': 'OPERATOR',
   'Mutation.decommissionVm': 'OPERATOR',
   'Mutation.addPortRule': 'OPERATOR',

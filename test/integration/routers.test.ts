@@ -125,12 +125,12 @@ describe('an install of the previous release moves onto its router with no confi
     await db?.drop();
   });
 
-  test('its rows belong to ROUTER_NAME, it keeps allocating past them, and a new ROUTER_NAME renames the router with everything on it', async () => {
-    let t = await startTestApp({ db, simulator: sim, env: { ROUTER_NAME: 'site-a' } });
+  test('its rows belong to its ROUTER_NAME, and it keeps allocating past them', async () => {
+    const t = await startTestApp({ db, simulator: sim, env: { ROUTER_NAME: 'site-a' } });
     try {
-      const { routers } = ok(await t.gql(`{ routers { name fromEnvironment vmCount } }`));
-      assert.deepEqual(routers, [{ name: 'site-a', fromEnvironment: true, vmCount: 1 }]);
-      assert.equal(ok(await t.gql(`{ vm(name: "old-1") { router portRules { ruleNumber } } }`)).vm.router, 'site-a');
+      const { routers } = ok(await t.gql(`{ routers { name fromEnvironment driven vmCount } }`));
+      assert.deepEqual(routers, [{ name: 'site-a', fromEnvironment: true, driven: true, vmCount: 1 }]);
+      assert.equal(ok(await t.gql(`{ vm(name: "old-1") { router } }`)).vm.router, 'site-a');
       const vm = ok(await t.gql(PROVISION, { n: 'new-1' })).provisionVm;
       assert.equal(vm.internalIp, '192.168.64.101');
       assert.deepEqual(vm.portRules, [{ ruleNumber: 10001, externalPort: 32001 }]);
@@ -138,20 +138,41 @@ describe('an install of the previous release moves onto its router with no confi
     } finally {
       await t.close();
     }
+  });
 
-    t = await startTestApp({ db, simulator: sim, env: { ROUTER_NAME: 'site-b' } });
+  test('a replica of the previous release still writes during the rollout: its rows land on the router', async () => {
+    await query(db.url, `insert into vm (id, name, internal_ip, created_at, updated_at) values ('6f0c1d8e-0000-4000-8000-000000000002', 'old-2', '192.168.64.150', now(), now())`);
+    await query(db.url, `insert into port_rule (id, vm_id, rule_number, protocol, external_port, internal_port, tcp_port, enabled, needs_repair, created_at, updated_at)
+                         values (gen_random_uuid(), '6f0c1d8e-0000-4000-8000-000000000002', 10050, 'TCP', 32050, 22, 32050, true, false, now(), now())`);
+    await query(db.url, `insert into operation (id, operation, state, commands, inverse, created_at, updated_at) values (gen_random_uuid(), 'provisionVm', 'DONE', '[]', '[]', now(), now())`);
+    for (const table of ['vm', 'port_rule', 'operation']) {
+      assert.deepEqual((await query(db.url, `select distinct router from ${table}`)).rows, [{ router: 'site-a' }], table);
+    }
+  });
+
+  test('a different ROUTER_NAME on the same database is another router: the first keeps its VMs', async () => {
+    const t = await startTestApp({ db, simulator: sim, env: { ROUTER_NAME: 'site-b' } });
     try {
-      assert.deepEqual(ok(await t.gql(`{ routers { name vmCount } }`)).routers, [{ name: 'site-b', vmCount: 2 }]);
-      const names = ok(await t.gql(`{ vms { edges { node { name router } } } }`)).vms.edges.map((e: { node: unknown }) => e.node);
-      assert.deepEqual(names, [{ name: 'old-1', router: 'site-b' }, { name: 'new-1', router: 'site-b' }]);
-      for (const table of ['port_rule', 'operation', 'router_state']) {
-        assert.deepEqual((await sql(t, `select distinct router from ${table}`)).rows, [{ router: 'site-b' }], table);
-      }
-      // allocation goes on from the renamed router's values
+      assert.deepEqual(ok(await t.gql(`{ routers { name driven vmCount } }`)).routers, [
+        { name: 'site-a', driven: false, vmCount: 3 },
+        { name: 'site-b', driven: true, vmCount: 0 },
+      ]);
+      // site-b's pools are its own: it starts at the bottom of them
       const vm = ok(await t.gql(PROVISION, { n: 'new-2' })).provisionVm;
-      assert.deepEqual(vm.portRules, [{ ruleNumber: 10002, externalPort: 32002 }]);
+      assert.equal(vm.router, 'site-b');
+      assert.equal(vm.internalIp, '192.168.64.100');
+      assert.deepEqual(vm.portRules, [{ ruleNumber: 10000, externalPort: 32000 }]);
     } finally {
       await t.close();
     }
+  });
+});
+
+describe('a fresh database: the unnamed router the migration makes becomes ROUTER_NAME', () => {
+  let t: TestApp;
+  after(async () => t?.close());
+  test('one router, named as configured, and no unnamed one left', async () => {
+    t = await startTestApp({ env: { ROUTER_NAME: 'lab' } });
+    assert.deepEqual((await sql(t, 'select name, from_env from router')).rows, [{ name: 'lab', from_env: true }]);
   });
 });

@@ -25,6 +25,8 @@ export function claimRange(column: 'tcp_port' | 'udp_port', alias?: string): str
 // Rule numbers and port claims are the router's: unique per router (btree_gist gives GiST the
 // text equality the exclusion constraints pair with the ranges' overlap).
 @Unique({ properties: ['router', 'ruleNumber'] })
+// `portRules` across the fleet: by rule number, then id (keyset pagination, read-pages.ts)
+@Index({ properties: ['ruleNumber', 'id'] })
 @Unique({ properties: ['router', 'tcpPort'] })
 @Unique({ properties: ['router', 'udpPort'] })
 // A rule claims externalPort .. externalPort + portCount - 1 per transport: two rules' claims must

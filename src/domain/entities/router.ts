@@ -72,7 +72,7 @@ export class Router {
   @Enum({ items: () => RouterLifecycle, default: RouterLifecycle.ENABLED })
   lifecycle: RouterLifecycle = RouterLifecycle.ENABLED;
 
-  /** the row the environment's router (VYOS_URL, ROUTER_NAME) keeps up to date on every start */
+  /** configured by the environment (VYOS_URL, ROUTER_NAME): each start with this ROUTER_NAME updates it */
   @Property({ type: 'boolean', default: false })
   fromEnv: boolean = false;
 

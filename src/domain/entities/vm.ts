@@ -33,6 +33,8 @@ export class Vm {
 
   @Field(() => IPv4Resolver, { description: 'IPv4 address on the router LAN that the port rules translate to (unique per router).' })
   @Property({ type: 'text' })
+  // the internalIp filters and lookups across routers
+  @Index()
   internalIp!: string;
 
   @Field(() => String, { nullable: true, description: 'MAC address, if known (lower-case, colon-separated).' })

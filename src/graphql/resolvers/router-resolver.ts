@@ -31,7 +31,7 @@ export class RouterInfo {
   @Field(() => RouterLifecycle, { description: 'Whether it takes new VMs.' })
   lifecycle!: RouterLifecycle;
 
-  @Field({ description: 'Configured by the environment (VYOS_URL, ROUTER_NAME, …): every start updates it from there.' })
+  @Field({ description: 'Configured by the environment (VYOS_URL, ROUTER_NAME, …): every start of a server with this ROUTER_NAME updates it from there.' })
   fromEnvironment!: boolean;
 
   @Field({ description: 'Whether this server process drives it now (sends its changes and checks its drift).' })

@@ -2,20 +2,20 @@
 // main.ts runs it for real; tests run it in-process against real PostgreSQL and the simulator.
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Config } from './config.js';
-import { Coordinator } from './changes/coordinator.js';
 import { LocalEventBus, PostgresEventBus, type EventBus } from './changes/event-bus.js';
 import { createAppPubSub, type AppPubSub } from './changes/events.js';
-import { DatabaseChangeStore, type JournalRow } from './changes/change-store.js';
 import { startEmbeddedDatabase, type EmbeddedDatabase } from './database/embedded.js';
 import { migrateUp } from './database/migrate-lock.js';
 import { isSingleSessionDatabase, openOrm } from './database/orm.js';
 import { ChangeClock, watchLocalWrites } from './database/change-clock.js';
 import { ChangeFeed } from './database/change-feed.js';
 import { ReadCache } from './graphql/read-cache.js';
-import { FirewallWatch } from './drift/firewall-check.js';
-import { reconcile } from './drift/reconcile.js';
-import { SyncJob } from './drift/sync-job.js';
-import { takeSyncReport, type DriftDeps } from './drift/sync-report.js';
+import type { SyncJob } from './drift/sync-job.js';
+import type { Coordinator } from './changes/coordinator.js';
+import type { JournalRow } from './changes/change-store.js';
+import type { VyosClient } from './vyos/client.js';
+import { Fleet } from './fleet/fleet.js';
+import { RouterUnit, type UnitShared } from './fleet/router-unit.js';
 import { createFirstRunKey, KeyCache, seedAdminKey } from './graphql/auth.js';
 import type { AppServices } from './graphql/context.js';
 import { createSchema } from './graphql/schema.js';
@@ -24,13 +24,10 @@ import type { HealthDeps } from './observability/health.js';
 import { createLogger, maskUrl, type Logger } from './observability/logger.js';
 import { AppMetrics } from './observability/metrics.js';
 import { readBuildInfo } from './observability/build-info.js';
-import { CapacityReader } from './observability/capacity.js';
-import { RouterProbe } from './observability/router-probe.js';
 import { startHttpServer, type HttpServer } from './server.js';
 import { drainTimeoutMs } from './shutdown.js';
 import { adoptEnvRouter } from './fleet/routers.js';
 import { startSimulator, type Simulator } from './simulator/simulator.js';
-import { VyosClient } from './vyos/client.js';
 
 export interface RunningApp {
   url: string;
@@ -46,8 +43,10 @@ export interface RunningApp {
   metrics: AppMetrics;
   /** the background drift sync (idle when SYNC_INTERVAL_SECONDS=0) */
   syncJob: SyncJob;
-  /** start-up recovery of operations a dead process left unfinished */
-  recovery: Promise<JournalRow[]>;
+  /** start-up recovery of operations a dead process left unfinished (the environment's router; each unit has its own) */
+  readonly recovery: Promise<JournalRow[]>;
+  /** every router this process drives (src/fleet) */
+  fleet: Fleet;
   /** answers to repeated reads (docs/read-cache.md) */
   readCache: ReadCache;
   /** what keeps the read cache told of other processes' commits (null: embedded database, or cache off) */
@@ -93,30 +92,13 @@ export async function startApp(config: Config, logger: Logger = createLogger(con
       '!!! VYOS_URL is not set: using the BUILT-IN ROUTER SIMULATOR. Nothing reaches a real router. Set VYOS_URL and VYOS_API_KEY for production. !!!',
     );
   }
-  // Read at scrape time: the pool as it is now, the sync job once it exists.
+  // Read at scrape time: the pool as it is now, the fleet's routers as they are.
   const metrics = new AppMetrics({
     orm: () => orm,
-    background: () => health.background?.status?.(),
+    routers: () => fleet.units().map((u) => u.metrics()),
     syncIntervalSeconds: config.syncIntervalSeconds,
-    routerName: config.routerName,
     readCache: () => readCache.stats(),
-    capacity: () => capacity.read(),
-    firewall: () => firewall.latest?.report ?? null,
     build: readBuildInfo(),
-  });
-  // router_up stays current whatever the sync job's back-off (docs/monitoring.md).
-  const routerProbe = new RouterProbe({ intervalMs: config.routerProbeSeconds * 1000, logger });
-  const router = new VyosClient({
-    url: vyosUrl,
-    key: config.vyosApiKey,
-    timeoutMs: config.vyosTimeoutMs,
-    writeTimeoutMs: config.vyosCommitTimeoutMs,
-    tlsInsecure: config.vyosTlsInsecure,
-    caFile: config.vyosCaFile ?? undefined,
-    commitConfirm: config.vyosCommitConfirm,
-    syntax: config.vyosSyntax,
-    logger,
-    onCall: routerProbe.watch(metrics.routerCall),
   });
 
   // Read caches (docs/read-cache.md): a single-session database has one process, whose own writes
@@ -125,39 +107,23 @@ export async function startApp(config: Config, logger: Logger = createLogger(con
   watchLocalWrites(orm, clock);
   const feed = singleSession || config.readCacheMaxBytes === 0 ? null : await ChangeFeed.start(databaseUrl, clock, logger, () => metrics.changeFeedLost.inc());
   const readCache = new ReadCache(clock, config.readCacheMaxBytes);
-  // Pool capacity for /metrics and /health: recounted once the change clock moved.
-  const capacity = new CapacityReader(() => orm, config, clock);
   const keys = config.readCacheMaxBytes > 0 ? new KeyCache(clock) : undefined;
 
   const pubsub = createAppPubSub();
   const events: EventBus = singleSession ? new LocalEventBus(pubsub) : await PostgresEventBus.start(databaseUrl, orm, pubsub, logger);
-  const store = new DatabaseChangeStore(orm, { rules: config, singleSession });
-  const coordinator = new Coordinator({ router, store, config, logger, events, hooks: metrics.coordinatorHooks });
-  // Settle what a dead process left half-done; it goes through the runner like any change.
-  const recovery: Promise<JournalRow[]> = coordinator.resumeUnsettled().catch((e: unknown) => {
-    logger.error({ err: e }, 'start-up recovery failed; unfinished operations stay in the journal');
-    return [];
-  });
-  const firewall = new FirewallWatch(config.vyosFirewall);
-  const drift: DriftDeps = { config, coordinator, router, firewall };
-  const syncJob = new SyncJob({
-    config,
-    logger,
-    databaseUrl: singleSession ? null : databaseUrl,
-    report: () => takeSyncReport(drift),
-    repair: (mode) => reconcile(drift, mode, false),
-    publish: (report) => events.drift({ ...report }),
-    resume: () => coordinator.catchUp(),
-  });
-  const health: HealthDeps = { orm, router, simulator: simulator !== null, background: syncJob, unsaved: () => store.unsaved(), capacity: () => capacity.read(), firewall: () => firewall.health() };
+  // One transaction domain per router (src/fleet): the environment's, and every registered one.
+  const shared: UnitShared = { orm, logger, metrics, events, clock, singleSession, databaseUrl: singleSession ? null : databaseUrl };
+  const home = new RouterUnit({ ...config, vyosUrl }, shared, simulator !== null);
+  const fleet = new Fleet(config, shared, home);
+  const { coordinator, client: router, drift, syncJob } = home;
+  const health: HealthDeps = { orm, routers: () => fleet.units().map((u) => u.health()) };
   const audit = new AuditTrail(orm, { retentionMs: config.auditRetentionMs, logger });
-  const services: AppServices = { config, orm, router, coordinator, pubsub, events, logger, drift, health, syncJob, metrics, readCache, keys, audit };
+  const services: AppServices = { config, orm, router, coordinator, fleet, pubsub, events, logger, drift, health, syncJob, metrics, readCache, keys, audit };
   const schema = await createSchema(pubsub);
   const http = await startHttpServer(schema, services);
   logger.info({ url: `${http.url}/graphql` }, 'vyos-vm-api listening');
-  syncJob.start();
+  await fleet.start();
   audit.start();
-  routerProbe.start(() => router.exists(['nat']));
 
   let stopped = false;
   return {
@@ -172,7 +138,10 @@ export async function startApp(config: Config, logger: Logger = createLogger(con
     services,
     metrics,
     syncJob,
-    recovery,
+    get recovery() {
+      return home.recovery;
+    },
+    fleet,
     readCache,
     changeFeed: feed,
     simulator,
@@ -183,9 +152,8 @@ export async function startApp(config: Config, logger: Logger = createLogger(con
       // 1. No new work: requests get 503 with Connection: close, /ready 503, no new sockets or
       // operations, no new sync runs, resumes or probes (docs/deploy.md, "Stopping").
       http.shutdown.begin();
-      routerProbe.stop();
       audit.stop();
-      const background = Promise.all([syncJob.stop(), coordinator.stop()]);
+      const background = fleet.stop();
       // 2. What runs finishes and is answered: requests, WebSocket operations, their batches.
       const drainMs = drainTimeoutMs(config);
       if (!(await http.shutdown.idle(drainMs))) {
@@ -196,9 +164,8 @@ export async function startApp(config: Config, logger: Logger = createLogger(con
       // 3. Close.
       await http.close();
       logger.debug('shutdown: HTTP and WebSockets closed');
-      await recovery;
       await background;
-      await coordinator.drained();
+      await fleet.drained();
       await events.close();
       await feed?.close();
       await orm.close(true);

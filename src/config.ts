@@ -1,4 +1,7 @@
 // Environment -> typed, validated settings. The one place that reads process.env.
+import { ipv4ToInt, parseIpv4Range, parseNumberRange } from './fleet/ranges.js';
+
+export { intToIpv4, ipv4ToInt } from './fleet/ranges.js';
 import { secretFromFile } from './secret-files.js';
 import { OTLP_SECRET_VARIABLES } from './observability/tracing-settings.js';
 
@@ -203,37 +206,13 @@ function oneOf<T extends string>(env: Source, name: string, fallback: T, allowed
 
 function numberRange(env: Source, name: string, fallback: string, min: number, max: number): NumberRange {
   const raw = text(env, name, fallback);
-  const m = /^(\d+)\s*-\s*(\d+)$/.exec(raw);
-  if (!m) return env.bad(name, `expected "first-last", got "${raw}"`, { first: min, last: min });
-  const first = Number(m[1]);
-  const last = Number(m[2]);
-  if (first < min || last > max || first > last) {
-    return env.bad(name, `expected ${min} <= first <= last <= ${max}, got "${raw}"`, { first: min, last: min });
-  }
-  return { first, last };
-}
-
-export function ipv4ToInt(ip: string): number | null {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(ip);
-  if (!m) return null;
-  const parts = m.slice(1).map(Number);
-  if (parts.some((p, i) => p > 255 || String(p) !== m[i + 1])) return null;
-  return ((parts[0] << 24) >>> 0) + (parts[1] << 16) + (parts[2] << 8) + parts[3];
-}
-
-export function intToIpv4(n: number): string {
-  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
+  if (!/^(\d+)\s*-\s*(\d+)$/.test(raw)) return env.bad(name, `expected "first-last", got "${raw}"`, { first: min, last: min });
+  return parseNumberRange(raw, min, max) ?? env.bad(name, `expected ${min} <= first <= last <= ${max}, got "${raw}"`, { first: min, last: min });
 }
 
 function ipv4Range(env: Source, name: string, fallback: string): Ipv4Range {
   const raw = text(env, name, fallback);
-  const m = /^([\d.]+)\s*-\s*([\d.]+)$/.exec(raw);
-  const a = m ? ipv4ToInt(m[1]) : null;
-  const b = m ? ipv4ToInt(m[2]) : null;
-  if (!m || a === null || b === null || a > b) {
-    return env.bad(name, `expected "first-last" IPv4 addresses, got "${raw}"`, { first: '0.0.0.0', last: '0.0.0.0' });
-  }
-  return { first: m[1], last: m[2] };
+  return parseIpv4Range(raw) ?? env.bad(name, `expected "first-last" IPv4 addresses, got "${raw}"`, { first: '0.0.0.0', last: '0.0.0.0' });
 }
 
 function url(env: Source, name: string): string | null {

@@ -35,6 +35,8 @@ export interface DriftFinding {
 }
 
 export interface SyncReportData {
+  /** the router compared (absent in reports made before the fleet) */
+  router?: string;
   checkedAt: Date;
   inSync: boolean;
   items: DriftFinding[];

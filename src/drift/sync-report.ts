@@ -28,7 +28,7 @@ export interface DriftSnapshot {
 }
 
 export function compare(expected: ExpectedRule[], routerRules: RouterRule[], config: Config, state: { pendingUndos: number; unsavedSince: Date | null } = { pendingUndos: 0, unsavedSince: null }): SyncReportData {
-  return syncReport(diffDrift(expected, routerRules, config.natRuleRange, config.wanInterface), new Date(), state.pendingUndos, state.unsavedSince);
+  return { router: config.routerName, ...syncReport(diffDrift(expected, routerRules, config.natRuleRange, config.wanInterface), new Date(), state.pendingUndos, state.unsavedSince) };
 }
 
 /** VYOS_HAIRPIN's masquerade rule as the router holds it (null when off). */

@@ -3,6 +3,7 @@ import { IPv4Resolver } from 'graphql-scalars';
 import { Field, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { RuleChangeKind } from '../changes/vm-apply.js';
 import { PortRule, Protocol, RouterCommandType, Vm } from '../domain/entities/index.js';
+import { ROUTER_PLACEMENT } from './inputs.js';
 import { PortScalar } from './scalars.js';
 
 registerEnumType(RuleChangeKind, {
@@ -56,6 +57,9 @@ export class ApplyVmInput {
 
   @Field(() => String, { nullable: true, description: 'MAC address. Omitted: kept; null: cleared.' })
   macAddress?: string | null;
+
+  @Field(() => String, { nullable: true, description: `${ROUTER_PLACEMENT} An existing VM stays on its router: another router here is a CONFLICT.` })
+  router?: string | null;
 
   @Field(() => [ApplyPortRuleInput], { description: 'Every port rule the VM should have (at most 100); rules of the VM not in the list are removed.' })
   portRules!: ApplyPortRuleInput[];

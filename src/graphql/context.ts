@@ -6,6 +6,7 @@ import type { EventBus } from '../changes/event-bus.js';
 import type { AppPubSub } from '../changes/events.js';
 import type { Role } from '../domain/entities/index.js';
 import type { SyncJob } from '../drift/sync-job.js';
+import type { Fleet } from '../fleet/fleet.js';
 import type { DriftDeps } from '../drift/sync-report.js';
 import type { HealthDeps } from '../observability/health.js';
 import type { Logger } from '../observability/logger.js';
@@ -29,7 +30,10 @@ export interface AppServices {
   config: Config;
   orm: MikroORM;
   router: RouterApi;
+  /** the environment's router's coordinator (fleet.home) */
   coordinator: Coordinator;
+  /** every router this process drives; changes go to their router's unit (src/fleet) */
+  fleet: Fleet;
   pubsub: AppPubSub;
   /** cross-replica fan-out of rollback and drift events */
   events: EventBus;

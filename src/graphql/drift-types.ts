@@ -205,6 +205,9 @@ export class FirewallCheck {
 
 @ObjectType({ simpleResolvers: true, description: 'The database compared with one read of the router, taken while no change is in flight.' })
 export class SyncReport {
+  @Field({ description: 'The router compared (`routers`).' })
+  router!: string;
+
   @Field({ description: 'When the router was read.' })
   checkedAt!: Date;
 

@@ -8,6 +8,7 @@ import type { ExecutionResult, GraphQLResolveInfo } from 'graphql';
 import { responsePathAsArray } from 'graphql';
 import type { ChangeSet } from '../changes/change-set.js';
 import { dryRunOf } from '../changes/dry-run.js';
+import type { RouterUnit } from '../fleet/router-unit.js';
 import type { RouterCommand } from '../vyos/types.js';
 import type { GraphQLContext } from './context.js';
 import { portRuleRow, vmPortRuleRows, vmRow, type PortRuleRow, type VmRow } from './read-model.js';
@@ -75,9 +76,11 @@ export async function runChange<R>(
   set: ChangeSet<string>,
   load: (em: EntityManager, id: string) => Promise<R>,
   planned: (em: EntityManager, id: string) => Promise<R | null> = load,
+  /** the router's unit the change belongs to (fleet.ts routes it); the environment's by default */
+  unit: RouterUnit = ctx.app.fleet.home,
 ): Promise<R> {
-  if (!dryRun) return load(ctx.em, await ctx.app.coordinator.submit(set));
-  const run = await ctx.app.coordinator.submit(dryRunOf(set, planned));
+  if (!dryRun) return load(ctx.em, await unit.coordinator.submit(set));
+  const run = await unit.coordinator.submit(dryRunOf(set, planned));
   reportDryRun(ctx, info, run.commands);
   if (run.value === null) throw new Error(`dry run of ${set.operation}: ${run.result} not found in its own transaction`);
   return run.value;

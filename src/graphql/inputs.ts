@@ -3,6 +3,10 @@ import { PortScalar } from './scalars.js';
 import { Field, InputType, Int } from 'type-graphql';
 import { Protocol } from '../domain/entities/index.js';
 
+/** The `router` input field's description, the same on provisionVm and applyVm. */
+export const ROUTER_PLACEMENT =
+  'The router to put a new VM on (`routers`; it must be ENABLED). Omitted: the enabled router with the most free LAN addresses (docs/operations.md "Placement").';
+
 @InputType({ description: 'A port to forward to the VM.' })
 export class PortRuleInput {
   @Field(() => String, { nullable: true, description: 'Stable name of the rule within its VM (unique per VM; 1-63 letters, digits, `.`, `-`, `_`), the key applyVm matches it by.' })
@@ -49,6 +53,9 @@ export class ProvisionVmInput {
 
   @Field(() => String, { nullable: true, description: 'Retrying with the same key and input returns the first result and changes nothing; another input with it is a CONFLICT (docs/api-reference.md "Idempotency"). Kept IDEMPOTENCY_RETENTION_HOURS.' })
   idempotencyKey?: string | null;
+
+  @Field(() => String, { nullable: true, description: ROUTER_PLACEMENT })
+  router?: string | null;
 }
 
 @InputType({ description: 'Fields of a port rule to change; omitted fields stay, null clears an optional one.' })

@@ -35,7 +35,7 @@ export class ComponentHealth {
 
 @ObjectType({ simpleResolvers: true, description: 'Whether the server can do its job.' })
 export class Health {
-  @Field(() => HealthStatus, { description: '`ok`, `degraded` or `down` (down when the database or the router is down).' })
+  @Field(() => HealthStatus, { description: '`ok`, `degraded` or `down` (down when the database is down, or every router).' })
   status!: 'ok' | 'degraded' | 'down';
 
   @Field(() => ComponentHealth, { description: 'PostgreSQL: a query round trip and the connection pool.' })
@@ -57,6 +57,30 @@ export class Health {
     nullable: true,
     description: 'How full each pool the server allocates from is (rule numbers, external ports per transport, LAN addresses); null when the database cannot be counted. Does not change `status`: the capacity alerts watch it (docs/monitoring.md#capacity).',
   })
+  capacity?: PoolCapacity[] | null;
+
+  @Field(() => [RouterHealth], { description: 'Every router this server drives, the environment\'s first (the fields above are its). One router down makes `status` degraded; all of them down makes it down.' })
+  routers!: RouterHealth[];
+}
+
+@ObjectType({ simpleResolvers: true, description: 'One router of the fleet: its API, its drift check, its firewall and its pools.' })
+export class RouterHealth {
+  @Field({ description: 'The router\'s name (`routers`).' })
+  name!: string;
+
+  @Field(() => HealthStatus, { description: '`down` when its API does not answer, `degraded` with a warning, else `ok`.' })
+  status!: 'ok' | 'degraded' | 'down';
+
+  @Field(() => ComponentHealth, { description: 'Its VyOS HTTP API.' })
+  router!: ComponentHealth;
+
+  @Field(() => ComponentHealth, { description: 'Its background drift check.' })
+  background!: ComponentHealth;
+
+  @Field(() => ComponentHealth, { description: 'Its forward filter, as its last syncReport found (VYOS_FIREWALL=check).' })
+  firewall!: ComponentHealth;
+
+  @Field(() => [PoolCapacity], { nullable: true, description: 'How full its pools are; null when the database cannot be counted.' })
   capacity?: PoolCapacity[] | null;
 }
 
@@ -85,8 +109,9 @@ export interface BackgroundStatus {
   status?(): BackgroundJobStatus;
 }
 
-export interface HealthDeps {
-  orm: MikroORM;
+/** What one router's health is read from. */
+export interface RouterHealthDeps {
+  name: string;
   router: RouterApi;
   simulator: boolean;
   background?: BackgroundStatus;
@@ -96,6 +121,12 @@ export interface HealthDeps {
   capacity?: () => Promise<PoolCapacity[]>;
   /** the last firewall check (drift/firewall-check.ts FirewallWatch) */
   firewall?: () => { status: 'ok' | 'degraded'; detail: string };
+}
+
+export interface HealthDeps {
+  orm: MikroORM;
+  /** every router this process drives; the first is the environment's (the top-level fields) */
+  routers: () => readonly RouterHealthDeps[];
   timeoutMs?: number;
 }
 
@@ -154,7 +185,7 @@ function commitPath(caps: RouterCapabilities): string {
   return caps.commitConfirm ? `commit-confirm (${basis}${order})` : `plain commit, undo by inverse commands (${basis})`;
 }
 
-async function checkRouter(router: RouterApi, simulator: boolean, unsaved: HealthDeps['unsaved']): Promise<Finding> {
+async function checkRouter(router: RouterApi, simulator: boolean, unsaved: RouterHealthDeps['unsaved']): Promise<Finding> {
   const caps = await router.capabilities();
   // A real round trip every time (capabilities are cached after the first detection).
   await router.exists(['nat']);
@@ -174,13 +205,8 @@ async function checkRouter(router: RouterApi, simulator: boolean, unsaved: Healt
   return { detail: [...facts, ...warnings].join('; '), warning: warnings.length > 0 };
 }
 
-export async function checkHealth(deps: HealthDeps): Promise<Health> {
-  const timeoutMs = deps.timeoutMs ?? 5000;
-  const [database, router, capacity] = await Promise.all([
-    timed(() => checkDatabase(deps.orm), timeoutMs),
-    timed(() => checkRouter(deps.router, deps.simulator, deps.unsaved), timeoutMs),
-    readCapacity(deps.capacity, timeoutMs),
-  ]);
+async function checkOneRouter(deps: RouterHealthDeps, timeoutMs: number): Promise<RouterHealth> {
+  const [router, capacity] = await Promise.all([timed(() => checkRouter(deps.router, deps.simulator, deps.unsaved), timeoutMs), readCapacity(deps.capacity, timeoutMs)]);
   let background: ComponentHealth;
   try {
     background = deps.background?.check() ?? { status: 'ok', detail: 'no background job configured' };
@@ -188,12 +214,22 @@ export async function checkHealth(deps: HealthDeps): Promise<Health> {
     background = { status: 'degraded', detail: `the background job could not report: ${e instanceof Error ? e.message : String(e)}` };
   }
   const firewall: ComponentHealth = deps.firewall?.() ?? { status: 'ok', detail: 'not checked' };
-  const status = database.status === 'down' || router.status === 'down' ? 'down' : [database, router, background, firewall].some((c) => c.status !== 'ok') ? 'degraded' : 'ok';
-  return { status, database, router, background, firewall, capacity };
+  const status = router.status === 'down' ? 'down' : [background, firewall].some((c) => c.status !== 'ok') ? 'degraded' : router.status;
+  return { name: deps.name, status, router, background, firewall, capacity };
+}
+
+export async function checkHealth(deps: HealthDeps): Promise<Health> {
+  const timeoutMs = deps.timeoutMs ?? 5000;
+  const [database, routers] = await Promise.all([timed(() => checkDatabase(deps.orm), timeoutMs), Promise.all(deps.routers().map((r) => checkOneRouter(r, timeoutMs)))]);
+  const [first] = routers;
+  const none: ComponentHealth = { status: 'down', detail: 'no router is driven by this process' };
+  const allDown = routers.every((r) => r.status === 'down');
+  const status = database.status === 'down' || allDown ? 'down' : database.status !== 'ok' || routers.some((r) => r.status !== 'ok') ? 'degraded' : 'ok';
+  return { status, database, router: first?.router ?? none, background: first?.background ?? none, firewall: first?.firewall ?? none, capacity: first?.capacity ?? null, routers };
 }
 
 /** The capacity, or null when it cannot be counted in time (the database check says why). */
-async function readCapacity(read: HealthDeps['capacity'], timeoutMs: number): Promise<PoolCapacity[] | null> {
+async function readCapacity(read: RouterHealthDeps['capacity'], timeoutMs: number): Promise<PoolCapacity[] | null> {
   if (!read) return null;
   let timer: NodeJS.Timeout | undefined;
   try {

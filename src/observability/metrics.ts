@@ -21,19 +21,24 @@ export const OTHER = 'other';
 export interface MetricsSources {
   /** the ORM whose connection pool is reported (read at scrape time; absent after shutdown) */
   orm?: () => MikroORM | undefined;
-  /** the background sync job's status, when one runs in this process */
-  background?: () => BackgroundJobStatus | undefined;
+  /** the routers this process drives, each with what is read of it at scrape time (the `router` label) */
+  routers: () => readonly RouterMetricsSource[];
   /** SYNC_INTERVAL_SECONDS, exported so alert rules can tell "overdue" from "disabled" */
   syncIntervalSeconds: number;
-  /** ROUTER_NAME: the `router` label of router_up */
-  routerName: string;
   /** the read cache's size and whether the change feed vouches for it (read at scrape time) */
   readCache?: () => ReadCacheStats | undefined;
-  /** the pools' capacity (counted at scrape time, cached by the reader while nothing changed) */
-  capacity?: () => Promise<readonly PoolCapacity[]>;
   /** the labels of build_info */
   build?: BuildInfo;
-  /** the last firewall check's counts (VYOS_FIREWALL=check); null before the first or when nothing could be checked */
+}
+
+/** One router's scrape-time sources. */
+export interface RouterMetricsSource {
+  name: string;
+  /** its background sync job's status */
+  background?: () => BackgroundJobStatus | undefined;
+  /** its pools' capacity (counted at scrape time, cached by the reader while nothing changed) */
+  capacity?: () => Promise<readonly PoolCapacity[]>;
+  /** its last firewall check's counts (VYOS_FIREWALL=check); null before the first or when nothing could be checked */
   firewall?: () => { checked: boolean; accepted: number; dropped: number; uncertain: number } | null;
 }
 
@@ -103,27 +108,27 @@ export class AppMetrics {
   readonly routerCalls = new Counter({
     name: `${PREFIX}router_calls_total`,
     help: 'VyOS HTTP API calls, by endpoint, op and outcome ("ok" or the router error kind).',
-    labelNames: ['endpoint', 'op', 'outcome'] as const,
+    labelNames: ['router', 'endpoint', 'op', 'outcome'] as const,
     registers: [this.registry],
   });
   readonly routerCallDuration = new Histogram({
     name: `${PREFIX}router_call_duration_seconds`,
     help: 'VyOS HTTP API call duration, by endpoint, op and outcome.',
-    labelNames: ['endpoint', 'op', 'outcome'] as const,
+    labelNames: ['router', 'endpoint', 'op', 'outcome'] as const,
     buckets: ROUTER_BUCKETS,
     registers: [this.registry],
   });
   readonly routerCommitDuration = new Histogram({
     name: `${PREFIX}router_commit_duration_seconds`,
     help: 'Duration of router commits (one /configure batch), by outcome.',
-    labelNames: ['outcome'] as const,
+    labelNames: ['router', 'outcome'] as const,
     buckets: ROUTER_BUCKETS,
     registers: [this.registry],
   });
   readonly routerConfirmDuration = new Histogram({
     name: `${PREFIX}router_confirm_duration_seconds`,
     help: 'Duration of commit-confirm confirmations, by outcome.',
-    labelNames: ['outcome'] as const,
+    labelNames: ['router', 'outcome'] as const,
     buckets: ROUTER_BUCKETS,
     registers: [this.registry],
   });
@@ -137,60 +142,66 @@ export class AppMetrics {
   readonly routerLastCall = new Gauge({
     name: `${PREFIX}router_last_call_timestamp_seconds`,
     help: 'Unix time of the last finished router API call (0 before the first).',
+    labelNames: ['router'] as const,
     registers: [this.registry],
   });
 
   readonly batches = new Counter({
     name: `${PREFIX}batches_total`,
     help: 'Coordinator batches (one router transaction each), by outcome.',
-    labelNames: ['outcome'] as const,
+    labelNames: ['router', 'outcome'] as const,
     registers: [this.registry],
   });
   readonly batchSize = new Histogram({
     name: `${PREFIX}batch_size_changes`,
     help: 'Change sets (client mutations) per coordinator batch.',
     buckets: BATCH_SIZE_BUCKETS,
+    labelNames: ['router'] as const,
     registers: [this.registry],
   });
   readonly batchCommands = new Histogram({
     name: `${PREFIX}batch_router_commands`,
     help: 'Router commands sent in one coordinator batch (0 when nothing needed to change).',
     buckets: [0, 1, 5, 10, 25, 50, 100, 250, 500, 1000],
+    labelNames: ['router'] as const,
     registers: [this.registry],
   });
   readonly batchDuration = new Histogram({
     name: `${PREFIX}batch_duration_seconds`,
     help: 'Coordinator batch duration, lock to database commit, by outcome.',
-    labelNames: ['outcome'] as const,
+    labelNames: ['router', 'outcome'] as const,
     buckets: ROUTER_BUCKETS,
     registers: [this.registry],
   });
   readonly rollbacks = new Counter({
     name: `${PREFIX}rollbacks_total`,
     help: 'Changes undone, by the stage that failed and the rollback outcome.',
-    labelNames: ['stage', 'outcome'] as const,
+    labelNames: ['router', 'stage', 'outcome'] as const,
     registers: [this.registry],
   });
 
   readonly routerUnsaved = new Gauge({
     name: `${PREFIX}router_unsaved`,
     help: "1 while a change is live on the router but its last save to the boot config failed (the save is retried; a reboot would lose the change), 0 once a save succeeded.",
+    labelNames: ['router'] as const,
     registers: [this.registry],
   });
   readonly routerSaveFailures = new Counter({
     name: `${PREFIX}router_save_failures_total`,
     help: 'Saves of the running config to the boot config (/config-file save) that failed.',
+    labelNames: ['router'] as const,
     registers: [this.registry],
   });
   readonly routerBusyWaitSeconds = new Counter({
     name: `${PREFIX}router_busy_wait_seconds_total`,
     help: 'Time batches spent waiting out a busy router (a commit-confirm not ours pending, a held commit lock).',
+    labelNames: ['router'] as const,
     registers: [this.registry],
   });
   readonly routerBusyWaits = new Counter({
     name: `${PREFIX}router_busy_waits_total`,
     help: 'Batches that waited out a busy router, by outcome: through (committed in the end) or gave_up (answered ROUTER_UNAVAILABLE, reason ROUTER_BUSY).',
-    labelNames: ['outcome'] as const,
+    labelNames: ['router', 'outcome'] as const,
     registers: [this.registry],
   });
 
@@ -219,10 +230,6 @@ export class AppMetrics {
     // check metrics refuses them); nodejs_active_{handles,requests,resources}{type} carry the same.
     for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
       this.registry.removeSingleMetric(name);
-    }
-    // Every stage/outcome pair exists from the start at 0, so increase() sees the first rollback.
-    for (const stage of Object.values(RollbackStage)) {
-      for (const outcome of Object.values(RollbackOutcome)) this.rollbacks.labels(stage, outcome).inc(0);
     }
     for (const outcome of ['hit', 'miss', 'bypass']) this.readCacheRequests.labels(outcome).inc(0);
     const { registry } = this;
@@ -288,67 +295,88 @@ export class AppMetrics {
       },
     });
 
-    const background = () => {
+    const routers = () => {
       try {
-        return sources.background?.() ?? null;
+        return sources.routers();
       } catch {
-        return null;
+        return [];
+      }
+    };
+    // Each router's sync job status, read once per gauge (absent routers export nothing).
+    const eachBackground = (fn: (router: string, s: BackgroundJobStatus) => void) => {
+      for (const r of routers()) {
+        let status: BackgroundJobStatus | undefined;
+        try {
+          status = r.background?.();
+        } catch {
+          status = undefined;
+        }
+        if (status) fn(r.name, status);
       }
     };
     new Gauge({
       name: `${PREFIX}drift_items`,
       help: 'Drift items found by the last sync this replica ran, by kind (0 on standby replicas; absent before the first run).',
-      labelNames: ['kind'] as const,
+      labelNames: ['router', 'kind'] as const,
       registers: [registry],
       collect() {
         this.reset();
-        const s = background();
-        if (!s?.lastSuccessAt) return;
-        for (const kind of DRIFT_KINDS) this.labels(kind).set(s.counts[kind] ?? 0);
+        eachBackground((router, s) => {
+          if (!s.lastSuccessAt) return;
+          for (const kind of DRIFT_KINDS) this.labels(router, kind).set(s.counts[kind] ?? 0);
+        });
       },
     });
     new Gauge({
       name: `${PREFIX}sync_last_run_timestamp_seconds`,
       help: 'Unix time the background sync job last finished a run, successful or not (0 before the first).',
+      labelNames: ['router'] as const,
       registers: [registry],
       collect() {
         this.reset();
-        const at = background()?.lastRunAt;
-        if (at) this.set(at.getTime() / 1000);
+        eachBackground((router, s) => {
+          if (s.lastRunAt) this.labels(router).set(s.lastRunAt.getTime() / 1000);
+        });
       },
     });
     new Gauge({
       name: `${PREFIX}sync_last_success_timestamp_seconds`,
       help: 'Unix time the background sync job last did its job: compared router and database, or confirmed another replica holds the lock (0 before the first).',
+      labelNames: ['router'] as const,
       registers: [registry],
       collect() {
         this.reset();
-        const at = background()?.lastSuccessAt;
-        if (at) this.set(at.getTime() / 1000);
+        eachBackground((router, s) => {
+          if (s.lastSuccessAt) this.labels(router).set(s.lastSuccessAt.getTime() / 1000);
+        });
       },
     });
     new Gauge({
       name: `${PREFIX}sync_leader`,
       help: '1 on the replica that holds the sync lock and runs the comparison, 0 on standby replicas.',
+      labelNames: ['router'] as const,
       registers: [registry],
       collect() {
         this.reset();
-        const s = background();
-        if (s && s.leader !== undefined) this.set(s.leader ? 1 : 0);
+        eachBackground((router, s) => {
+          if (s.leader !== undefined) this.labels(router).set(s.leader ? 1 : 0);
+        });
       },
     });
     new Gauge({
       name: `${PREFIX}sync_consecutive_failures`,
       help: 'Background sync runs that failed in a row (0 after a successful run).',
+      labelNames: ['router'] as const,
       registers: [registry],
       collect() {
         this.reset();
-        const s = background();
-        if (s && s.consecutiveFailures !== undefined) this.set(s.consecutiveFailures);
+        eachBackground((router, s) => {
+          if (s.consecutiveFailures !== undefined) this.labels(router).set(s.consecutiveFailures);
+        });
       },
     });
     // The reader shares one count between the gauges, and keeps it while nothing changed.
-    const capacity = async () => (await sources.capacity?.().catch(() => null)) ?? [];
+    const capacity = (r: RouterMetricsSource) => r.capacity?.().catch(() => null) ?? Promise.resolve(null);
     const poolGauges: [string, string, (p: PoolCapacity) => number][] = [
       ['pool_size', 'Values in a pool the server allocates from (NAT_RULE_RANGE, EXTERNAL_PORT_RANGE per transport, LAN_POOL), by router and pool.', (p) => p.total],
       ['pool_free', 'Values of a pool that no VM or port rule in the database uses, by router and pool (absent while the database cannot be counted).', (p) => p.free],
@@ -361,7 +389,7 @@ export class AppMetrics {
         registers: [registry],
         async collect() {
           this.reset();
-          for (const p of await capacity()) this.labels(sources.routerName, p.pool).set(read(p));
+          for (const r of routers()) for (const p of (await capacity(r)) ?? []) this.labels(r.name, p.pool).set(read(p));
         },
       });
     }
@@ -372,9 +400,10 @@ export class AppMetrics {
       registers: [registry],
       collect() {
         this.reset();
-        const f = sources.firewall?.();
-        if (!f?.checked) return;
-        for (const verdict of ['accepted', 'dropped', 'uncertain'] as const) this.labels(sources.routerName, verdict).set(f[verdict]);
+        for (const r of routers()) {
+          const f = r.firewall?.();
+          if (f?.checked) for (const verdict of ['accepted', 'dropped', 'uncertain'] as const) this.labels(r.name, verdict).set(f[verdict]);
+        }
       },
     });
     if (sources.build) {
@@ -398,40 +427,50 @@ export class AppMetrics {
     });
   }
 
-  /** The VyosClient `onCall` option. */
-  readonly routerCall = (e: RouterCallEvent): void => {
-    const outcome = ROUTER_OUTCOMES.has(e.outcome) ? e.outcome : OTHER;
-    const seconds = e.durationMs / 1000;
-    const op = ROUTER_OPS.has(e.op) ? e.op : OTHER;
-    const endpoint = ROUTER_ENDPOINTS.has(e.endpoint) ? e.endpoint : OTHER;
-    this.routerCalls.labels(endpoint, op, outcome).inc();
-    this.routerCallDuration.labels(endpoint, op, outcome).observe(seconds);
-    if (endpoint === '/configure' && op === 'commands') this.routerCommitDuration.labels(outcome).observe(seconds);
-    if (endpoint === '/configure' && op === 'confirm') this.routerConfirmDuration.labels(outcome).observe(seconds);
-    this.routerUp.labels(this.sources.routerName).set(ROUTER_ANSWERED.has(outcome) ? 1 : 0);
-    this.routerLastCall.set(Date.now() / 1000);
-  };
+  /** One router's VyosClient `onCall` option. */
+  routerCallOf(router: string): (e: RouterCallEvent) => void {
+    return (e) => {
+      const outcome = ROUTER_OUTCOMES.has(e.outcome) ? e.outcome : OTHER;
+      const seconds = e.durationMs / 1000;
+      const op = ROUTER_OPS.has(e.op) ? e.op : OTHER;
+      const endpoint = ROUTER_ENDPOINTS.has(e.endpoint) ? e.endpoint : OTHER;
+      this.routerCalls.labels(router, endpoint, op, outcome).inc();
+      this.routerCallDuration.labels(router, endpoint, op, outcome).observe(seconds);
+      if (endpoint === '/configure' && op === 'commands') this.routerCommitDuration.labels(router, outcome).observe(seconds);
+      if (endpoint === '/configure' && op === 'confirm') this.routerConfirmDuration.labels(router, outcome).observe(seconds);
+      this.routerUp.labels(router).set(ROUTER_ANSWERED.has(outcome) ? 1 : 0);
+      this.routerLastCall.labels(router).set(Date.now() / 1000);
+    };
+  }
 
-  /** The Coordinator `hooks` option. */
-  readonly coordinatorHooks: CoordinatorHooks = {
-    batch: (e) => {
-      this.batches.labels(e.outcome).inc();
-      this.batchSize.observe(e.changeSets);
-      this.batchCommands.observe(e.commands);
-      this.batchDuration.labels(e.outcome).observe(e.durationMs / 1000);
-    },
-    rollback: (e) => {
-      this.rollbacks.labels(e.stage, e.outcome).inc();
-    },
-    busyWait: (e) => {
-      this.routerBusyWaitSeconds.inc(e.waitedMs / 1000);
-      this.routerBusyWaits.labels(e.through ? 'through' : 'gave_up').inc();
-    },
-    saved: (e) => {
-      this.routerUnsaved.set(e.ok ? 0 : 1);
-      if (!e.ok) this.routerSaveFailures.inc();
-    },
-  };
+  /** One router's Coordinator `hooks` option; its rollback series exist from here on at 0, so increase() sees the first. */
+  coordinatorHooksOf(router: string): CoordinatorHooks {
+    for (const stage of Object.values(RollbackStage)) {
+      for (const outcome of Object.values(RollbackOutcome)) this.rollbacks.labels(router, stage, outcome).inc(0);
+    }
+    this.routerUnsaved.labels(router).set(0);
+    this.routerSaveFailures.labels(router).inc(0);
+    this.routerBusyWaitSeconds.labels(router).inc(0);
+    return {
+      batch: (e) => {
+        this.batches.labels(router, e.outcome).inc();
+        this.batchSize.labels(router).observe(e.changeSets);
+        this.batchCommands.labels(router).observe(e.commands);
+        this.batchDuration.labels(router, e.outcome).observe(e.durationMs / 1000);
+      },
+      rollback: (e) => {
+        this.rollbacks.labels(router, e.stage, e.outcome).inc();
+      },
+      busyWait: (e) => {
+        this.routerBusyWaitSeconds.labels(router).inc(e.waitedMs / 1000);
+        this.routerBusyWaits.labels(router, e.through ? 'through' : 'gave_up').inc();
+      },
+      saved: (e) => {
+        this.routerUnsaved.labels(router).set(e.ok ? 0 : 1);
+        if (!e.ok) this.routerSaveFailures.labels(router).inc();
+      },
+    };
+  }
 
   /** One HTTP request, labelled by a route from a closed set. */
   httpRequest(route: string, status: number, seconds: number): void {

@@ -58,6 +58,9 @@ const MIN_ROLE: Record<string, Role> = {
   'Mutation.revokeApiKey': 'ADMIN',
   'Mutation.takeSnapshot': 'ADMIN',
   'Mutation.restoreSnapshot': 'ADMIN',
+  'Mutation.registerRouter': 'ADMIN',
+  'Mutation.updateRouter': 'ADMIN',
+  'Mutation.retireRouter': 'ADMIN',
   'Subscription.rollbackEvents': 'VIEWER',
   'Subscription.driftDetected': 'VIEWER',
 };

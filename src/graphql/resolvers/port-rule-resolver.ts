@@ -52,7 +52,7 @@ export class PortRuleResolver {
     const retention = ctx.app.config.idempotencyRetentionMs;
     const earlier = claim && !dryRun ? await findEarlier(ctx.em, claim, retention) : null;
     if (earlier) return loadRule(ctx.em, earlier.resultRef);
-    return runChange(ctx, info, dryRun, idempotent(addPortRule(vmId, spec), claim, retention, byId), loadRule, plannedRule);
+    return runChange(ctx, info, dryRun, idempotent(addPortRule(vmId, spec), claim, retention, byId), loadRule, plannedRule, await ctx.app.fleet.forVm(ctx.em, vmId));
   }
 
   @Authorized(Role.OPERATOR)
@@ -66,7 +66,7 @@ export class PortRuleResolver {
   ) {
     const patch = validatePatch(input);
     if (Object.keys(patch).length === 0) throw badInput('input', 'name at least one field to change');
-    return runChange(ctx, info, dryRun, updatePortRule(id, patch), loadRule, plannedRule);
+    return runChange(ctx, info, dryRun, updatePortRule(id, patch), loadRule, plannedRule, await ctx.app.fleet.forRule(ctx.em, id));
   }
 
   @Authorized(Role.OPERATOR)
@@ -78,7 +78,7 @@ export class PortRuleResolver {
     @Arg('enabled', { description: 'false disables the rule (it stays on the router with `disable`), true enables it.' }) enabled: boolean,
     @Arg('dryRun', () => Boolean, dryRunArg) dryRun: boolean | null,
   ) {
-    return runChange(ctx, info, dryRun, updatePortRule(id, { enabled }, 'setPortRuleEnabled'), loadRule, plannedRule);
+    return runChange(ctx, info, dryRun, updatePortRule(id, { enabled }, 'setPortRuleEnabled'), loadRule, plannedRule, await ctx.app.fleet.forRule(ctx.em, id));
   }
 
   @Authorized(Role.OPERATOR)
@@ -89,7 +89,7 @@ export class PortRuleResolver {
     @Arg('id', () => ID, { description: 'The port rule to delete.' }) id: string,
     @Arg('dryRun', () => Boolean, dryRunArg) dryRun: boolean | null,
   ) {
-    return runChange(ctx, info, dryRun, removePortRule(id), asId);
+    return runChange(ctx, info, dryRun, removePortRule(id), asId, asId, await ctx.app.fleet.forRule(ctx.em, id));
   }
 }
 

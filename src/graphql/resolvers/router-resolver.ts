@@ -1,9 +1,14 @@
-import { Authorized, Ctx, Field, FieldResolver, Int, ObjectType, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Authorized, Ctx, Field, FieldResolver, InputType, Int, Mutation, ObjectType, Query, Resolver, Root } from 'type-graphql';
 import { Role, RouterLifecycle, type Router } from '../../domain/entities/index.js';
-import { listRouters } from '../../fleet/routers.js';
+import { badInput } from '../../domain/errors.js';
+import { readKey } from '../../fleet/router-config.js';
+import { listRouters, registerRouter, retireRouter, updateRouter, validateRouterName, validateRouterSpec, type RouterSpec } from '../../fleet/routers.js';
 import { maskUrl } from '../../observability/logger.js';
 import { ROUTER_CHECK_COST } from '../../security/query-limits.js';
 import type { GraphQLContext } from '../context.js';
+
+/** The `router` argument's description on the per-router operations. */
+export const ROUTER_ARG = 'The router (`routers`); omitted: the one the environment configures (ROUTER_NAME).';
 
 @ObjectType('RouterCapabilities', { simpleResolvers: true, description: 'What a router can do, as detected from what it does (or as configured).' })
 export class RouterCapabilitiesInfo {
@@ -56,6 +61,109 @@ export class RouterInfo {
   createdAt!: Date;
 }
 
+const FIELDS = {
+  url: 'The VyOS HTTP API URL, e.g. https://10.0.0.1 (no credentials in it).',
+  credential: 'Where every replica reads its API key: `env:NAME` (an environment variable) or `file:/absolute/path`. Never the key itself: the database holds only this reference.',
+  tlsInsecure: 'Skip TLS certificate checks (a self-signed router certificate; prefer `caFile`).',
+  caFile: 'A CA bundle (absolute path on every replica) the router\'s certificate is checked against.',
+  wanInterface: 'Its WAN interface (the rules\' `inbound-interface`); omitted: VYOS_WAN_INTERFACE.',
+  syntax: 'NAT syntax: `auto` (detected), `1.3` or `1.4`.',
+  commitConfirm: 'Commit-confirm: `auto` (probed), `on` or `off`.',
+  natRuleRange: 'NAT rule numbers this API allocates on it, `first-last`; omitted: NAT_RULE_RANGE.',
+  externalPortRange: 'External ports this API allocates on it, `first-last`; omitted: EXTERNAL_PORT_RANGE.',
+  lanPool: 'LAN addresses this API hands its VMs, `first-last`; omitted: LAN_POOL.',
+};
+
+@InputType({ description: 'A router to register. Ranges may overlap other routers\' (each router is its own network).' })
+export class RegisterRouterInput {
+  @Field({ description: 'Its unique name: lower-case letters, digits, hyphens (it labels metrics, locks and logs).' })
+  name!: string;
+
+  @Field({ description: FIELDS.url })
+  url!: string;
+
+  @Field({ description: FIELDS.credential })
+  credential!: string;
+
+  @Field(() => Boolean, { nullable: true, description: FIELDS.tlsInsecure })
+  tlsInsecure?: boolean | null;
+
+  @Field(() => String, { nullable: true, description: FIELDS.caFile })
+  caFile?: string | null;
+
+  @Field(() => String, { nullable: true, description: FIELDS.wanInterface })
+  wanInterface?: string | null;
+
+  @Field(() => String, { nullable: true, description: FIELDS.syntax })
+  syntax?: string | null;
+
+  @Field(() => String, { nullable: true, description: FIELDS.commitConfirm })
+  commitConfirm?: string | null;
+
+  @Field(() => String, { nullable: true, description: FIELDS.natRuleRange })
+  natRuleRange?: string | null;
+
+  @Field(() => String, { nullable: true, description: FIELDS.externalPortRange })
+  externalPortRange?: string | null;
+
+  @Field(() => String, { nullable: true, description: FIELDS.lanPool })
+  lanPool?: string | null;
+}
+
+@InputType({ description: 'Fields of a router to change; omitted fields stay. A router the environment configures changes only its lifecycle.' })
+export class UpdateRouterInput {
+  @Field(() => String, { nullable: true, description: FIELDS.url })
+  url?: string | null;
+
+  @Field(() => String, { nullable: true, description: FIELDS.credential })
+  credential?: string | null;
+
+  @Field(() => Boolean, { nullable: true, description: FIELDS.tlsInsecure })
+  tlsInsecure?: boolean | null;
+
+  @Field(() => String, { nullable: true, description: FIELDS.caFile })
+  caFile?: string | null;
+
+  @Field(() => String, { nullable: true, description: FIELDS.wanInterface })
+  wanInterface?: string | null;
+
+  @Field(() => String, { nullable: true, description: FIELDS.syntax })
+  syntax?: string | null;
+
+  @Field(() => String, { nullable: true, description: FIELDS.commitConfirm })
+  commitConfirm?: string | null;
+
+  @Field(() => String, { nullable: true, description: `${FIELDS.natRuleRange} It must still hold every rule number in use.` })
+  natRuleRange?: string | null;
+
+  @Field(() => String, { nullable: true, description: `${FIELDS.externalPortRange} It must still hold every port in use.` })
+  externalPortRange?: string | null;
+
+  @Field(() => String, { nullable: true, description: `${FIELDS.lanPool} It must still hold every VM address.` })
+  lanPool?: string | null;
+
+  @Field(() => RouterLifecycle, { nullable: true, description: 'DRAINING: keeps serving its VMs, placement gives it no new ones; ENABLED: takes new VMs again.' })
+  lifecycle?: RouterLifecycle | null;
+}
+
+/** The input as the spec's field names (credential is stored as keyRef); null for a required field is refused. */
+function specOf(input: RegisterRouterInput | UpdateRouterInput): Partial<RouterSpec> {
+  const { credential, ...rest } = input as Record<string, unknown>;
+  for (const k of ['url', 'credential', 'tlsInsecure', 'syntax', 'commitConfirm', 'lifecycle']) {
+    if ((input as Record<string, unknown>)[k] === null) throw badInput(`input.${k}`, 'cannot be null (omit it to keep the current value)');
+  }
+  const spec = validateRouterSpec({ ...rest, ...(credential !== undefined ? { keyRef: credential } : {}) } as Partial<Record<keyof RouterSpec, unknown>>);
+  // The key must be readable here and now: a reference this replica cannot read is a typo.
+  if (spec.keyRef) {
+    try {
+      readKey(spec.keyRef);
+    } catch (e) {
+      throw badInput('input.credential', `${(e as Error).message} on this server (every replica needs it)`);
+    }
+  }
+  return spec;
+}
+
 /** A router row as the API shows it (pure): no secret in it. */
 export function routerInfo(r: Router, driven: boolean): RouterInfo {
   return {
@@ -77,15 +185,49 @@ export function routerInfo(r: Router, driven: boolean): RouterInfo {
 @Resolver(() => RouterInfo)
 export class RouterResolver {
   @Authorized(Role.VIEWER)
-  @Query(() => [RouterInfo], { description: 'The routers this API knows, by name. Reads the database only (`capabilities` asks the router).' })
+  @Query(() => [RouterInfo], { description: 'The routers this API knows, by name. Reads the database only (`capabilities` asks the router; `health` has each router\'s state).' })
   async routers(@Ctx() { em, app }: GraphQLContext): Promise<RouterInfo[]> {
-    return (await listRouters(em)).map((r) => routerInfo(r, r.name === app.config.routerName));
+    const driven = new Set(app.fleet.units().map((u) => u.name));
+    return (await listRouters(em)).map((r) => routerInfo(r, driven.has(r.name)));
+  }
+
+  @Authorized(Role.ADMIN)
+  @Mutation(() => RouterInfo, { description: 'Registers a router: every replica drives it within seconds (its own transaction domain, drift job and metrics), and placement may put new VMs on it. Nothing is sent to it yet.' })
+  async registerRouter(@Ctx() { em, app }: GraphQLContext, @Arg('input', () => RegisterRouterInput, { description: 'The router.' }) input: RegisterRouterInput): Promise<RouterInfo> {
+    const name = validateRouterName('input.name', input.name);
+    const { name: _name, ...fields } = input;
+    const spec = specOf(fields as RegisterRouterInput);
+    const row = await registerRouter(em.fork(), name, { ...spec, url: spec.url!, keyRef: spec.keyRef! });
+    await app.fleet.refresh();
+    return routerInfo(row, app.fleet.units().some((u) => u.name === name));
+  }
+
+  @Authorized(Role.ADMIN)
+  @Mutation(() => RouterInfo, { description: 'Changes a router\'s settings (its unit restarts with them once its running batches finished) or its lifecycle.' })
+  async updateRouter(
+    @Ctx() { em, app }: GraphQLContext,
+    @Arg('name', { description: 'The router.' }) name: string,
+    @Arg('input', () => UpdateRouterInput, { description: 'The fields to change.' }) input: UpdateRouterInput,
+  ): Promise<RouterInfo> {
+    const spec = specOf(input);
+    if (Object.keys(spec).length === 0) throw badInput('input', 'name at least one field to change');
+    const row = await updateRouter(em.fork(), name, spec);
+    await app.fleet.refresh();
+    return routerInfo(row, app.fleet.units().some((u) => u.name === name));
+  }
+
+  @Authorized(Role.ADMIN)
+  @Mutation(() => String, { description: 'Forgets a registered router no VM lives on (its journal, snapshots and rollback events stay as history); returns its name. Nothing is sent to it.' })
+  async retireRouter(@Ctx() { em, app }: GraphQLContext, @Arg('name', { description: 'The router.' }) name: string): Promise<string> {
+    await retireRouter(em.fork(), name);
+    await app.fleet.refresh();
+    return name;
   }
 
   @FieldResolver(() => RouterCapabilitiesInfo, { nullable: true, complexity: ROUTER_CHECK_COST, description: 'What it can do; null when this process does not drive it or it cannot be reached.' })
   async capabilities(@Root() router: RouterInfo, @Ctx() { app }: GraphQLContext): Promise<RouterCapabilitiesInfo | null> {
-    if (!router.driven) return null;
-    const caps = await app.router.capabilities().catch(() => null);
+    const unit = app.fleet.units().find((u) => u.name === router.name);
+    const caps = unit ? await unit.client.capabilities().catch(() => null) : null;
     return caps && { version: caps.version, commitConfirm: caps.commitConfirm, syntax: caps.syntax };
   }
 

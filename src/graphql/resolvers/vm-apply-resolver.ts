@@ -5,6 +5,8 @@ import { dryRunOf } from '../../changes/dry-run.js';
 import { claimFor, findEarlier, idempotencyKey, idempotent } from '../../changes/idempotency.js';
 import { applyVm, RuleChangeKind, updateVm, validateApply, validateVmPatch, type ApplyOutcome } from '../../changes/vm-apply.js';
 import { Role, Vm } from '../../domain/entities/index.js';
+import { conflict } from '../../domain/errors.js';
+import type { RouterUnit } from '../../fleet/router-unit.js';
 import { CHANGE_COST } from '../../security/query-limits.js';
 import { ApplyVmInput, ApplyVmResult, UpdateVmInput } from '../apply-types.js';
 import type { GraphQLContext } from '../context.js';
@@ -34,8 +36,9 @@ export class VmApplyResolver {
     const earlier = claim && !dryRun ? await findEarlier(ctx.em, claim, retention) : null;
     if (earlier) return answer(ctx, earlier.result as ApplyOutcome);
     const set = idempotent(applyVm(spec), claim, retention, { ref: (o) => o.vmId, replay: (e) => e.result as ApplyOutcome });
-    if (!dryRun) return answer(ctx, await ctx.app.coordinator.submit(set));
-    const run = await ctx.app.coordinator.submit(dryRunOf(set, (em, o) => (o.created ? Promise.resolve(null) : plannedVm(em, o.vmId))));
+    const unit = await applyTarget(ctx, spec.name, input.router);
+    if (!dryRun) return answer(ctx, await unit.coordinator.submit(set));
+    const run = await unit.coordinator.submit(dryRunOf(set, (em, o) => (o.created ? Promise.resolve(null) : plannedVm(em, o.vmId))));
     reportDryRun(ctx, info, run.commands);
     return { ...run.result, vm: run.value, rules: run.result.rules.map((r) => ({ ...r, portRule: null })), dryRun: true };
   }
@@ -49,8 +52,19 @@ export class VmApplyResolver {
     @Arg('input', () => UpdateVmInput, { description: 'The fields to change.' }) input: UpdateVmInput,
     @Arg('dryRun', () => Boolean, { nullable: true, defaultValue: false, description: DRY_RUN }) dryRun: boolean | null,
   ) {
-    return runChange(ctx, info, dryRun, updateVm(id, validateVmPatch(input)), loadVm, plannedVm);
+    return runChange(ctx, info, dryRun, updateVm(id, validateVmPatch(input)), loadVm, plannedVm, await ctx.app.fleet.forVm(ctx.em, id));
   }
+}
+
+/**
+ * An existing VM converges on its own router (moving one between routers is not supported: a
+ * different `router` is a CONFLICT); a new one is placed.
+ */
+async function applyTarget(ctx: GraphQLContext, name: string, router: string | null | undefined): Promise<RouterUnit> {
+  const owner = await ctx.app.fleet.forVmName(ctx.em, name);
+  if (!owner) return ctx.app.fleet.place(ctx.em, router);
+  if (router != null && router !== owner.name) throw conflict(`input.router: VM ${name} lives on router ${owner.name}; moving a VM to another router is not supported`, { field: 'input.router' });
+  return owner;
 }
 
 /** The committed outcome with the VM and its rules as they are now. */

@@ -86,7 +86,7 @@ export class VmResolver {
     if (earlier) return loadVm(ctx.em, earlier.resultRef);
     // The key lives in idempotency_key now, not in vm.idempotency_key (idempotency.ts).
     const set = idempotent(provisionVm({ ...spec, idempotencyKey: null }), claim, retention, byId);
-    return runChange(ctx, info, dryRun, set, loadVm, plannedVm);
+    return runChange(ctx, info, dryRun, set, loadVm, plannedVm, await ctx.app.fleet.place(ctx.em, input.router));
   }
 
   @Authorized(Role.OPERATOR)
@@ -97,7 +97,7 @@ export class VmResolver {
     @Arg('id', () => ID, { description: 'The VM to remove.' }) id: string,
     @Arg('dryRun', () => Boolean, { nullable: true, defaultValue: false, description: DRY_RUN }) dryRun: boolean | null,
   ) {
-    return runChange(ctx, info, dryRun, decommissionVm(id), asId);
+    return runChange(ctx, info, dryRun, decommissionVm(id), asId, asId, await ctx.app.fleet.forVm(ctx.em, id));
   }
 }
 

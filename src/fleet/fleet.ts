@@ -1,0 +1,181 @@
+// The routers this process drives (docs/operations.md "A fleet of routers"): one RouterUnit per
+// router row, the environment's first. Changes are routed to the unit of the router their VM,
+// rule or snapshot lives on; new VMs are placed. The router table is the truth every replica
+// follows: `refresh` (on a timer, and at once after this replica's own register/update/retire)
+// starts units for new rows, restarts those whose row changed and stops those retired. Routers
+// another environment configures are left to the server configured with them.
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Config } from '../config.js';
+import { Router, RouterLifecycle } from '../domain/entities/index.js';
+import { conflict, notFound } from '../domain/errors.js';
+import { CapacityPool } from '../observability/capacity.js';
+import { readKey, routerConfig } from './router-config.js';
+import { RouterUnit, type UnitShared } from './router-unit.js';
+
+/** How often a replica looks for routers registered, changed or retired by another. */
+export const FLEET_REFRESH_MS = 5000;
+
+interface Running {
+  unit: RouterUnit;
+  /** the row's updated_at the unit was built from */
+  version: number;
+}
+
+export class Fleet {
+  private readonly running = new Map<string, Running>();
+  private refreshing: Promise<void> | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private stopped = false;
+
+  constructor(
+    private readonly base: Config,
+    private readonly shared: UnitShared,
+    /** the environment's router (ROUTER_NAME): always driven, built from the environment */
+    readonly home: RouterUnit,
+  ) {}
+
+  /** Every unit, the environment's first, then by name. */
+  units(): RouterUnit[] {
+    return [this.home, ...[...this.running.values()].map((r) => r.unit).sort((a, b) => (a.name < b.name ? -1 : 1))];
+  }
+
+  /** Starts every registered router's unit and keeps following the router table. */
+  async start(): Promise<void> {
+    this.home.start();
+    await this.refresh();
+    this.timer = setInterval(() => void this.refresh(), FLEET_REFRESH_MS);
+    this.timer.unref();
+  }
+
+  /** Makes the running units match the router table (one refresh at a time; callers share it). */
+  refresh(): Promise<void> {
+    this.refreshing ??= this.sync().finally(() => (this.refreshing = null));
+    return this.refreshing;
+  }
+
+  private async sync(): Promise<void> {
+    if (this.stopped) return;
+    let rows: Router[];
+    try {
+      // Another environment's router (another deployment's ROUTER_NAME, or this one's former name)
+      // is driven by the server that configures it, never by a second one.
+      rows = await this.shared.orm.em.fork().find(Router, { name: { $ne: this.home.name }, fromEnv: false });
+    } catch (e) {
+      this.shared.logger.warn({ err: e }, 'fleet: could not read the router table; the running routers stay as they are');
+      return;
+    }
+    const seen = new Set<string>();
+    for (const row of rows) {
+      seen.add(row.name);
+      const version = row.updatedAt.getTime();
+      const now = this.running.get(row.name);
+      if (now && now.version === version) continue;
+      if (now) await this.retire(row.name, 'its row changed');
+      const unit = this.build(row);
+      if (!unit || this.stopped) continue;
+      this.running.set(row.name, { unit, version });
+      unit.start();
+      this.shared.logger.info({ router: row.name }, now ? 'fleet: router updated, driving it with its new settings' : 'fleet: driving router');
+    }
+    for (const name of [...this.running.keys()]) if (!seen.has(name)) await this.retire(name, 'it was retired');
+  }
+
+  private build(row: Router): RouterUnit | null {
+    try {
+      if (!row.url) throw new Error('it has no URL');
+      const key = readKey(row.keyRef ?? '');
+      return new RouterUnit(routerConfig(this.base, row, key), this.shared);
+    } catch (e) {
+      // Not fatal for the others: this router's changes answer ROUTER_UNAVAILABLE until it is fixed.
+      this.shared.logger.error({ router: row.name, err: e }, 'fleet: cannot drive router');
+      return null;
+    }
+  }
+
+  private async retire(name: string, why: string): Promise<void> {
+    const r = this.running.get(name);
+    if (!r) return;
+    this.running.delete(name);
+    this.shared.logger.info({ router: name, why }, 'fleet: no longer driving router');
+    await r.unit.stop();
+    await r.unit.drained();
+  }
+
+  /** The unit of the router named so: NOT_FOUND when no such router is registered, ROUTER_UNAVAILABLE-shaped CONFLICT when this process cannot drive it. */
+  async unit(name: string): Promise<RouterUnit> {
+    if (name === this.home.name) return this.home;
+    let r = this.running.get(name);
+    if (!r) {
+      await this.refresh();
+      r = this.running.get(name);
+    }
+    if (r) return r.unit;
+    const row = await this.shared.orm.em.fork().findOne(Router, { name });
+    if (!row) throw notFound('router', name);
+    throw conflict(`router ${name} is registered but this server cannot drive it (its URL or credential reference is not usable here; the log says why)`, { router: name });
+  }
+
+  /** The unit that owns a VM (by id); the environment's when there is no such VM (the change set answers NOT_FOUND). */
+  forVm(em: EntityManager, vmId: string): Promise<RouterUnit> {
+    return this.owner(em, 'select router from vm where id = ?', vmId);
+  }
+
+  /** The unit that owns a VM (by name), or null when no VM has the name. */
+  async forVmName(em: EntityManager, name: string): Promise<RouterUnit | null> {
+    const [row] = await em.execute<{ router: string }[]>('select router from vm where name = ?', [name]);
+    return row ? this.unit(row.router) : null;
+  }
+
+  forRule(em: EntityManager, ruleId: string): Promise<RouterUnit> {
+    return this.owner(em, 'select router from port_rule where id = ?', ruleId);
+  }
+
+  forSnapshot(em: EntityManager, id: string): Promise<RouterUnit> {
+    return this.owner(em, 'select router from snapshot where id = ?', id);
+  }
+
+  private async owner(em: EntityManager, sql: string, id: string): Promise<RouterUnit> {
+    // A malformed id finds nothing here; the change set reports it as it always has.
+    const [row] = await em.execute<{ router: string }[]>(sql, [id]).catch(() => []);
+    return row ? this.unit(row.router) : this.home;
+  }
+
+  /** `router` given: that router (it must take new VMs). Omitted: the placement rule. */
+  async place(em: EntityManager, router: string | null | undefined): Promise<RouterUnit> {
+    if (router != null) {
+      const row = await em.findOne(Router, { name: router });
+      if (!row) throw notFound('router', router);
+      if (row.lifecycle !== RouterLifecycle.ENABLED) throw conflict(`router ${router} is ${row.lifecycle.toLowerCase()}: it takes no new VMs`, { field: 'input.router', router });
+      return this.unit(router);
+    }
+    return this.placement(em);
+  }
+
+  /**
+   * The placement rule (docs/operations.md "Placement"): among the enabled routers this process
+   * drives, the one with the most free LAN addresses; ties go to the environment's router, then
+   * by name. One router: always it (while it is enabled).
+   */
+  private async placement(em: EntityManager): Promise<RouterUnit> {
+    const enabled = new Set((await em.find(Router, { lifecycle: RouterLifecycle.ENABLED }, { fields: ['name'] })).map((r) => r.name));
+    const candidates = this.units().filter((u) => enabled.has(u.name));
+    if (!candidates.length) throw conflict('no router takes new VMs: every router is draining (docs/operations.md "A fleet of routers")');
+    if (candidates.length === 1) return candidates[0];
+    const free = await Promise.all(candidates.map(async (u) => (await u.capacity.read().catch(() => [])).find((p) => p.pool === CapacityPool.lan_address)?.free ?? 0));
+    let best = 0;
+    for (let i = 1; i < candidates.length; i++) if (free[i] > free[best]) best = i;
+    return candidates[best];
+  }
+
+  /** No new work on any unit. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    await this.refreshing;
+    await Promise.all(this.units().map((u) => u.stop()));
+  }
+
+  async drained(): Promise<void> {
+    await Promise.all(this.units().map((u) => u.drained()));
+  }
+}

@@ -1,0 +1,187 @@
+// A fleet of routers (issue 18; docs/operations.md "A fleet of routers"): three simulators over
+// real HTTP behind one server on real PostgreSQL. Each router is its own transaction domain:
+// placement, per-router uniqueness, one router's outage failing only its own changes, drift per
+// router, per-router metrics and health, and the router lifecycle (register, drain, retire).
+import 'reflect-metadata';
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { startSimulator, type Simulator } from '../../src/simulator/simulator.js';
+import { parseNatDestination, renderDelete } from '../../src/vyos/nat-rule.js';
+import type { RouterRule } from '../../src/vyos/types.js';
+import { parseMetrics, value, has } from '../support/metrics.js';
+import { createKey, errorCode, ok, sql, startTestApp, type TestApp } from '../support/app.js';
+
+const REGISTER = `mutation($input: RegisterRouterInput!) { registerRouter(input: $input) { name url credential lifecycle driven lanPool fromEnvironment } }`;
+const PROVISION = `mutation($input: ProvisionVmInput!) { provisionVm(input: $input) { id name router internalIp portRules { id ruleNumber externalPort } } }`;
+const ADD_RULE = `mutation($vm: ID!, $p: Port) { addPortRule(vmId: $vm, input: { protocol: TCP, internalPort: 8080, externalPort: $p }) { id ruleNumber externalPort vm { router } } }`;
+const REPORT = `query($r: String) { syncReport(router: $r) { router inSync items { kind ruleNumber } } }`;
+
+/** The NAT destination rules a simulator holds, by number. */
+function rulesOn(sim: Simulator): Map<number, RouterRule> {
+  const root = sim.running() as { nat?: { destination?: unknown } };
+  return new Map(parseNatDestination(root.nat?.destination ?? null).map((r) => [r.ruleNumber, r]));
+}
+
+describe('a fleet of three routers behind one server', () => {
+  let t: TestApp;
+  let b: Simulator;
+  let c: Simulator;
+  before(async () => {
+    process.env.FLEET_TEST_KEY_B = 'key-b';
+    process.env.FLEET_TEST_KEY_C = 'key-c';
+    [b, c] = await Promise.all([startSimulator({ keys: ['key-b'], version: 'rolling' }), startSimulator({ keys: ['key-c'], version: '1.4' })]);
+    t = await startTestApp({ env: { ROUTER_NAME: 'home', LAN_POOL: '10.0.0.10-10.0.0.20', EXTERNAL_PORT_RANGE: '40000-40100' } });
+  });
+  after(async () => {
+    await t?.close();
+    await Promise.all([b?.close(), c?.close()]);
+  });
+
+  test('registerRouter: validated, never stores or returns the key, and the router is driven at once', async () => {
+    // Bad input changes nothing.
+    const bad = [
+      { name: 'B', url: b.url, credential: 'env:FLEET_TEST_KEY_B' },
+      { name: 'b', url: 'ftp://x', credential: 'env:FLEET_TEST_KEY_B' },
+      { name: 'b', url: b.url, credential: 'key-b' },
+      { name: 'b', url: b.url, credential: 'env:FLEET_TEST_NOT_SET' },
+      { name: 'b', url: b.url, credential: 'env:FLEET_TEST_KEY_B', lanPool: '10.0.0.9' },
+    ];
+    for (const input of bad) assert.equal(errorCode(await t.gql(REGISTER, { input })), 'BAD_USER_INPUT', JSON.stringify(input));
+    assert.equal((await sql(t, 'select count(*)::int as n from router')).rows[0].n, 1);
+    const operator = await createKey(t, 'OPERATOR');
+    assert.equal(errorCode(await t.gql(REGISTER, { input: { name: 'b', url: b.url, credential: 'env:FLEET_TEST_KEY_B' } }, { key: operator })), 'FORBIDDEN');
+
+    // The same LAN pool as home's: two routers' LANs are separate networks.
+    const rb = ok(await t.gql(REGISTER, { input: { name: 'b', url: b.url, credential: 'env:FLEET_TEST_KEY_B', lanPool: '10.0.0.10-10.0.0.20', externalPortRange: '40000-40100' } })).registerRouter;
+    assert.deepEqual(rb, { name: 'b', url: b.url, credential: 'env:FLEET_TEST_KEY_B', lifecycle: 'ENABLED', driven: true, lanPool: '10.0.0.10-10.0.0.20', fromEnvironment: false });
+    // c has the largest pool: placement prefers it
+    ok(await t.gql(REGISTER, { input: { name: 'c', url: c.url, credential: 'env:FLEET_TEST_KEY_C', lanPool: '10.1.0.10-10.1.0.90', syntax: '1.4' } }));
+    assert.equal(errorCode(await t.gql(REGISTER, { input: { name: 'c', url: c.url, credential: 'env:FLEET_TEST_KEY_C' } })), 'CONFLICT');
+
+    const listed = ok(await t.gql(`{ routers { name driven capabilities { version } } }`)).routers;
+    assert.deepEqual(listed.map((r: { name: string; driven: boolean }) => [r.name, r.driven]), [['b', true], ['c', true], ['home', true]]);
+    assert.ok(listed.every((r: { capabilities: unknown }) => r.capabilities), 'each router answers with its own capabilities');
+    const rows = JSON.stringify((await sql(t, 'select * from router')).rows);
+    assert.equal(rows.includes('key-b') || rows.includes('key-c'), false, 'no key in the database');
+  });
+
+  test('VMs are placed on the named router, or by the most free LAN addresses; the same address and port live on two routers', async () => {
+    const onHome = ok(await t.gql(PROVISION, { input: { name: 'h1', router: 'home', internalIp: '10.0.0.10', portRules: [{ protocol: 'TCP', internalPort: 22, externalPort: 40000 }] } })).provisionVm;
+    const onB = ok(await t.gql(PROVISION, { input: { name: 'b1', router: 'b', internalIp: '10.0.0.10', portRules: [{ protocol: 'TCP', internalPort: 22, externalPort: 40000 }] } })).provisionVm;
+    assert.equal(onHome.router, 'home');
+    assert.equal(onB.router, 'b');
+    // each router holds its own VM's rule, and only that
+    const homeRule = rulesOn(t.sim).get(onHome.portRules[0].ruleNumber);
+    const bRule = rulesOn(b).get(onB.portRules[0].ruleNumber);
+    assert.equal(homeRule?.translationAddress, '10.0.0.10');
+    assert.equal(bRule?.translationAddress, '10.0.0.10');
+    assert.equal(rulesOn(t.sim).size, 1);
+    assert.equal(rulesOn(b).size, 1);
+    // the same address twice on one router is still refused
+    assert.equal(errorCode(await t.gql(PROVISION, { input: { name: 'b2', router: 'b', internalIp: '10.0.0.10' } })), 'CONFLICT');
+
+    const placed = ok(await t.gql(PROVISION, { input: { name: 'p1', portRules: [{ protocol: 'TCP', internalPort: 80 }] } })).provisionVm;
+    assert.equal(placed.router, 'c', 'c has the most free addresses');
+    assert.match(placed.internalIp, /^10\.1\.0\./, "allocated from c's own pool");
+    assert.equal(rulesOn(c).size, 1);
+    assert.equal(errorCode(await t.gql(PROVISION, { input: { name: 'x1', router: 'nowhere' } })), 'NOT_FOUND');
+
+    // rules added to a VM go to its router
+    const added = ok(await t.gql(ADD_RULE, { vm: onB.id, p: 40001 })).addPortRule;
+    assert.equal(added.vm.router, 'b');
+    assert.ok(rulesOn(b).has(added.ruleNumber));
+    assert.equal(rulesOn(t.sim).has(added.ruleNumber) && rulesOn(t.sim).get(added.ruleNumber)?.externalPort === '40001', false);
+
+    // applyVm converges an existing VM on its own router, and refuses to move it
+    const applied = ok(await t.gql(`mutation { applyVm(input: { name: "b1", portRules: [{ name: "ssh", protocol: TCP, internalPort: 22, externalPort: 40000 }] }) { vm { router } } }`)).applyVm;
+    assert.equal(applied.vm.router, 'b');
+    assert.equal(errorCode(await t.gql(`mutation { applyVm(input: { name: "b1", router: "c", portRules: [] }) { vm { id } } }`)), 'CONFLICT');
+    const fresh = ok(await t.gql(`mutation { applyVm(input: { name: "a1", router: "b", portRules: [{ name: "web", protocol: TCP, internalPort: 80 }] }) { vm { router } } }`)).applyVm;
+    assert.equal(fresh.vm.router, 'b');
+  });
+
+  test('one router down fails only its own changes; the others keep committing meanwhile', async () => {
+    const vms = ok(await t.gql(`{ vms(first: 50) { edges { node { id name router } } } }`)).vms.edges.map((e: { node: { id: string; name: string; router: string } }) => e.node);
+    const on = (r: string) => vms.find((v: { router: string }) => v.router === r)!.id;
+    await b.faults.setUnreachable(true);
+    try {
+      const [down, home, onC] = await Promise.all([
+        t.gql(ADD_RULE, { vm: on('b'), p: null }),
+        t.gql(ADD_RULE, { vm: on('home'), p: null }),
+        t.gql(ADD_RULE, { vm: on('c'), p: null }),
+      ]);
+      assert.equal(errorCode(down), 'ROUTER_UNAVAILABLE');
+      assert.equal(ok(home).addPortRule.vm.router, 'home');
+      assert.equal(ok(onC).addPortRule.vm.router, 'c');
+      const health = ok(await t.gql(`{ health { status routers { name status } } }`)).health;
+      assert.equal(health.status, 'degraded', 'one router of three down: degraded, not down');
+      assert.deepEqual(health.routers.map((r: { name: string; status: string }) => [r.name, r.status === 'down']), [['home', false], ['b', true], ['c', false]]);
+      const m = parseMetrics(await (await fetch(`${t.url}/metrics`)).text());
+      assert.equal(value(m, 'vyos_vm_api_router_up', { router: 'b' }), 0);
+      assert.equal(value(m, 'vyos_vm_api_router_up', { router: 'c' }), 1);
+      assert.ok(value(m, 'vyos_vm_api_router_calls_total', { router: 'b', outcome: 'UNREACHABLE' }) >= 1);
+      assert.equal(value(m, 'vyos_vm_api_router_calls_total', { router: 'c', outcome: 'UNREACHABLE' }), 0);
+      assert.ok(value(m, 'vyos_vm_api_batches_total', { router: 'c', outcome: 'committed' }) >= 2);
+      assert.ok(has(m, 'vyos_vm_api_pool_free', { router: 'b', pool: 'lan_address' }));
+    } finally {
+      await b.faults.setUnreachable(false);
+    }
+    // nothing half-done on b: its database rows and its router agree
+    assert.equal(ok(await t.gql(REPORT, { r: 'b' })).syncReport.inSync, true);
+  });
+
+  test('a slow router holds up only its own queue', async () => {
+    const vms = ok(await t.gql(`{ vms(first: 50) { edges { node { id router } } } }`)).vms.edges.map((e: { node: { id: string; router: string } }) => e.node);
+    const on = (r: string) => vms.find((v: { router: string }) => v.router === r)!.id;
+    b.faults.holdNextCommit(4000);
+    let slowDone = false;
+    const slow = t.gql(ADD_RULE, { vm: on('b'), p: null }).then((r) => ((slowDone = true), r));
+    await new Promise((r) => setTimeout(r, 200));
+    ok(await t.gql(ADD_RULE, { vm: on('c'), p: null }));
+    assert.equal(slowDone, false, "c's change committed while b's commit was still held");
+    ok(await slow);
+  });
+
+  test('drift is per router: syncReport(router:) and reconcile(router:) see and repair only that router', async () => {
+    const cRules = [...rulesOn(c).keys()];
+    c.apply([renderDelete(cRules[0])]);
+    const [home, onB, onC] = await Promise.all(['home', 'b', 'c'].map(async (r) => ok(await t.gql(REPORT, { r })).syncReport));
+    assert.deepEqual([home.router, home.inSync], ['home', true]);
+    assert.deepEqual([onB.router, onB.inSync], ['b', true]);
+    assert.deepEqual([onC.router, onC.inSync], ['c', false]);
+    assert.deepEqual(onC.items, [{ kind: 'MISSING_ON_ROUTER', ruleNumber: cRules[0] }]);
+    assert.equal(ok(await t.gql(REPORT, {})).syncReport.router, 'home', 'no router: the environment\'s');
+    const fixed = ok(await t.gql(`mutation { reconcile(router: "c") { report { router inSync } } }`)).reconcile;
+    assert.deepEqual(fixed.report, { router: 'c', inSync: true });
+    assert.ok(rulesOn(c).has(cRules[0]));
+    assert.equal(errorCode(await t.gql(REPORT, { r: 'nowhere' })), 'NOT_FOUND');
+  });
+
+  test('snapshots are per router', async () => {
+    const snap = ok(await t.gql(`mutation { takeSnapshot(reason: "before maintenance", router: "b") { id router } }`)).takeSnapshot;
+    assert.equal(snap.router, 'b');
+    const listed = ok(await t.gql(`{ snapshots(router: "b") { id router } }`)).snapshots;
+    assert.deepEqual(listed.map((s: { id: string }) => s.id), [snap.id]);
+    assert.equal(ok(await t.gql(`{ snapshots(router: "c") { id } }`)).snapshots.length, 0);
+  });
+
+  test('lifecycle: a draining router keeps its VMs and takes no new ones; retiring needs it empty', async () => {
+    const drained = ok(await t.gql(`mutation { updateRouter(name: "c", input: { lifecycle: DRAINING }) { lifecycle } }`)).updateRouter;
+    assert.equal(drained.lifecycle, 'DRAINING');
+    assert.equal(errorCode(await t.gql(PROVISION, { input: { name: 'd1', router: 'c' } })), 'CONFLICT');
+    const placed = ok(await t.gql(PROVISION, { input: { name: 'd2' } })).provisionVm;
+    assert.notEqual(placed.router, 'c');
+    // its VMs still change
+    const onC = ok(await t.gql(`{ vms(filter: { router: "c" }) { edges { node { id } } } }`)).vms.edges.map((e: { node: { id: string } }) => e.node.id);
+    ok(await t.gql(ADD_RULE, { vm: onC[0], p: null }));
+    // the environment's router changes only its lifecycle; ranges must keep what is in use
+    assert.equal(errorCode(await t.gql(`mutation { updateRouter(name: "home", input: { url: "http://127.0.0.1:1" }) { name } }`)), 'CONFLICT');
+    assert.equal(errorCode(await t.gql(`mutation { updateRouter(name: "b", input: { lanPool: "10.0.0.15-10.0.0.20" }) { name } }`)), 'CONFLICT');
+    assert.equal(errorCode(await t.gql(`mutation { retireRouter(name: "c") }`)), 'CONFLICT');
+    for (const id of onC) ok(await t.gql(`mutation($id: ID!) { decommissionVm(id: $id) }`, { id }));
+    assert.equal(ok(await t.gql(`mutation { retireRouter(name: "c") }`)).retireRouter, 'c');
+    assert.deepEqual(ok(await t.gql(`{ routers { name } }`)).routers.map((r: { name: string }) => r.name), ['b', 'home']);
+    assert.deepEqual(ok(await t.gql(`{ health { routers { name } } }`)).health.routers.map((r: { name: string }) => r.name), ['home', 'b']);
+    assert.equal(errorCode(await t.gql(`mutation { retireRouter(name: "home") }`)), 'CONFLICT');
+  });
+});

@@ -185,3 +185,110 @@ describe('a fleet of three routers behind one server', () => {
     assert.equal(errorCode(await t.gql(`mutation { retireRouter(name: "home") }`)), 'CONFLICT');
   });
 });
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('a fleet across replicas and crashes', () => {
+  test('two replicas, three routers: concurrent provisioning never duplicates an address, port or rule number on any router', async () => {
+    process.env.FLEET_TEST_KEY_B = 'key-b';
+    process.env.FLEET_TEST_KEY_C = 'key-c';
+    const [b, c] = await Promise.all([startSimulator({ keys: ['key-b'] }), startSimulator({ keys: ['key-c'] })]);
+    const env = { ROUTER_NAME: 'home', LAN_POOL: '10.0.0.10-10.0.0.40', EXTERNAL_PORT_RANGE: '40000-40200' };
+    const one = await startTestApp({ env });
+    const two = await startTestApp({ env, db: one.db, simulator: one.sim });
+    try {
+      for (const [name, sim, key] of [['b', b, 'FLEET_TEST_KEY_B'], ['c', c, 'FLEET_TEST_KEY_C']] as const) {
+        ok(await one.gql(REGISTER, { input: { name, url: sim.url, credential: `env:${key}`, lanPool: '10.0.0.10-10.0.0.40', externalPortRange: '40000-40200' } }));
+      }
+      // 30 at once, spread over both replicas and all three routers; no address or port given
+      const routers = ['home', 'b', 'c'];
+      const answers = await Promise.all(
+        Array.from({ length: 30 }, (_, i) =>
+          (i % 2 ? two : one).gql(PROVISION, { input: { name: `r-${i}`, router: routers[i % 3], portRules: [{ protocol: 'TCP', internalPort: 22 }, { protocol: 'TCP', internalPort: 80 }] } }, { key: one.adminKey }),
+        ),
+      );
+      const vms = answers.map((a) => ok(a).provisionVm);
+      for (const [i, name] of routers.entries()) {
+        const on = vms.filter((v) => v.router === name);
+        assert.equal(on.length, 10, `10 VMs on ${name}`);
+        const ips = on.map((v) => v.internalIp);
+        const rules = on.flatMap((v) => v.portRules);
+        assert.equal(new Set(ips).size, 10, `distinct addresses on ${name}`);
+        assert.equal(new Set(rules.map((r: { ruleNumber: number }) => r.ruleNumber)).size, 20, `distinct rule numbers on ${name}`);
+        assert.equal(new Set(rules.map((r: { externalPort: number }) => r.externalPort)).size, 20, `distinct external ports on ${name}`);
+        const sim = [one.sim, b, c][i];
+        assert.equal(rulesOn(sim).size, 20, `${name} holds exactly its own 20 rules`);
+        assert.equal(ok(await two.gql(REPORT, { r: name })).syncReport.inSync, true, `${name} in sync`);
+      }
+      // the routers share addresses: the fleet as a whole reuses them
+      assert.ok(new Set(vms.map((v) => v.internalIp)).size < 30);
+    } finally {
+      await two.close();
+      await one.close();
+      await Promise.all([b.close(), c.close()]);
+    }
+  });
+
+  test('SIGKILL during two routers\' commits: the next start resolves each router\'s journal entry on that router', async () => {
+    const { startServerProcess } = await import('../support/server-process.js');
+    const { createTestDatabase } = await import('../support/database.js');
+    const db = await createTestDatabase();
+    // a 5 s "minute": an unconfirmed commit reverts by itself within seconds
+    const [home, b, c] = await Promise.all([
+      startSimulator({ keys: ['sim-key'], minuteMs: 5000 }),
+      startSimulator({ keys: ['key-b'], minuteMs: 5000 }),
+      startSimulator({ keys: ['key-c'], minuteMs: 5000 }),
+    ]);
+    const admin = 'fleet-admin-key-0123456789';
+    const env = { DATABASE_URL: db.url, VYOS_URL: home.url, VYOS_API_KEY: 'sim-key', ADMIN_API_KEY: admin, ROUTER_NAME: 'home', FLEET_TEST_KEY_B: 'key-b', FLEET_TEST_KEY_C: 'key-c' };
+    const first = await startServerProcess(env);
+    let second: Awaited<ReturnType<typeof startServerProcess>> | null = null;
+    try {
+      for (const [name, sim, key] of [['b', b, 'FLEET_TEST_KEY_B'], ['c', c, 'FLEET_TEST_KEY_C']] as const) {
+        const res = await first.gql(REGISTER, { input: { name, url: sim.url, credential: `env:${key}` } }, admin);
+        assert.equal(res.errors, undefined, JSON.stringify(res.errors));
+      }
+      b.setCommitLatency(2000);
+      c.setCommitLatency(2000);
+      const pending = ['b', 'c'].map((r) => first.gql(PROVISION, { input: { name: `killed-${r}`, router: r, portRules: [{ protocol: 'TCP', internalPort: 6006 }] } }, admin).catch(() => null));
+      for (let i = 0; i < 200 && !(b.committing() && c.committing()); i++) await sleep(25);
+      assert.ok(b.committing() && c.committing(), 'precondition: both routers are inside the commit');
+      await first.stop('SIGKILL');
+      await Promise.all(pending);
+      b.setCommitLatency(0);
+      c.setCommitLatency(0);
+      for (let i = 0; i < 40 && !(rulesOn(b).size && rulesOn(c).size); i++) await sleep(50);
+      assert.deepEqual([rulesOn(b).size, rulesOn(c).size, b.confirmPending(), c.confirmPending()], [1, 1, true, true], 'each router holds the dead process\'s unconfirmed change');
+
+      second = await startServerProcess(env);
+      const unfinished = async () => {
+        const rows = await query(db.url, `select router, state from operation where state not in ('DONE', 'ROLLED_BACK', 'ROLLBACK_FAILED') order by router`);
+        return rows.rows;
+      };
+      for (let i = 0; i < 100 && (await unfinished()).length; i++) await sleep(200);
+      assert.deepEqual(await unfinished(), [], 'no journal entry is left unfinished on any router');
+      const settled = (await query(db.url, `select router, count(*)::int as n from operation where operation = 'provisionVm' group by router order by router`)).rows;
+      assert.deepEqual(settled, [{ router: 'b', n: 1 }, { router: 'c', n: 1 }], 'each entry is on its own router');
+      for (let i = 0; i < 50 && (rulesOn(b).size || rulesOn(c).size); i++) await sleep(200);
+      assert.equal(rulesOn(b).size + rulesOn(c).size, 0, 'both routers reverted the unconfirmed change');
+      assert.equal((await query(db.url, `select count(*)::int as n from vm where name like 'killed-%'`)).rows[0].n, 0);
+      assert.equal(rulesOn(home).size, 0, 'the environment\'s router was never touched');
+    } finally {
+      await second?.stop();
+      if (first.child.exitCode === null) await first.stop('SIGKILL');
+      await Promise.all([home.close(), b.close(), c.close()]);
+      await db.drop();
+    }
+  });
+});
+
+async function query(url: string, text: string, params: unknown[] = []) {
+  const { default: pg } = await import('pg');
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await client.query(text, params);
+  } finally {
+    await client.end();
+  }
+}

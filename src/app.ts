@@ -113,7 +113,7 @@ export async function startApp(config: Config, logger: Logger = createLogger(con
   const events: EventBus = singleSession ? new LocalEventBus(pubsub) : await PostgresEventBus.start(databaseUrl, orm, pubsub, logger);
   // One transaction domain per router (src/fleet): the environment's, and every registered one.
   const shared: UnitShared = { orm, logger, metrics, events, clock, singleSession, databaseUrl: singleSession ? null : databaseUrl };
-  const home = new RouterUnit({ ...config, vyosUrl }, shared, simulator !== null);
+  const home = new RouterUnit({ ...config, vyosUrl }, shared, { simulator: simulator !== null });
   const fleet = new Fleet(config, shared, home);
   const { coordinator, client: router, drift, syncJob } = home;
   const health: HealthDeps = { orm, routers: () => fleet.units().map((u) => u.health()) };

@@ -84,7 +84,7 @@ export class Fleet {
     try {
       if (!row.url) throw new Error('it has no URL');
       const key = readKey(row.keyRef ?? '');
-      return new RouterUnit(routerConfig(this.base, row, key), this.shared);
+      return new RouterUnit(routerConfig(this.base, row, key), this.shared, { registered: true });
     } catch (e) {
       // Not fatal for the others: this router's changes answer ROUTER_UNAVAILABLE until it is fixed.
       this.shared.logger.error({ router: row.name, err: e }, 'fleet: cannot drive router');

@@ -46,12 +46,16 @@ export class RouterUnit {
   recovery: Promise<JournalRow[]> = Promise.resolve([]);
   private readonly probe: RouterProbe;
 
-  /** `simulator`: the built-in simulator stands in for this router (a first run) */
+  /** the built-in simulator stands in for this router (a first run) */
+  readonly simulator: boolean;
+
+  /** `registered`: a router of the router table rather than the environment's */
   constructor(
     readonly config: Config,
     shared: UnitShared,
-    readonly simulator = false,
+    opts: { simulator?: boolean; registered?: boolean } = {},
   ) {
+    this.simulator = opts.simulator ?? false;
     this.name = config.routerName;
     const logger = (this.logger = shared.logger.child({ router: config.routerName }));
     if (!config.vyosUrl) throw new Error(`router ${config.routerName} has no URL`);
@@ -74,15 +78,21 @@ export class RouterUnit {
     this.capacity = new CapacityReader(() => shared.orm, config, shared.clock);
     this.firewall = new FirewallWatch(config.vyosFirewall);
     const drift: DriftDeps = (this.drift = { config, coordinator: this.coordinator, router: this.client, firewall: this.firewall });
-    this.syncJob = new SyncJob({
-      config,
-      logger,
-      databaseUrl: shared.databaseUrl,
-      report: () => takeSyncReport(drift),
-      repair: (mode) => reconcile(drift, mode, false),
-      publish: (report) => shared.events.drift({ ...report }),
-      resume: () => this.coordinator.catchUp(),
-    });
+    // Each router's job is elected on its own lock; a registered router's first attempt comes at
+    // a random point of the first 5 s, so replicas starting together share the leaderships out.
+    const firstRunMs = !opts.registered ? undefined : Math.round(Math.random() * Math.min(config.syncIntervalSeconds * 1000, 5000));
+    this.syncJob = new SyncJob(
+      {
+        config,
+        logger,
+        databaseUrl: shared.databaseUrl,
+        report: () => takeSyncReport(drift),
+        repair: (mode) => reconcile(drift, mode, false),
+        publish: (report) => shared.events.drift({ ...report }),
+        resume: () => this.coordinator.catchUp(),
+      },
+      { firstRunMs },
+    );
   }
 
   /** Settles what a dead process left half-done (through the runner like any change), then starts the background work. */

@@ -56,6 +56,8 @@ export type ApplyVmInput = {
   name: Scalars['String']['input'];
   /** Every port rule the VM should have (at most 100); rules of the VM not in the list are removed. */
   portRules: Array<ApplyPortRuleInput>;
+  /** The router to put a new VM on (`routers`; it must be ENABLED). Omitted: the enabled router with the most free LAN addresses (docs/operations.md "Placement"). An existing VM stays on its router: another router here is a CONFLICT. */
+  router?: InputMaybe<Scalars['String']['input']>;
 };
 
 /** Which audit events `auditEvents` lists; every given field must match. */
@@ -236,6 +238,8 @@ export type ProvisionVmInput = {
   name: Scalars['String']['input'];
   /** Port rules to create with the VM, all in the same router commit. */
   portRules?: InputMaybe<Array<PortRuleInput>>;
+  /** The router to put a new VM on (`routers`; it must be ENABLED). Omitted: the enabled router with the most free LAN addresses (docs/operations.md "Placement"). */
+  router?: InputMaybe<Scalars['String']['input']>;
 };
 
 /** How far reconcile goes, with the meanings of Ansible resource-module states. Rules outside NAT_RULE_RANGE are never touched. */
@@ -246,6 +250,32 @@ export type ReconcileMode =
   | 'OVERRIDDEN'
   /** MERGED, and rewrite drifted rules to what the database says. */
   | 'REPLACED';
+
+/** A router to register. Ranges may overlap other routers' (each router is its own network). */
+export type RegisterRouterInput = {
+  /** A CA bundle (absolute path on every replica) the router's certificate is checked against. */
+  caFile?: InputMaybe<Scalars['String']['input']>;
+  /** Commit-confirm: `auto` (probed), `on` or `off`. */
+  commitConfirm?: InputMaybe<Scalars['String']['input']>;
+  /** Where every replica reads its API key: `env:NAME` (an environment variable) or `file:/absolute/path`. Never the key itself: the database holds only this reference. */
+  credential: Scalars['String']['input'];
+  /** External ports this API allocates on it, `first-last`; omitted: EXTERNAL_PORT_RANGE. */
+  externalPortRange?: InputMaybe<Scalars['String']['input']>;
+  /** LAN addresses this API hands its VMs, `first-last`; omitted: LAN_POOL. */
+  lanPool?: InputMaybe<Scalars['String']['input']>;
+  /** Its unique name: lower-case letters, digits, hyphens (it labels metrics, locks and logs). */
+  name: Scalars['String']['input'];
+  /** NAT rule numbers this API allocates on it, `first-last`; omitted: NAT_RULE_RANGE. */
+  natRuleRange?: InputMaybe<Scalars['String']['input']>;
+  /** NAT syntax: `auto` (detected), `1.3` or `1.4`. */
+  syntax?: InputMaybe<Scalars['String']['input']>;
+  /** Skip TLS certificate checks (a self-signed router certificate; prefer `caFile`). */
+  tlsInsecure?: InputMaybe<Scalars['Boolean']['input']>;
+  /** The VyOS HTTP API URL, e.g. https://10.0.0.1 (no credentials in it). */
+  url: Scalars['String']['input'];
+  /** Its WAN interface (the rules' `inbound-interface`); omitted: VYOS_WAN_INTERFACE. */
+  wanInterface?: InputMaybe<Scalars['String']['input']>;
+};
 
 /** What an API key may do. Each role includes the ones before it. */
 export type Role =
@@ -321,6 +351,32 @@ export type UpdatePortRuleInput = {
   protocol?: InputMaybe<Protocol>;
   /** IPv4 address or CIDR allowed to connect; null allows anyone. */
   sourceAddress?: InputMaybe<Scalars['String']['input']>;
+};
+
+/** Fields of a router to change; omitted fields stay. A router the environment configures changes only its lifecycle. */
+export type UpdateRouterInput = {
+  /** A CA bundle (absolute path on every replica) the router's certificate is checked against. */
+  caFile?: InputMaybe<Scalars['String']['input']>;
+  /** Commit-confirm: `auto` (probed), `on` or `off`. */
+  commitConfirm?: InputMaybe<Scalars['String']['input']>;
+  /** Where every replica reads its API key: `env:NAME` (an environment variable) or `file:/absolute/path`. Never the key itself: the database holds only this reference. */
+  credential?: InputMaybe<Scalars['String']['input']>;
+  /** External ports this API allocates on it, `first-last`; omitted: EXTERNAL_PORT_RANGE. It must still hold every port in use. */
+  externalPortRange?: InputMaybe<Scalars['String']['input']>;
+  /** LAN addresses this API hands its VMs, `first-last`; omitted: LAN_POOL. It must still hold every VM address. */
+  lanPool?: InputMaybe<Scalars['String']['input']>;
+  /** DRAINING: keeps serving its VMs, placement gives it no new ones; ENABLED: takes new VMs again. */
+  lifecycle?: InputMaybe<RouterLifecycle>;
+  /** NAT rule numbers this API allocates on it, `first-last`; omitted: NAT_RULE_RANGE. It must still hold every rule number in use. */
+  natRuleRange?: InputMaybe<Scalars['String']['input']>;
+  /** NAT syntax: `auto` (detected), `1.3` or `1.4`. */
+  syntax?: InputMaybe<Scalars['String']['input']>;
+  /** Skip TLS certificate checks (a self-signed router certificate; prefer `caFile`). */
+  tlsInsecure?: InputMaybe<Scalars['Boolean']['input']>;
+  /** The VyOS HTTP API URL, e.g. https://10.0.0.1 (no credentials in it). */
+  url?: InputMaybe<Scalars['String']['input']>;
+  /** Its WAN interface (the rules' `inbound-interface`); omitted: VYOS_WAN_INTERFACE. */
+  wanInterface?: InputMaybe<Scalars['String']['input']>;
 };
 
 /** Fields of a VM to change; omitted fields stay. */

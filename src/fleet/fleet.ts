@@ -7,7 +7,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Config } from '../config.js';
 import { Router, RouterLifecycle } from '../domain/entities/index.js';
-import { conflict, notFound } from '../domain/errors.js';
+import { conflict, notFound, routerUnavailable } from '../domain/errors.js';
 import { CapacityPool } from '../observability/capacity.js';
 import { readKey, routerConfig } from './router-config.js';
 import { RouterUnit, type UnitShared } from './router-unit.js';
@@ -101,7 +101,7 @@ export class Fleet {
     await r.unit.drained();
   }
 
-  /** The unit of the router named so: NOT_FOUND when no such router is registered, ROUTER_UNAVAILABLE-shaped CONFLICT when this process cannot drive it. */
+  /** The unit of the router named so: NOT_FOUND when no such router is registered, ROUTER_UNAVAILABLE when this process cannot drive it. */
   async unit(name: string): Promise<RouterUnit> {
     if (name === this.home.name) return this.home;
     let r = this.running.get(name);
@@ -112,7 +112,8 @@ export class Fleet {
     if (r) return r.unit;
     const row = await this.shared.orm.em.fork().findOne(Router, { name });
     if (!row) throw notFound('router', name);
-    throw conflict(`router ${name} is registered but this server cannot drive it (its URL or credential reference is not usable here; the log says why)`, { router: name });
+    // Another environment's router, or one whose credential this replica cannot read.
+    throw routerUnavailable(`router ${name} is not driven by this server (${row.fromEnv ? 'another environment configures it' : 'its URL or credential reference is not usable here; the log says why'})`);
   }
 
   /** The unit that owns a VM (by id); the environment's when there is no such VM (the change set answers NOT_FOUND). */

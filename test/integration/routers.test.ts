@@ -9,7 +9,7 @@ import pg from 'pg';
 import { openOrm } from '../../src/database/orm.js';
 import { startSimulator, type Simulator } from '../../src/simulator/simulator.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import { ok, sql, startTestApp, type TestApp } from '../support/app.js';
+import { errorCode, ok, sql, startTestApp, type TestApp } from '../support/app.js';
 
 const ROUTERS = `{ routers { name url credential lifecycle fromEnvironment driven wanInterface natRuleRange externalPortRange lanPool tlsInsecure vmCount capabilities { version syntax } } }`;
 const PROVISION = `mutation($n: String!) { provisionVm(input: { name: $n, portRules: [{ protocol: TCP, internalPort: 22 }] }) { id router internalIp portRules { ruleNumber externalPort } } }`;
@@ -162,6 +162,12 @@ describe('an install of the previous release moves onto its router with no confi
       assert.equal(vm.router, 'site-b');
       assert.equal(vm.internalIp, '192.168.64.100');
       assert.deepEqual(vm.portRules, [{ ruleNumber: 10000, externalPort: 32000 }]);
+      // site-a's VMs are site-a's server's to change: this one does not drive that router
+      const [other] = ok(await t.gql(`{ vms(filter: { router: "site-a" }, first: 1) { edges { node { id portRules { id } } } } }`)).vms.edges;
+      const res = await t.gql(`mutation($id: ID!) { addPortRule(vmId: $id, input: { protocol: TCP, internalPort: 9 }) { id } }`, { id: other.node.id });
+      assert.equal(errorCode(res), 'ROUTER_UNAVAILABLE');
+      assert.match(res.errors![0].message, /another environment configures it/);
+      assert.equal(ok(await t.gql(`query($id: ID!) { vm(id: $id) { portRules { id } } }`, { id: other.node.id })).vm.portRules.length, other.node.portRules.length);
     } finally {
       await t.close();
     }

@@ -8,7 +8,7 @@ import { ApplyVmDocument, type ApplyVmInput } from './generated/graphql.js';
 import { commandList, fields, json, table } from './output.js';
 import { vmText } from './vm.js';
 
-const VM_KEYS = new Set(['name', 'internalIp', 'macAddress', 'portRules']);
+const VM_KEYS = new Set(['name', 'router', 'internalIp', 'macAddress', 'portRules']);
 const RULE_KEYS = new Set(['name', 'internalPort', 'externalPort', 'portCount', 'hairpin', 'protocol', 'sourceAddress', 'description', 'enabled']);
 
 const isMapping = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);

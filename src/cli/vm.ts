@@ -40,6 +40,7 @@ export function vmText(vm: VmFieldsFragment): string {
     fields([
       ['name', vm.name],
       ['id', vm.id],
+      ['router', vm.router],
       ['internal ip', vm.internalIp],
       ['mac', vm.macAddress ?? '-'],
       ['updated', vm.updatedAt],

@@ -4,7 +4,7 @@ import { badInput } from '../../domain/errors.js';
 import { readKey } from '../../fleet/router-config.js';
 import { listRouters, registerRouter, retireRouter, updateRouter, validateRouterName, validateRouterSpec, type RouterSpec } from '../../fleet/routers.js';
 import { maskUrl } from '../../observability/logger.js';
-import { ROUTER_CHECK_COST } from '../../security/query-limits.js';
+import { CHANGE_COST, ROUTER_CHECK_COST } from '../../security/query-limits.js';
 import type { GraphQLContext } from '../context.js';
 
 /** The `router` argument's description on the per-router operations. */
@@ -192,7 +192,7 @@ export class RouterResolver {
   }
 
   @Authorized(Role.ADMIN)
-  @Mutation(() => RouterInfo, { description: 'Registers a router: every replica drives it within seconds (its own transaction domain, drift job and metrics), and placement may put new VMs on it. Nothing is sent to it yet.' })
+  @Mutation(() => RouterInfo, { complexity: CHANGE_COST, description: 'Registers a router: every replica drives it within seconds (its own transaction domain, drift job and metrics), and placement may put new VMs on it. Nothing is sent to it yet.' })
   async registerRouter(@Ctx() { em, app }: GraphQLContext, @Arg('input', () => RegisterRouterInput, { description: 'The router.' }) input: RegisterRouterInput): Promise<RouterInfo> {
     const name = validateRouterName('input.name', input.name);
     const { name: _name, ...fields } = input;
@@ -203,7 +203,7 @@ export class RouterResolver {
   }
 
   @Authorized(Role.ADMIN)
-  @Mutation(() => RouterInfo, { description: 'Changes a router\'s settings (its unit restarts with them once its running batches finished) or its lifecycle.' })
+  @Mutation(() => RouterInfo, { complexity: CHANGE_COST, description: 'Changes a router\'s settings (its unit restarts with them once its running batches finished) or its lifecycle.' })
   async updateRouter(
     @Ctx() { em, app }: GraphQLContext,
     @Arg('name', { description: 'The router.' }) name: string,
@@ -217,7 +217,7 @@ export class RouterResolver {
   }
 
   @Authorized(Role.ADMIN)
-  @Mutation(() => String, { description: 'Forgets a registered router no VM lives on (its journal, snapshots and rollback events stay as history); returns its name. Nothing is sent to it.' })
+  @Mutation(() => String, { complexity: CHANGE_COST, description: 'Forgets a registered router no VM lives on (its journal, snapshots and rollback events stay as history); returns its name. Nothing is sent to it.' })
   async retireRouter(@Ctx() { em, app }: GraphQLContext, @Arg('name', { description: 'The router.' }) name: string): Promise<string> {
     await retireRouter(em.fork(), name);
     await app.fleet.refresh();

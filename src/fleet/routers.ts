@@ -90,6 +90,12 @@ export function validateRouterName(field: string, name: string): string {
   return name;
 }
 
+/** A router named in an argument: text PostgreSQL can hold (no NUL); an unknown one is the lookup's NOT_FOUND. */
+export function routerNameArg<T extends string | null | undefined>(field: string, name: T): T {
+  if (name?.includes('\u0000')) throw badInput(field, 'must not contain NUL');
+  return name;
+}
+
 /** The given fields, checked (pure); BAD_USER_INPUT names the first bad one. */
 export function validateRouterSpec(input: Partial<Record<keyof RouterSpec, unknown>>): Partial<RouterSpec> {
   const out: Partial<RouterSpec> = {};

@@ -6,6 +6,7 @@ import { Field, ID, InputType } from 'type-graphql';
 import { Protocol } from '../domain/entities/index.js';
 import * as check from '../domain/validation.js';
 import { badInput } from '../domain/errors.js';
+import { routerNameArg } from '../fleet/routers.js';
 import type { PortRuleFilterValues, VmFilterValues } from './read-pages.js';
 import { PortScalar } from './scalars.js';
 
@@ -57,18 +58,13 @@ export function checkVmFilter(filter: VmFilter | null | undefined): VmFilterValu
   if (filter.externalPort != null) check.port('filter.externalPort', filter.externalPort);
   // PostgreSQL text cannot hold NUL: refuse it here rather than fail in the query.
   if (filter.nameContains?.includes('\u0000')) throw badInput('filter.nameContains', 'must not contain NUL');
-  checkRouterName(filter.router);
+  routerNameArg('filter.router', filter.router);
   return filter;
 }
 
 export function checkPortRuleFilter(filter: PortRuleFilter | null | undefined): PortRuleFilterValues | null {
   if (!filter) return null;
   if (filter.externalPort != null) check.port('filter.externalPort', filter.externalPort);
-  checkRouterName(filter.router);
+  routerNameArg('filter.router', filter.router);
   return filter;
-}
-
-/** A router name is text PostgreSQL can hold (no NUL); an unknown one simply matches nothing. */
-function checkRouterName(router: string | null | undefined): void {
-  if (router?.includes('\u0000')) throw badInput('filter.router', 'must not contain NUL');
 }

@@ -11,6 +11,7 @@ import type { GraphQLContext } from '../context.js';
 import { FirewallVerdict, ImportResult, ReconcileResult, SyncReport } from '../drift-types.js';
 import { ROUTER_SCAN_COST } from '../../security/query-limits.js';
 import { ROUTER_ARG } from './router-resolver.js';
+import { routerNameArg } from '../../fleet/routers.js';
 
 @Resolver()
 export class DriftResolver {
@@ -73,7 +74,7 @@ export class DriftResolver {
   }
 }
 
-const driven = (app: GraphQLContext['app'], router: string | null) => app.fleet.unit(router ?? app.fleet.home.name);
+const driven = (app: GraphQLContext['app'], router: string | null) => app.fleet.unit(routerNameArg('router', router) ?? app.fleet.home.name);
 
 async function portRulesById(em: EntityManager, ids: (string | null)[]): Promise<Map<string, PortRule>> {
   const wanted = [...new Set(ids.filter((id): id is string => id !== null))];

@@ -2,7 +2,7 @@ import { Arg, Authorized, Ctx, Field, FieldResolver, InputType, Int, Mutation, O
 import { Role, RouterLifecycle, type Router } from '../../domain/entities/index.js';
 import { badInput } from '../../domain/errors.js';
 import { readKey } from '../../fleet/router-config.js';
-import { listRouters, registerRouter, retireRouter, updateRouter, validateRouterName, validateRouterSpec, type RouterSpec } from '../../fleet/routers.js';
+import { listRouters, registerRouter, retireRouter, routerNameArg, updateRouter, validateRouterName, validateRouterSpec, type RouterSpec } from '../../fleet/routers.js';
 import { maskUrl } from '../../observability/logger.js';
 import { CHANGE_COST, ROUTER_CHECK_COST } from '../../security/query-limits.js';
 import type { GraphQLContext } from '../context.js';
@@ -209,6 +209,7 @@ export class RouterResolver {
     @Arg('name', { description: 'The router.' }) name: string,
     @Arg('input', () => UpdateRouterInput, { description: 'The fields to change.' }) input: UpdateRouterInput,
   ): Promise<RouterInfo> {
+    routerNameArg('name', name);
     const spec = specOf(input);
     if (Object.keys(spec).length === 0) throw badInput('input', 'name at least one field to change');
     const row = await updateRouter(em.fork(), name, spec);
@@ -219,7 +220,7 @@ export class RouterResolver {
   @Authorized(Role.ADMIN)
   @Mutation(() => String, { complexity: CHANGE_COST, description: 'Forgets a registered router no VM lives on (its journal, snapshots and rollback events stay as history); returns its name. Nothing is sent to it.' })
   async retireRouter(@Ctx() { em, app }: GraphQLContext, @Arg('name', { description: 'The router.' }) name: string): Promise<string> {
-    await retireRouter(em.fork(), name);
+    await retireRouter(em.fork(), routerNameArg('name', name));
     await app.fleet.refresh();
     return name;
   }

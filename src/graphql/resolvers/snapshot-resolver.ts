@@ -5,13 +5,14 @@ import * as check from '../../domain/validation.js';
 import type { GraphQLContext } from '../context.js';
 import { ROUTER_SCAN_COST } from '../../security/query-limits.js';
 import { ROUTER_ARG } from './router-resolver.js';
+import { routerNameArg } from '../../fleet/routers.js';
 
 @Resolver(() => Snapshot)
 export class SnapshotResolver {
   @Authorized(Role.VIEWER)
   @Query(() => [Snapshot], { description: 'Router configuration snapshots, newest first (at most SNAPSHOT_KEEP).' })
   async snapshots(@Ctx() { em }: GraphQLContext, @Arg('router', () => String, { nullable: true, description: 'Only this router\'s snapshots.' }) router: string | null): Promise<Snapshot[]> {
-    return em.find(Snapshot, router == null ? {} : { router }, { orderBy: { createdAt: 'desc' } });
+    return em.find(Snapshot, router == null ? {} : { router: routerNameArg('router', router) }, { orderBy: { createdAt: 'desc' } });
   }
 
   @Authorized(Role.ADMIN)
@@ -22,7 +23,7 @@ export class SnapshotResolver {
     @Arg('router', () => String, { nullable: true, description: ROUTER_ARG }) router: string | null,
   ): Promise<Snapshot> {
     const why = check.description('reason', reason) ?? 'on demand';
-    return (await app.fleet.unit(router ?? app.fleet.home.name)).coordinator.submit(takeSnapshot(why));
+    return (await app.fleet.unit(routerNameArg('router', router) ?? app.fleet.home.name)).coordinator.submit(takeSnapshot(why));
   }
 
   @Authorized(Role.ADMIN)

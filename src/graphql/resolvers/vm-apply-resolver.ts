@@ -7,6 +7,7 @@ import { applyVm, RuleChangeKind, updateVm, validateApply, validateVmPatch, type
 import { Role, Vm } from '../../domain/entities/index.js';
 import { conflict } from '../../domain/errors.js';
 import type { RouterUnit } from '../../fleet/router-unit.js';
+import { routerNameArg } from '../../fleet/routers.js';
 import { CHANGE_COST } from '../../security/query-limits.js';
 import { ApplyVmInput, ApplyVmResult, UpdateVmInput } from '../apply-types.js';
 import type { GraphQLContext } from '../context.js';
@@ -61,6 +62,7 @@ export class VmApplyResolver {
  * different `router` is a CONFLICT); a new one is placed.
  */
 async function applyTarget(ctx: GraphQLContext, name: string, router: string | null | undefined): Promise<RouterUnit> {
+  routerNameArg('input.router', router);
   const owner = await ctx.app.fleet.forVmName(ctx.em, name);
   if (!owner) return ctx.app.fleet.place(ctx.em, router);
   if (router != null && router !== owner.name) throw conflict(`input.router: VM ${name} lives on router ${owner.name}; moving a VM to another router is not supported`, { field: 'input.router' });

@@ -1,4 +1,5 @@
 import type { GraphQLResolveInfo } from 'graphql';
+import { routerNameArg } from '../../fleet/routers.js';
 import { Arg, Authorized, Ctx, FieldResolver, ID, Info, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import type { Ref } from '@mikro-orm/core';
 import { PortRule, Role, Vm, type Router } from '../../domain/entities/index.js';
@@ -86,7 +87,7 @@ export class VmResolver {
     if (earlier) return loadVm(ctx.em, earlier.resultRef);
     // The key lives in idempotency_key now, not in vm.idempotency_key (idempotency.ts).
     const set = idempotent(provisionVm({ ...spec, idempotencyKey: null }), claim, retention, byId);
-    return runChange(ctx, info, dryRun, set, loadVm, plannedVm, await ctx.app.fleet.place(ctx.em, input.router));
+    return runChange(ctx, info, dryRun, set, loadVm, plannedVm, await ctx.app.fleet.place(ctx.em, routerNameArg('input.router', input.router)));
   }
 
   @Authorized(Role.OPERATOR)

@@ -9,7 +9,7 @@ import { startSimulator, type Simulator } from '../../src/simulator/simulator.js
 import { parseNatDestination, renderDelete } from '../../src/vyos/nat-rule.js';
 import type { RouterRule } from '../../src/vyos/types.js';
 import { parseMetrics, value, has } from '../support/metrics.js';
-import { createKey, errorCode, ok, sql, startTestApp, type TestApp } from '../support/app.js';
+import { createKey, errorCode, ok, sql, sqlAt, startTestApp, type TestApp } from '../support/app.js';
 
 const REGISTER = `mutation($input: RegisterRouterInput!) { registerRouter(input: $input) { name url credential lifecycle driven lanPool fromEnvironment } }`;
 const PROVISION = `mutation($input: ProvisionVmInput!) { provisionVm(input: $input) { id name router internalIp portRules { id ruleNumber externalPort } } }`;
@@ -262,16 +262,16 @@ describe('a fleet across replicas and crashes', () => {
 
       second = await startServerProcess(env);
       const unfinished = async () => {
-        const rows = await query(db.url, `select router, state from operation where state not in ('DONE', 'ROLLED_BACK', 'ROLLBACK_FAILED') order by router`);
+        const rows = await sqlAt(db.url, `select router, state from operation where state not in ('DONE', 'ROLLED_BACK', 'ROLLBACK_FAILED') order by router`);
         return rows.rows;
       };
       for (let i = 0; i < 100 && (await unfinished()).length; i++) await sleep(200);
       assert.deepEqual(await unfinished(), [], 'no journal entry is left unfinished on any router');
-      const settled = (await query(db.url, `select router, count(*)::int as n from operation where operation = 'provisionVm' group by router order by router`)).rows;
+      const settled = (await sqlAt(db.url, `select router, count(*)::int as n from operation where operation = 'provisionVm' group by router order by router`)).rows;
       assert.deepEqual(settled, [{ router: 'b', n: 1 }, { router: 'c', n: 1 }], 'each entry is on its own router');
       for (let i = 0; i < 50 && (rulesOn(b).size || rulesOn(c).size); i++) await sleep(200);
       assert.equal(rulesOn(b).size + rulesOn(c).size, 0, 'both routers reverted the unconfirmed change');
-      assert.equal((await query(db.url, `select count(*)::int as n from vm where name like 'killed-%'`)).rows[0].n, 0);
+      assert.equal((await sqlAt(db.url, `select count(*)::int as n from vm where name like 'killed-%'`)).rows[0].n, 0);
       assert.equal(rulesOn(home).size, 0, 'the environment\'s router was never touched');
     } finally {
       await second?.stop();
@@ -281,14 +281,3 @@ describe('a fleet across replicas and crashes', () => {
     }
   });
 });
-
-async function query(url: string, text: string, params: unknown[] = []) {
-  const { default: pg } = await import('pg');
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await client.query(text, params);
-  } finally {
-    await client.end();
-  }
-}

@@ -9,20 +9,10 @@ import pg from 'pg';
 import { openOrm } from '../../src/database/orm.js';
 import { startSimulator, type Simulator } from '../../src/simulator/simulator.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import { errorCode, ok, sql, startTestApp, type TestApp } from '../support/app.js';
+import { errorCode, ok, sql, sqlAt, startTestApp, type TestApp } from '../support/app.js';
 
 const ROUTERS = `{ routers { name url credential lifecycle fromEnvironment driven wanInterface natRuleRange externalPortRange lanPool tlsInsecure vmCount capabilities { version syntax } } }`;
 const PROVISION = `mutation($n: String!) { provisionVm(input: { name: $n, portRules: [{ protocol: TCP, internalPort: 22 }] }) { id router internalIp portRules { ruleNumber externalPort } } }`;
-
-async function query(url: string, text: string, params: unknown[] = []): Promise<pg.QueryResult> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    return await c.query(text, params);
-  } finally {
-    await c.end();
-  }
-}
 
 describe('the environment router is a row, and every VM lives on a router', () => {
   let t: TestApp;
@@ -114,11 +104,11 @@ describe('an install of the previous release moves onto its router with no confi
     const orm = await openOrm({ url: db.url, poolMax: 2 });
     await orm.getMigrator().up({ to: PREVIOUS });
     await orm.close(true);
-    await query(db.url, `insert into vm (id, name, internal_ip, created_at, updated_at) values ('6f0c1d8e-0000-4000-8000-000000000001', 'old-1', '192.168.64.100', now(), now())`);
-    await query(db.url, `insert into port_rule (id, vm_id, rule_number, protocol, external_port, internal_port, tcp_port, enabled, needs_repair, created_at, updated_at)
+    await sqlAt(db.url, `insert into vm (id, name, internal_ip, created_at, updated_at) values ('6f0c1d8e-0000-4000-8000-000000000001', 'old-1', '192.168.64.100', now(), now())`);
+    await sqlAt(db.url, `insert into port_rule (id, vm_id, rule_number, protocol, external_port, internal_port, tcp_port, enabled, needs_repair, created_at, updated_at)
                          values (gen_random_uuid(), '6f0c1d8e-0000-4000-8000-000000000001', 10000, 'TCP', 32000, 22, 32000, true, false, now(), now())`);
-    await query(db.url, `insert into router_state (router, saved_at) values ('site-a', now())`);
-    await query(db.url, `insert into operation (id, operation, state, commands, inverse, created_at, updated_at) values (gen_random_uuid(), 'provisionVm', 'DONE', '[]', '[]', now(), now())`);
+    await sqlAt(db.url, `insert into router_state (router, saved_at) values ('site-a', now())`);
+    await sqlAt(db.url, `insert into operation (id, operation, state, commands, inverse, created_at, updated_at) values (gen_random_uuid(), 'provisionVm', 'DONE', '[]', '[]', now(), now())`);
   });
   after(async () => {
     await sim?.close();
@@ -141,12 +131,12 @@ describe('an install of the previous release moves onto its router with no confi
   });
 
   test('a replica of the previous release still writes during the rollout: its rows land on the router', async () => {
-    await query(db.url, `insert into vm (id, name, internal_ip, created_at, updated_at) values ('6f0c1d8e-0000-4000-8000-000000000002', 'old-2', '192.168.64.150', now(), now())`);
-    await query(db.url, `insert into port_rule (id, vm_id, rule_number, protocol, external_port, internal_port, tcp_port, enabled, needs_repair, created_at, updated_at)
+    await sqlAt(db.url, `insert into vm (id, name, internal_ip, created_at, updated_at) values ('6f0c1d8e-0000-4000-8000-000000000002', 'old-2', '192.168.64.150', now(), now())`);
+    await sqlAt(db.url, `insert into port_rule (id, vm_id, rule_number, protocol, external_port, internal_port, tcp_port, enabled, needs_repair, created_at, updated_at)
                          values (gen_random_uuid(), '6f0c1d8e-0000-4000-8000-000000000002', 10050, 'TCP', 32050, 22, 32050, true, false, now(), now())`);
-    await query(db.url, `insert into operation (id, operation, state, commands, inverse, created_at, updated_at) values (gen_random_uuid(), 'provisionVm', 'DONE', '[]', '[]', now(), now())`);
+    await sqlAt(db.url, `insert into operation (id, operation, state, commands, inverse, created_at, updated_at) values (gen_random_uuid(), 'provisionVm', 'DONE', '[]', '[]', now(), now())`);
     for (const table of ['vm', 'port_rule', 'operation']) {
-      assert.deepEqual((await query(db.url, `select distinct router from ${table}`)).rows, [{ router: 'site-a' }], table);
+      assert.deepEqual((await sqlAt(db.url, `select distinct router from ${table}`)).rows, [{ router: 'site-a' }], table);
     }
   });
 

@@ -111,8 +111,13 @@ export async function createKey(t: TestApp, role: 'VIEWER' | 'OPERATOR' | 'ADMIN
 }
 
 /** One SQL statement on the app's database, on a connection of its own (tests that look underneath the API). */
-export async function sql(t: TestApp, text: string, params: unknown[] = []): Promise<pg.QueryResult> {
-  const client = new pg.Client({ connectionString: t.db.url });
+export function sql(t: TestApp, text: string, params: unknown[] = []): Promise<pg.QueryResult> {
+  return sqlAt(t.db.url, text, params);
+}
+
+/** One SQL statement on the database at `url`, on a connection of its own. */
+export async function sqlAt(url: string, text: string, params: unknown[] = []): Promise<pg.QueryResult> {
+  const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
     return await client.query(text, params);

@@ -353,7 +353,7 @@ export type UpdatePortRuleInput = {
   sourceAddress?: InputMaybe<Scalars['String']['input']>;
 };
 
-/** Fields of a router to change; omitted fields stay. A router the environment configures changes only its lifecycle. */
+/** Fields of a router to change; omitted fields stay. A router the environment configures changes only its lifecycle; a range must still hold every value its rules and VMs use. */
 export type UpdateRouterInput = {
   /** A CA bundle (absolute path on every replica) the router's certificate is checked against. */
   caFile?: InputMaybe<Scalars['String']['input']>;
@@ -361,13 +361,13 @@ export type UpdateRouterInput = {
   commitConfirm?: InputMaybe<Scalars['String']['input']>;
   /** Where every replica reads its API key: `env:NAME` (an environment variable) or `file:/absolute/path`. Never the key itself: the database holds only this reference. */
   credential?: InputMaybe<Scalars['String']['input']>;
-  /** External ports this API allocates on it, `first-last`; omitted: EXTERNAL_PORT_RANGE. It must still hold every port in use. */
+  /** External ports this API allocates on it, `first-last`; omitted: EXTERNAL_PORT_RANGE. */
   externalPortRange?: InputMaybe<Scalars['String']['input']>;
-  /** LAN addresses this API hands its VMs, `first-last`; omitted: LAN_POOL. It must still hold every VM address. */
+  /** LAN addresses this API hands its VMs, `first-last`; omitted: LAN_POOL. */
   lanPool?: InputMaybe<Scalars['String']['input']>;
   /** DRAINING: keeps serving its VMs, placement gives it no new ones; ENABLED: takes new VMs again. */
   lifecycle?: InputMaybe<RouterLifecycle>;
-  /** NAT rule numbers this API allocates on it, `first-last`; omitted: NAT_RULE_RANGE. It must still hold every rule number in use. */
+  /** NAT rule numbers this API allocates on it, `first-last`; omitted: NAT_RULE_RANGE. */
   natRuleRange?: InputMaybe<Scalars['String']['input']>;
   /** NAT syntax: `auto` (detected), `1.3` or `1.4`. */
   syntax?: InputMaybe<Scalars['String']['input']>;

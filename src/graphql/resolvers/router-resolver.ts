@@ -74,17 +74,9 @@ const FIELDS = {
   lanPool: 'LAN addresses this API hands its VMs, `first-last`; omitted: LAN_POOL.',
 };
 
-@InputType({ description: 'A router to register. Ranges may overlap other routers\' (each router is its own network).' })
-export class RegisterRouterInput {
-  @Field({ description: 'Its unique name: lower-case letters, digits, hyphens (it labels metrics, locks and logs).' })
-  name!: string;
-
-  @Field({ description: FIELDS.url })
-  url!: string;
-
-  @Field({ description: FIELDS.credential })
-  credential!: string;
-
+// The settings both inputs share (type-graphql copies a base class's fields into each subclass).
+@InputType('RouterSettingsInput', { description: 'Settings of a router (registerRouter, updateRouter).' })
+abstract class RouterSettingsInput {
   @Field(() => Boolean, { nullable: true, description: FIELDS.tlsInsecure })
   tlsInsecure?: boolean | null;
 
@@ -110,37 +102,25 @@ export class RegisterRouterInput {
   lanPool?: string | null;
 }
 
-@InputType({ description: 'Fields of a router to change; omitted fields stay. A router the environment configures changes only its lifecycle.' })
-export class UpdateRouterInput {
+@InputType({ description: 'A router to register. Ranges may overlap other routers\' (each router is its own network).' })
+export class RegisterRouterInput extends RouterSettingsInput {
+  @Field({ description: 'Its unique name: lower-case letters, digits, hyphens (it labels metrics, locks and logs).' })
+  name!: string;
+
+  @Field({ description: FIELDS.url })
+  url!: string;
+
+  @Field({ description: FIELDS.credential })
+  credential!: string;
+}
+
+@InputType({ description: 'Fields of a router to change; omitted fields stay. A router the environment configures changes only its lifecycle; a range must still hold every value its rules and VMs use.' })
+export class UpdateRouterInput extends RouterSettingsInput {
   @Field(() => String, { nullable: true, description: FIELDS.url })
   url?: string | null;
 
   @Field(() => String, { nullable: true, description: FIELDS.credential })
   credential?: string | null;
-
-  @Field(() => Boolean, { nullable: true, description: FIELDS.tlsInsecure })
-  tlsInsecure?: boolean | null;
-
-  @Field(() => String, { nullable: true, description: FIELDS.caFile })
-  caFile?: string | null;
-
-  @Field(() => String, { nullable: true, description: FIELDS.wanInterface })
-  wanInterface?: string | null;
-
-  @Field(() => String, { nullable: true, description: FIELDS.syntax })
-  syntax?: string | null;
-
-  @Field(() => String, { nullable: true, description: FIELDS.commitConfirm })
-  commitConfirm?: string | null;
-
-  @Field(() => String, { nullable: true, description: `${FIELDS.natRuleRange} It must still hold every rule number in use.` })
-  natRuleRange?: string | null;
-
-  @Field(() => String, { nullable: true, description: `${FIELDS.externalPortRange} It must still hold every port in use.` })
-  externalPortRange?: string | null;
-
-  @Field(() => String, { nullable: true, description: `${FIELDS.lanPool} It must still hold every VM address.` })
-  lanPool?: string | null;
 
   @Field(() => RouterLifecycle, { nullable: true, description: 'DRAINING: keeps serving its VMs, placement gives it no new ones; ENABLED: takes new VMs again.' })
   lifecycle?: RouterLifecycle | null;

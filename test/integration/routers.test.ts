@@ -5,7 +5,6 @@
 import 'reflect-metadata';
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import pg from 'pg';
 import { openOrm } from '../../src/database/orm.js';
 import { startSimulator, type Simulator } from '../../src/simulator/simulator.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';

@@ -205,7 +205,8 @@ async function checkRouter(router: RouterApi, simulator: boolean, unsaved: Route
   return { detail: [...facts, ...warnings].join('; '), warning: warnings.length > 0 };
 }
 
-async function checkOneRouter(deps: RouterHealthDeps, timeoutMs: number): Promise<RouterHealth> {
+/** One router's health (a real round trip to its API). */
+export async function checkOneRouter(deps: RouterHealthDeps, timeoutMs = 5000): Promise<RouterHealth> {
   const [router, capacity] = await Promise.all([timed(() => checkRouter(deps.router, deps.simulator, deps.unsaved), timeoutMs), readCapacity(deps.capacity, timeoutMs)]);
   let background: ComponentHealth;
   try {

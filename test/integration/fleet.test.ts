@@ -114,6 +114,8 @@ describe('a fleet of three routers behind one server', () => {
       assert.equal(ok(home).addPortRule.vm.router, 'home');
       assert.equal(ok(onC).addPortRule.vm.router, 'c');
       const health = ok(await t.gql(`{ health { status routers { name status } } }`)).health;
+      const listed = ok(await t.gql(`{ routers { name health { status router { status } } } }`)).routers;
+      assert.deepEqual(listed.map((r: { name: string; health: { status: string } }) => [r.name, r.health.status === 'down']), [['b', true], ['c', false], ['home', false]]);
       assert.equal(health.status, 'degraded', 'one router of three down: degraded, not down');
       assert.deepEqual(health.routers.map((r: { name: string; status: string }) => [r.name, r.status === 'down']), [['home', false], ['b', true], ['c', false]]);
       const m = parseMetrics(await (await fetch(`${t.url}/metrics`)).text());

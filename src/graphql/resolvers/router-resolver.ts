@@ -3,6 +3,7 @@ import { Role, RouterLifecycle, type Router } from '../../domain/entities/index.
 import { badInput } from '../../domain/errors.js';
 import { readKey } from '../../fleet/router-config.js';
 import { listRouters, registerRouter, retireRouter, routerNameArg, updateRouter, validateRouterName, validateRouterSpec, type RouterSpec } from '../../fleet/routers.js';
+import { checkOneRouter, RouterHealth } from '../../observability/health.js';
 import { maskUrl } from '../../observability/logger.js';
 import { CHANGE_COST, ROUTER_CHECK_COST } from '../../security/query-limits.js';
 import type { GraphQLContext } from '../context.js';
@@ -210,6 +211,12 @@ export class RouterResolver {
     const unit = app.fleet.units().find((u) => u.name === router.name);
     const caps = unit ? await unit.client.capabilities().catch(() => null) : null;
     return caps && { version: caps.version, commitConfirm: caps.commitConfirm, syntax: caps.syntax };
+  }
+
+  @FieldResolver(() => RouterHealth, { nullable: true, complexity: ROUTER_CHECK_COST, description: 'Its API, drift job, firewall and pools, as `health` reports them; null when this server does not drive it.' })
+  async health(@Root() router: RouterInfo, @Ctx() { app }: GraphQLContext): Promise<RouterHealth | null> {
+    const unit = app.fleet.units().find((u) => u.name === router.name);
+    return unit ? checkOneRouter(unit.health()) : null;
   }
 
   @FieldResolver(() => Int, { description: 'How many VMs live on it.' })

@@ -202,10 +202,13 @@ describe('structured logs of a full scenario', () => {
     const calls = lines.filter((l) => l.msg === 'router call');
     assert.ok(calls.length >= 4);
     assert.ok(calls.every((c) => c.level === 'debug' && typeof c.endpoint === 'string' && typeof c.durationMs === 'number'));
+    // every line of a router's unit names the router (a fleet's lines tell routers apart)
+    assert.ok(calls.every((c) => c.router === 'default'), 'router calls name their router');
     assert.ok(calls.some((c) => c.endpoint === '/configure' && c.outcome === 'REJECTED'));
     const rollback = lines.find((l) => l.rollback);
     assert.ok(rollback, 'a rollback line');
     assert.equal(rollback.level, 'warn');
+    assert.equal(rollback.router, 'default');
     assert.equal(rollback.rollback.stage, 'ROUTER_COMMIT');
     assert.equal(rollback.rollback.outcome, 'ROLLED_BACK');
     assert.match(rollback.rollback.reason, /commit/i);

@@ -77,7 +77,11 @@ export class Fleet {
       unit.start();
       this.shared.logger.info({ router: row.name }, now ? 'fleet: router updated, driving it with its new settings' : 'fleet: driving router');
     }
-    for (const name of [...this.running.keys()]) if (!seen.has(name)) await this.retire(name, 'it was retired');
+    for (const name of [...this.running.keys()]) {
+      if (seen.has(name)) continue;
+      await this.retire(name, 'it was retired');
+      await this.shared.metrics.forgetRouter(name);
+    }
   }
 
   private build(row: Router): RouterUnit | null {

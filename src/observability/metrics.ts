@@ -443,6 +443,22 @@ export class AppMetrics {
     };
   }
 
+  /**
+   * Drops a retired router's series, so the `router` label keeps to the routers driven now
+   * (an updated router keeps its series: its unit restarts under the same name).
+   */
+  async forgetRouter(router: string): Promise<void> {
+    for (const metric of this.registry.getMetricsAsArray()) {
+      const m = metric as unknown as { labelNames?: readonly string[]; get(): Promise<{ values: { labels: Record<string, string | number> }[] }>; remove(labels: Record<string, string | number>): void };
+      if (!m.labelNames?.includes('router')) continue;
+      for (const { labels } of (await m.get()).values) {
+        if (labels.router !== router) continue;
+        const { le: _le, quantile: _q, ...own } = labels;
+        m.remove(own);
+      }
+    }
+  }
+
   /** One router's Coordinator `hooks` option; its rollback series exist from here on at 0, so increase() sees the first. */
   coordinatorHooksOf(router: string): CoordinatorHooks {
     for (const stage of Object.values(RollbackStage)) {

@@ -183,6 +183,9 @@ describe('a fleet of three routers behind one server', () => {
     for (const id of onC) ok(await t.gql(`mutation($id: ID!) { decommissionVm(id: $id) }`, { id }));
     assert.equal(ok(await t.gql(`mutation { retireRouter(name: "c") }`)).retireRouter, 'c');
     assert.deepEqual(ok(await t.gql(`{ routers { name } }`)).routers.map((r: { name: string }) => r.name), ['b', 'home']);
+    const m = parseMetrics(await (await fetch(`${t.url}/metrics`)).text());
+    assert.equal(m.some((x) => x.labels.router === 'c'), false, "a retired router's series are gone");
+    assert.ok(has(m, 'vyos_vm_api_batches_total', { router: 'b' }), 'the others keep theirs');
     assert.deepEqual(ok(await t.gql(`{ health { routers { name } } }`)).health.routers.map((r: { name: string }) => r.name), ['home', 'b']);
     assert.equal(errorCode(await t.gql(`mutation { retireRouter(name: "home") }`)), 'CONFLICT');
   });

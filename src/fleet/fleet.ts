@@ -12,6 +12,8 @@ import { CapacityPool } from '../observability/capacity.js';
 import { readKey, routerConfig } from './router-config.js';
 import { RouterUnit, type UnitShared } from './router-unit.js';
 
+const sameUrl = (a: string | null, b: string | null) => a !== null && b !== null && a.replace(/\/+$/, '') === b.replace(/\/+$/, '');
+
 /** How often a replica looks for routers registered, changed or retired by another. */
 export const FLEET_REFRESH_MS = 5000;
 
@@ -87,6 +89,8 @@ export class Fleet {
   private build(row: Router): RouterUnit | null {
     try {
       if (!row.url) throw new Error('it has no URL');
+      // The environment's router under a second name: one router, one unit.
+      if (sameUrl(row.url, this.home.config.vyosUrl)) throw new Error(`it has the URL of the environment's router ${this.home.name}`);
       const key = readKey(row.keyRef ?? '');
       return new RouterUnit(routerConfig(this.base, row, key), this.shared, { registered: true });
     } catch (e) {

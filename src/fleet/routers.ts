@@ -155,6 +155,7 @@ export function validateRouterSpec(input: Partial<Record<keyof RouterSpec, unkno
 export async function registerRouter(em: EntityManager, name: string, spec: Partial<RouterSpec> & Pick<RouterSpec, 'url' | 'keyRef'>): Promise<Router> {
   return em.transactional(async (tx) => {
     if (await tx.findOne(Router, { name })) throw conflict(`a router named ${name} is already registered`, { field: 'input.name' });
+    await checkUrlFree(tx, name, spec.url);
     const now = new Date();
     const row = tx.create(Router, { name, ...spec, fromEnv: false, createdAt: now, updatedAt: now });
     await tx.flush();
@@ -174,11 +175,21 @@ export async function updateRouter(em: EntityManager, name: string, patch: Parti
     if (row.fromEnv && Object.keys(patch).some((k) => k !== 'lifecycle')) {
       throw conflict(`router ${name} is configured by the environment (ROUTER_NAME, VYOS_URL, …): only its lifecycle changes here`, { router: name });
     }
+    if (patch.url) await checkUrlFree(tx, name, patch.url);
     await checkRangesHoldUsed(tx, name, patch);
     Object.assign(row, patch, { updatedAt: new Date() });
     await tx.flush();
     return row;
   });
+}
+
+/**
+ * One router, one row: two units writing one router would break its one-write-at-a-time rule
+ * (docs/vyos-api.md section 6) and take each other's rules for foreign ones.
+ */
+async function checkUrlFree(em: EntityManager, name: string, url: string): Promise<void> {
+  const [other] = await em.execute<{ name: string }[]>("select name from router where rtrim(url, '/') = rtrim(?, '/') and name <> ?", [url, name]);
+  if (other) throw conflict(`input.url: router ${other.name} already has this URL: one router is registered once`, { field: 'input.url', router: other.name });
 }
 
 async function checkRangesHoldUsed(em: EntityManager, name: string, patch: Partial<RouterSpec>): Promise<void> {

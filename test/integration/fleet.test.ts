@@ -57,6 +57,8 @@ describe('a fleet of three routers behind one server', () => {
     // c has the largest pool: placement prefers it
     ok(await t.gql(REGISTER, { input: { name: 'c', url: c.url, credential: 'env:FLEET_TEST_KEY_C', lanPool: '10.1.0.10-10.1.0.90', syntax: '1.4' } }));
     assert.equal(errorCode(await t.gql(REGISTER, { input: { name: 'c', url: c.url, credential: 'env:FLEET_TEST_KEY_C' } })), 'CONFLICT');
+    // one router is registered once: a second row for the same API would write it concurrently
+    assert.equal(errorCode(await t.gql(REGISTER, { input: { name: 'again', url: `${t.sim.url}/`, credential: 'env:FLEET_TEST_KEY_B' } })), 'CONFLICT');
 
     const listed = ok(await t.gql(`{ routers { name driven capabilities { version } } }`)).routers;
     assert.deepEqual(listed.map((r: { name: string; driven: boolean }) => [r.name, r.driven]), [['b', true], ['c', true], ['home', true]]);

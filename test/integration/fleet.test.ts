@@ -181,6 +181,13 @@ describe('a fleet of three routers behind one server', () => {
     // the environment's router changes only its lifecycle; ranges must keep what is in use
     assert.equal(errorCode(await t.gql(`mutation { updateRouter(name: "home", input: { url: "http://127.0.0.1:1" }) { name } }`)), 'CONFLICT');
     assert.equal(errorCode(await t.gql(`mutation { updateRouter(name: "b", input: { lanPool: "10.0.0.15-10.0.0.20" }) { name } }`)), 'CONFLICT');
+    // updateRouter restarts the unit with the new settings: a wrong key now fails b's changes, the right one mends them
+    const onB = ok(await t.gql(`{ vms(filter: { router: "b" }, first: 1) { edges { node { id } } } }`)).vms.edges[0].node.id;
+    process.env.FLEET_TEST_KEY_WRONG = 'not-the-key';
+    ok(await t.gql(`mutation { updateRouter(name: "b", input: { credential: "env:FLEET_TEST_KEY_WRONG" }) { credential } }`));
+    assert.equal(errorCode(await t.gql(ADD_RULE, { vm: onB, p: null })), 'ROUTER_UNAVAILABLE');
+    ok(await t.gql(`mutation { updateRouter(name: "b", input: { credential: "env:FLEET_TEST_KEY_B" }) { credential } }`));
+    assert.equal(ok(await t.gql(ADD_RULE, { vm: onB, p: null })).addPortRule.vm.router, 'b');
     assert.equal(errorCode(await t.gql(`mutation { retireRouter(name: "c") }`)), 'CONFLICT');
     for (const id of onC) ok(await t.gql(`mutation($id: ID!) { decommissionVm(id: $id) }`, { id }));
     assert.equal(ok(await t.gql(`mutation { retireRouter(name: "c") }`)).retireRouter, 'c');

@@ -236,6 +236,13 @@ describe('a fleet across replicas and crashes', () => {
       }
       // the routers share addresses: the fleet as a whole reuses them
       assert.ok(new Set(vms.map((v) => v.internalIp)).size < 30);
+      // a change of a router's row on one replica reaches the other's unit within its refresh (5 s)
+      process.env.FLEET_TEST_KEY_WRONG = 'not-the-key';
+      ok(await one.gql(`mutation { updateRouter(name: "c", input: { credential: "env:FLEET_TEST_KEY_WRONG" }) { name } }`));
+      const cOnTwo = async () => ok(await two.gql(`{ routers { name health { status } } }`)).routers.find((r: { name: string }) => r.name === 'c').health.status;
+      let status = await cOnTwo();
+      for (let i = 0; i < 40 && status !== 'down'; i++, status = await cOnTwo()) await sleep(250);
+      assert.equal(status, 'down', 'the other replica now calls c with the new (wrong) key');
     } finally {
       await two.close();
       await one.close();

@@ -25,6 +25,8 @@ interface Running {
 
 export class Fleet {
   private readonly running = new Map<string, Running>();
+  /** rows a unit could not be built from, by the version that failed: said once, retried quietly */
+  private readonly unusable = new Map<string, number>();
   private refreshing: Promise<void> | null = null;
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
@@ -73,12 +75,15 @@ export class Fleet {
       const now = this.running.get(row.name);
       if (now && now.version === version) continue;
       if (now) await this.retire(row.name, 'its row changed');
-      const unit = this.build(row);
+      const unit = this.build(row, this.unusable.get(row.name) === version);
+      if (!unit) this.unusable.set(row.name, version);
       if (!unit || this.stopped) continue;
+      this.unusable.delete(row.name);
       this.running.set(row.name, { unit, version });
       unit.start();
       this.shared.logger.info({ router: row.name }, now ? 'fleet: router updated, driving it with its new settings' : 'fleet: driving router');
     }
+    for (const name of [...this.unusable.keys()]) if (!seen.has(name)) this.unusable.delete(name);
     for (const name of [...this.running.keys()]) {
       if (seen.has(name)) continue;
       await this.retire(name, 'it was retired');
@@ -86,7 +91,8 @@ export class Fleet {
     }
   }
 
-  private build(row: Router): RouterUnit | null {
+  /** `quiet`: this version failed before (a key file may yet appear): retry without another error line */
+  private build(row: Router, quiet: boolean): RouterUnit | null {
     try {
       if (!row.url) throw new Error('it has no URL');
       // The environment's router under a second name: one router, one unit.
@@ -95,7 +101,8 @@ export class Fleet {
       return new RouterUnit(routerConfig(this.base, row, key), this.shared, { registered: true });
     } catch (e) {
       // Not fatal for the others: this router's changes answer ROUTER_UNAVAILABLE until it is fixed.
-      this.shared.logger.error({ router: row.name, err: e }, 'fleet: cannot drive router');
+      if (quiet) this.shared.logger.debug({ router: row.name, err: e }, 'fleet: still cannot drive router');
+      else this.shared.logger.error({ router: row.name, err: e }, 'fleet: cannot drive router');
       return null;
     }
   }

@@ -16,6 +16,8 @@ const PROVISION = `mutation($input: ProvisionVmInput!) { provisionVm(input: $inp
 const ADD_RULE = `mutation($vm: ID!, $p: Port) { addPortRule(vmId: $vm, input: { protocol: TCP, internalPort: 8080, externalPort: $p }) { id ruleNumber externalPort vm { router } } }`;
 const REPORT = `query($r: String) { syncReport(router: $r) { router inSync items { kind ruleNumber } } }`;
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
 /** The NAT destination rules a simulator holds, by number. */
 function rulesOn(sim: Simulator): Map<number, RouterRule> {
   const root = sim.running() as { nat?: { destination?: unknown } };
@@ -188,6 +190,19 @@ describe('a fleet of three routers behind one server', () => {
     assert.equal(errorCode(await t.gql(ADD_RULE, { vm: onB, p: null })), 'ROUTER_UNAVAILABLE');
     ok(await t.gql(`mutation { updateRouter(name: "b", input: { credential: "env:FLEET_TEST_KEY_B" }) { credential } }`));
     assert.equal(ok(await t.gql(ADD_RULE, { vm: onB, p: null })).addPortRule.vm.router, 'b');
+    // a row this replica cannot use (another replica wrote a reference whose variable only it has):
+    // b's changes answer ROUTER_UNAVAILABLE here, saying why, and the others are untouched
+    await sql(t, "update router set key_ref = 'env:FLEET_TEST_ONLY_ELSEWHERE', updated_at = now() where name = 'b'");
+    let refused = await t.gql(ADD_RULE, { vm: onB, p: null });
+    for (let i = 0; i < 40 && !refused.errors; i++) {
+      await sleep(250);
+      refused = await t.gql(ADD_RULE, { vm: onB, p: null });
+    }
+    assert.equal(errorCode(refused), 'ROUTER_UNAVAILABLE');
+    assert.match(refused.errors![0].message, /credential reference is not usable here/);
+    assert.equal(ok(await t.gql(`{ routers { name driven } }`)).routers.find((r: { name: string }) => r.name === 'b').driven, false);
+    ok(await t.gql(`mutation { updateRouter(name: "b", input: { credential: "env:FLEET_TEST_KEY_B" }) { credential } }`));
+    assert.equal(ok(await t.gql(ADD_RULE, { vm: onB, p: null })).addPortRule.vm.router, 'b');
     assert.equal(errorCode(await t.gql(`mutation { retireRouter(name: "c") }`)), 'CONFLICT');
     for (const id of onC) ok(await t.gql(`mutation($id: ID!) { decommissionVm(id: $id) }`, { id }));
     assert.equal(ok(await t.gql(`mutation { retireRouter(name: "c") }`)).retireRouter, 'c');
@@ -200,7 +215,6 @@ describe('a fleet of three routers behind one server', () => {
   });
 });
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('a fleet across replicas and crashes', () => {
   test('two replicas, three routers: concurrent provisioning never duplicates an address, port or rule number on any router', async () => {

@@ -1,5 +1,6 @@
 // Composition: config -> database -> router client -> coordinator -> schema -> HTTP server.
 // main.ts runs it for real; tests run it in-process against real PostgreSQL and the simulator.
+import { randomUUID } from 'node:crypto';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Config } from './config.js';
 import { LocalEventBus, PostgresEventBus, type EventBus } from './changes/event-bus.js';
@@ -112,7 +113,7 @@ export async function startApp(config: Config, logger: Logger = createLogger(con
   const pubsub = createAppPubSub();
   const events: EventBus = singleSession ? new LocalEventBus(pubsub) : await PostgresEventBus.start(databaseUrl, orm, pubsub, logger);
   // One transaction domain per router (src/fleet): the environment's, and every registered one.
-  const shared: UnitShared = { orm, logger, metrics, events, clock, singleSession, databaseUrl: singleSession ? null : databaseUrl };
+  const shared: UnitShared = { orm, logger, metrics, events, clock, singleSession, databaseUrl: singleSession ? null : databaseUrl, replicaId: randomUUID().slice(0, 8) };
   const home = new RouterUnit({ ...config, vyosUrl }, shared, { simulator: simulator !== null });
   const fleet = new Fleet(config, shared, home);
   const { coordinator, client: router, drift, syncJob } = home;

@@ -24,6 +24,10 @@ export interface SyncJobDeps {
   publish(report: SyncReportData): Promise<void> | void;
   /** resume journal entries whose undo is still owed (the coordinator's resumeUnsettled) */
   resume?(): Promise<unknown>;
+  /** names this process's election connections (`vyos-vm-api sync-job <replicaId>`), so a fleet can count leaderships per replica */
+  replicaId?: string;
+  /** asked after each run as leader: true hands the lock to another replica (a fleet balancing its routers' jobs) */
+  shouldYield?(): Promise<boolean>;
 }
 
 export interface SyncJobOptions {
@@ -69,6 +73,8 @@ export class SyncJob {
   private readonly firstRunMs: number;
   private readonly lockKey: string;
   private client: pg.Client | null = null;
+  /** stay standby for one election, so another replica can take the lock just given up */
+  private skipElection = false;
   private timer: NodeJS.Timeout | undefined;
   private current: Promise<TickResult> | null = null;
   private started: Date | null = null;
@@ -200,6 +206,7 @@ export class SyncJob {
       s.lastOk = true;
       s.lastError = null;
       s.consecutiveFailures = 0;
+      if (await this.deps.shouldYield?.().catch(() => false)) await this.giveUpLock();
       return 'ok';
     } catch (e) {
       return this.failed(message(e), e);
@@ -226,9 +233,23 @@ export class SyncJob {
     return 'failed';
   }
 
+  /** Hands the lock over: released now, not tried at the next run (another replica's run takes it; if none does, the one after takes it back). */
+  private async giveUpLock(): Promise<void> {
+    const client = this.client;
+    if (!client) return;
+    await client.query('select pg_advisory_unlock(hashtext($1))', [this.lockKey]).catch(() => this.drop());
+    this.state.leader = false;
+    this.skipElection = true;
+    this.deps.logger.info('sync: handed this router\'s background sync to another replica (balancing the fleet)');
+  }
+
   /** True when this replica holds (or just took) the lock. */
   private async elect(): Promise<boolean> {
     if (this.deps.databaseUrl === null) return true;
+    if (this.skipElection) {
+      this.skipElection = false;
+      return false;
+    }
     if (this.client && this.state.leader) {
       // Still the holder as long as our session lives.
       try {
@@ -252,7 +273,7 @@ export class SyncJob {
   }
 
   private async connect(url: string): Promise<pg.Client> {
-    const client = new pg.Client({ connectionString: url, application_name: 'vyos-vm-api sync-job' });
+    const client = new pg.Client({ connectionString: url, application_name: this.deps.replicaId ? `vyos-vm-api sync-job ${this.deps.replicaId}` : 'vyos-vm-api sync-job' });
     // A lost connection is a lost lock: forget both, and take them again on the next run.
     client.on('error', (err) => {
       this.deps.logger.warn({ err }, 'sync: lock connection lost');

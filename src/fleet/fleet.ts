@@ -36,7 +36,27 @@ export class Fleet {
     private readonly shared: UnitShared,
     /** the environment's router (ROUTER_NAME): always driven, built from the environment */
     readonly home: RouterUnit,
-  ) {}
+  ) {
+    shared.shouldYield = (router) => this.shouldYield(router);
+  }
+
+  /**
+   * Balancing the background sync over replicas: a replica leading more than its share
+   * (ceil(leaderships / replicas), counted from the election connections' granted advisory
+   * locks) hands over its last router by name, one per run.
+   */
+  private async shouldYield(router: string): Promise<boolean> {
+    const mine = this.units().filter((u) => u.syncJob.status().leader).map((u) => u.name).sort();
+    if (mine.length < 2 || mine[mine.length - 1] !== router || !this.shared.replicaId) return false;
+    const rows = await this.shared.orm.em.fork().execute<{ leads: number }[]>(
+      `select count(l.pid)::int as leads from pg_stat_activity a
+         left join pg_locks l on l.pid = a.pid and l.locktype = 'advisory' and l.granted
+        where a.datname = current_database() and a.application_name like 'vyos-vm-api sync-job %'
+        group by a.application_name`,
+    );
+    const total = rows.reduce((n, r) => n + r.leads, 0);
+    return rows.length > 1 && mine.length > Math.ceil(total / rows.length);
+  }
 
   /** Every unit, the environment's first, then by name. */
   units(): RouterUnit[] {

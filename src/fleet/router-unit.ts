@@ -30,6 +30,10 @@ export interface UnitShared {
   singleSession: boolean;
   /** for the sync job's election; null on a single-session database */
   databaseUrl: string | null;
+  /** this process among the replicas (names its election connections) */
+  replicaId?: string;
+  /** whether this router's sync leadership should go to another replica (the fleet's balance) */
+  shouldYield?: (router: string) => Promise<boolean>;
 }
 
 export class RouterUnit {
@@ -90,6 +94,8 @@ export class RouterUnit {
         repair: (mode) => reconcile(drift, mode, false),
         publish: (report) => shared.events.drift({ ...report }),
         resume: () => this.coordinator.catchUp(),
+        replicaId: shared.replicaId,
+        shouldYield: () => shared.shouldYield?.(config.routerName) ?? Promise.resolve(false),
       },
       { firstRunMs },
     );

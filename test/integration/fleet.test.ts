@@ -264,6 +264,35 @@ describe('a fleet across replicas and crashes', () => {
     }
   });
 
+  test('two replicas share the routers\' background sync: one leader per router, two routers each', async () => {
+    const sims = await Promise.all([1, 2, 3].map((i) => startSimulator({ keys: [`key-${i}`] })));
+    const env = { ROUTER_NAME: 'home', SYNC_INTERVAL_SECONDS: '1' };
+    const one = await startTestApp({ env });
+    try {
+      for (const [i, sim] of sims.entries()) {
+        process.env[`FLEET_TEST_SYNC_KEY_${i}`] = `key-${i + 1}`;
+        ok(await one.gql(REGISTER, { input: { name: `s${i + 1}`, url: sim.url, credential: `env:FLEET_TEST_SYNC_KEY_${i}` } }));
+      }
+      // the first replica leads all four before the second starts
+      const leads = (t: TestApp) => t.app.fleet.units().filter((u) => u.syncJob.status().leader).map((u) => u.name).sort();
+      for (let i = 0; i < 60 && leads(one).length < 4; i++) await sleep(250);
+      assert.deepEqual(leads(one), ['home', 's1', 's2', 's3']);
+      const two = await startTestApp({ env, db: one.db, simulator: one.sim });
+      try {
+        for (let i = 0; i < 80 && !(leads(one).length === 2 && leads(two).length === 2); i++) await sleep(250);
+        assert.deepEqual([leads(one).length, leads(two).length], [2, 2], `one leads ${leads(one)}, two leads ${leads(two)}`);
+        assert.deepEqual([...leads(one), ...leads(two)].sort(), ['home', 's1', 's2', 's3'], 'every router has exactly one leader');
+        const m = parseMetrics(await (await fetch(`${two.url}/metrics`)).text());
+        assert.equal(value(m, 'vyos_vm_api_sync_leader'), 2, 'sync_leader says which routers this replica leads');
+      } finally {
+        await two.close();
+      }
+    } finally {
+      await one.close();
+      await Promise.all(sims.map((s) => s.close()));
+    }
+  });
+
   test('SIGKILL during two routers\' commits: the next start resolves each router\'s journal entry on that router', async () => {
     const { startServerProcess } = await import('../support/server-process.js');
     const { createTestDatabase } = await import('../support/database.js');

@@ -4,7 +4,8 @@
 // `cache-control: no-store`, so answers come from the database; rate limits off) and PostGraphile v5
 // over the same database as a read-side reference.
 // Prints figures and the issue's goal ratios; asserts nothing about time.
-// Run: `TEST_DATABASE_URL=postgresql://... npm run bench:fleet` (BENCH_FLEET_SIZES=100,3000 for fewer).
+// Run: `TEST_DATABASE_URL=postgresql://... npm run bench:fleet` (BENCH_FLEET_SIZES=100,3000 for fewer;
+// BENCH_FLEET_READS=only for the read figures alone).
 import 'reflect-metadata';
 import autocannon from 'autocannon';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -25,7 +26,7 @@ import type { RouterCommand } from '../src/vyos/types.js';
 import { freePort, startServerProcess, type ServerProcess } from '../test/support/server-process.js';
 import { benchDatabase } from './database.js';
 import { median, ms, printTable, ratio, verdict } from './figures.js';
-import { describeMachine, processCpuMs } from './machine.js';
+import { describeMachine, postgresCpuMs, processCpuMs } from './machine.js';
 
 const SIZES = (process.env.BENCH_FLEET_SIZES ?? '100,3000,30000').split(',').map(Number);
 const COMMIT_LATENCY_MS = Number(process.env.BENCH_COMMIT_LATENCY_MS ?? 500);
@@ -37,6 +38,8 @@ const SYNC_ROUNDS = 5;
 const READ_SECONDS = Number(process.env.BENCH_READ_SECONDS ?? 8);
 const READ_ROUNDS = 2;
 const CONNECTIONS = 10;
+/** BENCH_FLEET_READS=only: the read figures alone (the page against PostGraphile), the rest n/a */
+const READS_ONLY = process.env.BENCH_FLEET_READS === 'only';
 const PAGE = 50;
 
 // Wide pools, so that 30,000 rules (15,000 VMs) and what the benchmark adds fit.
@@ -72,6 +75,9 @@ interface SizeFigures {
   /** the server's (PostGraphile's) CPU ms per request of the page under load */
   ourCpuMs: number;
   pgCpuMs: number | null;
+  /** PostgreSQL's CPU ms per request of the page, serving us (PostGraphile) */
+  ourDbCpuMs: number;
+  pgDbCpuMs: number | null;
   pgNote: string;
   bareReadMs: number;
   /** one `/config-file save` (the server saves after each change, VYOS_SAVE=on) */
@@ -182,6 +188,8 @@ async function post(url: string, body: string, headers: Record<string, string> =
 interface Load {
   rps: number;
   cpuMs: number;
+  /** PostgreSQL's CPU ms per request (every postgres process on this machine) */
+  dbCpuMs: number;
 }
 
 /**
@@ -190,9 +198,10 @@ interface Load {
  */
 async function rps(url: string, body: string, headers: Record<string, string>, duration: number, pid?: number): Promise<Load> {
   const before = pid === undefined ? 0 : processCpuMs(pid);
+  const dbBefore = postgresCpuMs();
   const r = await autocannon({ url: `${url}/graphql`, method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body, connections: CONNECTIONS, duration });
   if (r.non2xx || r.errors) throw new Error(`${url}: ${r.non2xx} non-2xx replies, ${r.errors} errors under load`);
-  return { rps: r.requests.average, cpuMs: pid === undefined ? NaN : (processCpuMs(pid) - before) / r.requests.total };
+  return { rps: r.requests.average, cpuMs: pid === undefined ? NaN : (processCpuMs(pid) - before) / r.requests.total, dbCpuMs: (postgresCpuMs() - dbBefore) / r.requests.total };
 }
 
 async function inSync(server: ServerProcess, admin: string): Promise<{ inSync: boolean; items: { kind: string; ruleNumber: number }[] }> {
@@ -280,8 +289,14 @@ async function measureSize(rules: number): Promise<SizeFigures> {
     const pgRps = pgTarget ? avg(pgRuns.map((x) => x.rps)) : null;
     const ourCpuMs = avg(ourRuns.map((x) => x.cpuMs));
     const pgCpuMs = pgTarget ? avg(pgRuns.map((x) => x.cpuMs)) : null;
-    const runs = (xs: Load[]) => xs.map((x) => `${x.rps.toFixed(0)} req/s (${x.cpuMs.toFixed(2)} ms CPU each)`).join(', ');
+    const ourDbCpuMs = avg(ourRuns.map((x) => x.dbCpuMs));
+    const pgDbCpuMs = pgTarget ? avg(pgRuns.map((x) => x.dbCpuMs)) : null;
+    const runs = (xs: Load[]) => xs.map((x) => `${x.rps.toFixed(0)} req/s (${x.cpuMs.toFixed(2)} ms CPU each, PostgreSQL ${x.dbCpuMs.toFixed(2)} ms)`).join(', ');
     console.log(`  vms(first: ${PAGE}) uncached: ${runs(ourRuns)}; PostGraphile: ${pgTarget ? runs(pgRuns) : 'n/a'}`);
+    if (READS_ONLY) {
+      const none = NaN;
+      return { rules, load, loadAfter: loadavg(), bareSaveMs: none, bareCommitMs: none, loneAddMs: none, loneRouterMs: none, concurrentWallMs: none, concurrentCommits: 0, concurrentFailed: 0, provisionMsPerVm: none, provisionFailed: 0, ourRps, pgRps, ourCpuMs, pgCpuMs, ourDbCpuMs, pgDbCpuMs, pgNote, bareReadMs, syncMs, inSyncAfter: before.inSync };
+    }
 
     // 1. The floor: a bare commit with commit-confirm plus the confirm, at this fleet size.
     const caps = await router.capabilities();
@@ -333,7 +348,7 @@ async function measureSize(rules: number): Promise<SizeFigures> {
 
     const loadAfter = loadavg();
     console.log(`  load average at the end: ${loads(loadAfter)}`);
-    return { rules, load, loadAfter, bareSaveMs, bareCommitMs, loneAddMs, loneRouterMs, concurrentWallMs, concurrentCommits, concurrentFailed, provisionMsPerVm, provisionFailed, ourRps, pgRps, ourCpuMs, pgCpuMs, pgNote, bareReadMs, syncMs, inSyncAfter: after.inSync };
+    return { rules, load, loadAfter, bareSaveMs, bareCommitMs, loneAddMs, loneRouterMs, concurrentWallMs, concurrentCommits, concurrentFailed, provisionMsPerVm, provisionFailed, ourRps, pgRps, ourCpuMs, pgCpuMs, ourDbCpuMs, pgDbCpuMs, pgNote, bareReadMs, syncMs, inSyncAfter: after.inSync };
   } finally {
     postgraphile?.child.kill('SIGTERM');
     await server?.stop();
@@ -371,6 +386,7 @@ async function main(): Promise<void> {
       [`PostGraphile v5, the same page, req/s`, ...figures.map((f) => (f.pgRps === null ? 'n/a' : f.pgRps.toFixed(0)))],
       ['  ours / PostGraphile', ...figures.map((f) => (f.pgRps === null ? 'n/a' : ratio(f.ourRps / f.pgRps)))],
       ['  (server CPU per request, ours / PostGraphile)', ...figures.map((f) => (f.pgCpuMs === null ? 'n/a' : `${f.ourCpuMs.toFixed(2)} / ${f.pgCpuMs.toFixed(2)} ms`))],
+      ['  (PostgreSQL CPU per request, serving ours / PostGraphile)', ...figures.map((f) => (f.pgDbCpuMs === null ? 'n/a' : `${f.ourDbCpuMs.toFixed(2)} / ${f.pgDbCpuMs.toFixed(2)} ms`))],
       ['`syncReport` vs one bare router read of `nat destination`', ...figures.map((f) => ratio(f.syncMs / f.bareReadMs))],
       ['  (`syncReport` / bare read, medians of 5)', ...figures.map((f) => `${ms(f.syncMs)} / ${ms(f.bareReadMs)}`)],
       ['in sync after the mutations', ...figures.map((f) => (f.inSyncAfter ? 'yes' : 'NO'))],

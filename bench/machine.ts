@@ -1,6 +1,6 @@
 // What the figures were measured on, printed at the top of every benchmark. The load average
 // tells whether something else was running on the machine at the same time.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { availableParallelism, loadavg, totalmem } from 'node:os';
 import pg from 'pg';
 
@@ -22,4 +22,23 @@ export function processCpuMs(pid: number): number {
   // the command name (field 2) may hold spaces; the fields after it start past its ')'
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+/**
+ * CPU time all PostgreSQL processes on this machine have used so far, in ms (0 when PostgreSQL
+ * runs elsewhere): what a read costs the database, beside what it costs the server.
+ */
+export function postgresCpuMs(): number {
+  let total = 0;
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      if (!stat.includes('(postgres)')) continue;
+      total += processCpuMs(Number(pid));
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return total;
 }

@@ -91,6 +91,8 @@ export interface Config {
   snapshotKeep: number;
   /** bound of the read cache (docs/read-cache.md); 0 = no read or key caching, every read asks PostgreSQL */
   readCacheMaxBytes: number;
+  /** READ_PLANS: the VM list answered by planned SQL, without graphql-js (graphql/read-plans.ts) */
+  readPlans: boolean;
   /** serve the GraphiQL IDE at GET /graphql to browsers */
   graphqlIde: boolean;
 }
@@ -377,5 +379,6 @@ function readConfig(env: Source): Config {
     snapshotKeep: integer(env, 'SNAPSHOT_KEEP', 20, 1, 1000),
     graphqlIde: bool(env, 'GRAPHQL_IDE', true),
     readCacheMaxBytes: integer(env, 'READ_CACHE_MAX_BYTES', 32 * 1_048_576, 0, 4096 * 1_048_576),
+    readPlans: bool(env, 'READ_PLANS', true),
   };
 }

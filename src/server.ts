@@ -19,6 +19,7 @@ import { graphqlOverHttpPlugin } from './graphql/graphql-over-http.js';
 import { PersistedQueryStore } from './graphql/persisted-queries.js';
 import { createReadLoaders } from './graphql/read-model.js';
 import { answerFromReadCache, readCachePlugin } from './graphql/read-cache-http.js';
+import { answerFromReadPlan, ReadPlans } from './graphql/read-plans-http.js';
 import { graphqlIde } from './graphql/ide.js';
 import { wsExecution } from './graphql/ws-execution.js';
 import { checkHealth, checkReadiness } from './observability/health.js';
@@ -155,6 +156,8 @@ export async function startHttpServer(schema: GraphQLSchema, app: AppServices): 
     resumeRequestContext(),
     graphqlGuard({ orm, schema, limits, limiter, logger, keys: app.keys, persistedQueries }),
     answerFromReadCache(app.readCache, metrics),
+    // The VM list without graphql-js, when its document has a plan (docs/performance.md "Planned reads").
+    ...(config.readPlans ? [answerFromReadPlan({ orm, plans: new ReadPlans(schema), limits, cache: app.readCache, metrics })] : []),
     expressMiddleware(apollo, {
       context: async ({ req, res }): Promise<GraphQLContext> => {
         const em = orm.em.fork();

@@ -172,6 +172,11 @@ interface Sql {
   params: unknown[];
 }
 
+/** What runs a page's statements: a request's EntityManager, or PreparedReads (database/prepared-reads.ts). */
+export interface SqlReader {
+  execute<T extends object>(sql: string, params: unknown[]): Promise<T>;
+}
+
 /** `(a, b) <op> (?::ta, ?::tb)`: one row comparison, which a btree index on (a, b) serves. */
 function compare(keyset: Keyset, op: string, values: readonly string[]): Sql {
   const cols = keyset.key.map((k) => k.column).join(', ');
@@ -229,7 +234,7 @@ export function countQuery(source: PageSource): Sql {
  * probe beyond the starting cursor (only when there is one) and the count (only when selected).
  */
 export async function keysetPage<Row>(
-  em: EntityManager,
+  em: SqlReader,
   keyset: Keyset,
   source: PageSource,
   req: PageRequest,

@@ -8,11 +8,11 @@ import type { Request, RequestHandler, Response } from 'express';
 import { rootFieldsOf, operationLabel, type RootFields } from '../observability/graphql-plugin.js';
 import { requestRecordOf } from '../observability/http.js';
 import type { AppMetrics } from '../observability/metrics.js';
-import type { GraphQLContext } from './context.js';
+import type { AuthInfo, GraphQLContext } from './context.js';
 import { requestAuth } from '../security/http-guard.js';
-import { answerBody, answerContentType, cacheKey, isCacheable, wantsFreshAnswer, type ReadCache } from './read-cache.js';
+import { answerBody, answerContentType, cacheKey, isCacheable, wantsFreshAnswer, type CacheOutcome, type ReadCache } from './read-cache.js';
 
-const MAX_OPERATION_NAME = 100;
+export const MAX_OPERATION_NAME = 100;
 
 /** Computes and keeps answers to cacheable queries sent as JSON POSTs. */
 export function readCachePlugin(cache: ReadCache, metrics: AppMetrics): ApolloServerPlugin<GraphQLContext> {
@@ -76,11 +76,23 @@ export function answerFromReadCache(cache: ReadCache, metrics: AppMetrics): Requ
     const hit = lookup(cache, req, res);
     if (!hit) return next();
     const { answer, auth, contentType, operationName } = hit;
-    metrics.readCacheRequest('hit');
-    metrics.graphqlOperation(answer.operation, 'query', [], (performance.now() - started) / 1000);
-    const record = requestRecordOf(res);
-    if (record) record.graphql = { operation: answer.operation, operationName, type: 'query', errorCodes: [], auth, readCache: 'hit' };
-    res.status(200).setHeader('content-type', contentType);
-    res.send(answer.body);
+    sendAnswer(res, metrics, { ...answer, auth, contentType, operationName, readCache: 'hit', started });
   };
+}
+
+/**
+ * A successful query's answer computed at the HTTP edge (a cache hit, a planned read), with what
+ * Apollo's plugins would have recorded: the read cache outcome, the operation metric, the log line's details.
+ */
+export function sendAnswer(
+  res: Response,
+  metrics: AppMetrics,
+  a: { body: string; operation: string; operationName: string | null; auth: AuthInfo; contentType: string; readCache: CacheOutcome; started: number; planned?: boolean },
+): void {
+  metrics.readCacheRequest(a.readCache);
+  metrics.graphqlOperation(a.operation, 'query', [], (performance.now() - a.started) / 1000);
+  const record = requestRecordOf(res);
+  if (record) record.graphql = { operation: a.operation, operationName: a.operationName, type: 'query', errorCodes: [], auth: a.auth, readCache: a.readCache, ...(a.planned ? { planned: true } : {}) };
+  res.status(200).setHeader('content-type', a.contentType);
+  res.send(a.body);
 }

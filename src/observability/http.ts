@@ -20,6 +20,8 @@ export interface OperationRecord {
   auth: AuthInfo | null;
   /** hit, miss or bypass (docs/read-cache.md) */
   readCache?: string;
+  /** answered by a read plan, without graphql-js (read-plans.ts) */
+  planned?: boolean;
 }
 
 export interface RequestRecord {
@@ -126,6 +128,7 @@ export function observeRequests(metrics: AppMetrics, logger: Logger): RequestHan
         line.keyName = gql?.auth?.name ?? null;
         line.credential = gql?.auth ? 'valid' : record.credentialPresented ? (gql ? 'invalid' : 'unchecked') : 'none';
         if (gql?.readCache) line.readCache = gql.readCache;
+        if (gql?.planned) line.planned = true;
       }
       // As loud as its worst error code (domain/errors.ts), never quieter than the request itself.
       const floor = res.statusCode >= 500 ? 'warn' : PROBES.has(route) ? 'debug' : 'info';

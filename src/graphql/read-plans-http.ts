@@ -70,9 +70,13 @@ export function answerFromReadPlan(deps: { orm: MikroORM; plans: ReadPlans; limi
     const plan = plans.get(body.query, operationName);
     if (!plan) return next();
 
+    const decline = () => {
+      metrics.readPlanRequests.labels('declined').inc();
+      next();
+    };
     const values = variables as Record<string, unknown>;
     const coerced = getVariableValues(schema, plan.operation.variableDefinitions ?? [], values);
-    if (coerced.errors || limitErrors(measureOperation(schema, plan.document, plan.operation, values), limits).length) return next();
+    if (coerced.errors || limitErrors(measureOperation(schema, plan.document, plan.operation, values), limits).length) return decline();
     let args: PageArgs & { filter?: VmFilterValues | null };
     let request: ReturnType<typeof pageRequest>;
     let filter: VmFilterValues | null;
@@ -81,7 +85,7 @@ export function answerFromReadPlan(deps: { orm: MikroORM; plans: ReadPlans; limi
       request = pageRequest(VM_KEYSET, args, { fieldNodes: [plan.field] } as never);
       filter = checkVmFilter(args.filter as never);
     } catch {
-      return next();
+      return decline();
     }
 
     // As readCachePlugin decides: kept unless the request says no-store.
@@ -93,12 +97,13 @@ export function answerFromReadPlan(deps: { orm: MikroORM; plans: ReadPlans; limi
       text = renderAnswer(plan, page);
     } catch {
       // the full pipeline runs it again and reports the failure as every read does
-      return next();
+      return decline();
     }
     const operation = plans.label(plan);
     if (cacheable) cache.set(cacheKey(auth.role, body.query, body.operationName, body.variables), generation, { body: text, operation });
     // as the observability plugin names it: the operation's own name, else the one the request gave
     const name = (plan.operation.name?.value ?? operationName)?.slice(0, MAX_OPERATION_NAME) ?? null;
+    metrics.readPlanRequests.labels('planned').inc();
     sendAnswer(res, metrics, { body: text, operation, operationName: name, auth, contentType, readCache: cacheable ? 'miss' : 'bypass', started, planned: true });
   };
 }

@@ -212,6 +212,13 @@ export class AppMetrics {
     registers: [this.registry],
   });
 
+  readonly readPlanRequests = new Counter({
+    name: `${PREFIX}read_plan_requests_total`,
+    help: 'GraphQL requests whose document has a read plan, by outcome: planned (answered by its one SQL statement, without graphql-js) or declined (a variable, argument, limit or database error sent it through the full pipeline).',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
   readonly changeFeedLost = new Counter({
     name: `${PREFIX}change_feed_lost_total`,
     help: 'Times the change feed (LISTEN connection that keeps the read cache fresh) closed or stopped answering its heartbeat; the cache stands aside until it listens again.',
@@ -232,6 +239,7 @@ export class AppMetrics {
       this.registry.removeSingleMetric(name);
     }
     for (const outcome of ['hit', 'miss', 'bypass']) this.readCacheRequests.labels(outcome).inc(0);
+    for (const outcome of ['planned', 'declined']) this.readPlanRequests.labels(outcome).inc(0);
     const { registry } = this;
     const cache = () => sources.readCache?.();
     const cacheGauges: [string, string, (c: ReadCacheStats | undefined) => number][] = [

@@ -30,24 +30,34 @@ export function numberedPlaceholders(sql: string): string {
   return sql.replace(/\?/g, () => `$${++n}`);
 }
 
+/** duplicate_prepared_statement: one database session behind several connections (embedded PGlite) */
+const DUPLICATE_PREPARED = '42P05';
+
 export class PreparedReads {
   private readonly names = new Map<string, string>();
+  /** false once the database shows its connections share one session: a name one prepared, another cannot */
+  private named = true;
 
   constructor(private readonly orm: MikroORM) {}
 
   /** Runs one read statement (`?` placeholders) with its values bound; resolves to its rows. */
   async execute<T extends object>(sql: string, params: unknown[]): Promise<T> {
     const text = numberedPlaceholders(sql);
-    let name = this.names.get(text);
-    if (name === undefined && this.names.size < MAX_NAMED) {
+    let name = this.named ? this.names.get(text) : undefined;
+    if (this.named && name === undefined && this.names.size < MAX_NAMED) {
       name = `vmapi_read_${createHash('sha1').update(text).digest('hex').slice(0, 16)}`;
       this.names.set(text, name);
     }
     const client = this.orm.em.getConnection().getKnex().client as unknown as PoolClient;
     const connection = await client.acquireConnection();
     try {
-      const result = await connection.query({ name, text, values: params });
-      return result.rows as T;
+      try {
+        return (await connection.query({ name, text, values: params })).rows as T;
+      } catch (e) {
+        if (name === undefined || (e as { code?: string }).code !== DUPLICATE_PREPARED) throw e;
+        this.named = false;
+        return (await connection.query({ text, values: params })).rows as T;
+      }
     } finally {
       await client.releaseConnection(connection);
     }

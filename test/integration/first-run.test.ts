@@ -47,6 +47,21 @@ test('with no environment the server starts on the embedded database and the sim
   const health = (await (await fetch(`${base}/health`)).json()) as { router: { detail: string } };
   assert.match(health.router.detail, /SIMULATOR/);
 
+  // The VM page is a planned read (docs/performance.md "Planned reads"). PGlite is one session
+  // behind every pooled connection, so a statement one connection prepared by name another cannot
+  // prepare again: side by side, each page must still be answered by its plan, not declined.
+  const page = () =>
+    fetch(`${base}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${key}`, 'cache-control': 'no-store' },
+      body: JSON.stringify({ query: '{ vms { totalCount edges { node { name portRules { externalPort } } } } }' }),
+    }).then((r) => r.json() as Promise<{ data: { vms: { totalCount: number } } }>);
+  const pages = await Promise.all(Array.from({ length: 8 }, page));
+  assert.ok(pages.every((p) => p.data.vms.totalCount === 1), JSON.stringify(pages[0]));
+  const plans = await (await fetch(`${base}/metrics`)).text();
+  assert.match(plans, /vyos_vm_api_read_plan_requests_total\{outcome="planned"\} 8\b/);
+  assert.match(plans, /vyos_vm_api_read_plan_requests_total\{outcome="declined"\} 0\b/);
+
   // SIGTERM drains and exits cleanly
   child.kill('SIGTERM');
   assert.equal(await exited, 0);

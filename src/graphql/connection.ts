@@ -3,7 +3,6 @@
 // a cursor holds the last row's values of those columns at full precision, so "after the cursor"
 // is a plain row comparison `(a, b) > ($1, $2)` that PostgreSQL answers from the index without
 // sorting the table (docs/performance.md#pagination).
-import type { EntityManager } from '@mikro-orm/postgresql';
 import { Kind, type GraphQLResolveInfo, type SelectionSetNode } from 'graphql';
 import { Field, Int, ObjectType, type ClassType } from 'type-graphql';
 import { badInput } from '../domain/errors.js';

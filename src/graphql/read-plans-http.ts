@@ -59,7 +59,10 @@ export function answerFromReadPlan(deps: { orm: MikroORM; plans: ReadPlans; limi
     const started = performance.now();
     const body = req.body as { query?: unknown; operationName?: unknown; variables?: unknown; extensions?: unknown } | undefined;
     // Apollo's own checks of a POST body come first: anything unusual is Apollo's to answer.
-    if (req.method !== 'POST' || !body || typeof body !== 'object' || Array.isArray(body) || typeof body.query !== 'string' || body.extensions != null) return next();
+    if (req.method !== 'POST' || !body || typeof body !== 'object' || Array.isArray(body) || typeof body.query !== 'string') return next();
+    // A persisted query is Apollo's to check and keep; other extensions (a client's name) change nothing.
+    const extensions = body.extensions;
+    if (extensions != null && (typeof extensions !== 'object' || Array.isArray(extensions) || 'persistedQuery' in extensions)) return next();
     const operationName = body.operationName ?? null;
     const variables = body.variables ?? {};
     if ((operationName !== null && typeof operationName !== 'string') || typeof variables !== 'object' || Array.isArray(variables)) return next();

@@ -94,6 +94,9 @@ describe('planned reads', () => {
       assert.equal(answer.status, 200);
       assert.ok(!JSON.parse(answer.body).errors, answer.body);
     }
+    // Apollo Client 4 names itself in `extensions`: nothing there but a persisted query changes the answer
+    const named = await both({ query: queries[0][0], extensions: { clientLibrary: { name: '@apollo/client', version: '4.0.0' } } });
+    assert.equal(named.how, 'planned');
     // the data the plan wrote is the data seeded: the hard strings and the truncated microseconds
     const { answer } = await both({ query: `{ vms { edges { node { ${ALL_FIELDS} } } } }` });
     const nodes = (JSON.parse(answer.body) as { data: { vms: { edges: { node: Record<string, any> }[] } } }).data.vms.edges.map((e) => e.node);

@@ -118,6 +118,10 @@ async function seedDatabase(url: string, rules: number, vms: number): Promise<vo
   const c = new pg.Client({ connectionString: url });
   await c.connect();
   try {
+    // A fresh install's router row is named at the server's first start (src/fleet/routers.ts);
+    // named now, or that start renames it under 45,000 rows, and the dead row versions it leaves
+    // slow every allocation probe until autovacuum comes by.
+    await c.query(`update router set name = 'default' where name = ''`);
     await c.query(
       `insert into vm (id, name, internal_ip, created_at, updated_at)
        select id, 'fleet-' || i, host($2::inet + i), at, at

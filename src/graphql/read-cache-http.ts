@@ -10,7 +10,7 @@ import { requestRecordOf } from '../observability/http.js';
 import type { AppMetrics } from '../observability/metrics.js';
 import type { AuthInfo, GraphQLContext } from './context.js';
 import { requestAuth } from '../security/http-guard.js';
-import { answerBody, answerContentType, cacheKey, isCacheable, wantsFreshAnswer, type CacheOutcome, type ReadCache } from './read-cache.js';
+import { answerBody, answerContentType, cacheKey, forbidsStoring, isCacheable, wantsFreshAnswer, type CacheOutcome, type ReadCache } from './read-cache.js';
 
 export const MAX_OPERATION_NAME = 100;
 
@@ -33,8 +33,7 @@ export function readCachePlugin(cache: ReadCache, metrics: AppMetrics): ApolloSe
             cache.active &&
             http?.method === 'POST' &&
             typeof request.query === 'string' &&
-            // RFC 9111 §5.2.1.5: a request's `no-store` asks that nothing of it or its answer be kept
-            !/(^|[\s,])no-store\b/i.test(http.headers.get('cache-control') ?? '') &&
+            !forbidsStoring(http.headers.get('cache-control')) &&
             isCacheable(operation);
           contextValue.readCache = cacheable ? 'miss' : 'bypass';
           if (cacheable) {

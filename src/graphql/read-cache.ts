@@ -58,6 +58,11 @@ export function wantsFreshAnswer(cacheControl: string | null | undefined): boole
   return !!cacheControl && /(^|[\s,])(no-cache|no-store|max-age\s*=\s*0)\b/i.test(cacheControl);
 }
 
+/** RFC 9111 §5.2.1.5: a request's `no-store` asks that nothing of it or its answer be kept. */
+export function forbidsStoring(cacheControl: string | null | undefined): boolean {
+  return !!cacheControl && /(^|[\s,])no-store\b/i.test(cacheControl);
+}
+
 /** The HTTP body of a successful answer, byte for byte as Apollo writes it. */
 export function answerBody(data: Record<string, unknown>): string {
   return `${JSON.stringify({ data })}\n`;

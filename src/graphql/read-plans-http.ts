@@ -15,7 +15,7 @@ import { limitErrors, measureOperation, type QueryLimits } from '../security/que
 import { keysetPage, pageRequest, type PageArgs } from './connection.js';
 import { checkVmFilter } from './filters.js';
 import { MAX_OPERATION_NAME, sendAnswer } from './read-cache-http.js';
-import { answerContentType, cacheKey, type ReadCache } from './read-cache.js';
+import { answerContentType, cacheKey, forbidsStoring, type ReadCache } from './read-cache.js';
 import { VM_KEYSET, vmSource, type VmFilterValues } from './read-pages.js';
 import { planRead, renderAnswer, type PlannedRow, type ReadPlan } from './read-plans.js';
 
@@ -48,8 +48,6 @@ export class ReadPlans {
     return operationLabel(plan.operation, this.roots);
   }
 }
-
-const NO_STORE = /(^|[\s,])no-store\b/i;
 
 export function answerFromReadPlan(deps: { orm: MikroORM; plans: ReadPlans; limits: QueryLimits; cache: ReadCache; metrics: AppMetrics }): RequestHandler {
   const { orm, plans, limits, cache, metrics } = deps;
@@ -92,7 +90,7 @@ export function answerFromReadPlan(deps: { orm: MikroORM; plans: ReadPlans; limi
     }
 
     // As readCachePlugin decides: kept unless the request says no-store.
-    const cacheable = cache.active && !NO_STORE.test(req.headers['cache-control'] ?? '');
+    const cacheable = cache.active && !forbidsStoring(req.headers['cache-control']);
     const generation = cache.generation;
     let text: string;
     try {

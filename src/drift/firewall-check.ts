@@ -1,10 +1,10 @@
 // VYOS_FIREWALL=check: whether the router's forward filter lets each port rule's traffic reach its
 // VM (docs/operations.md "Making the port reachable"). A NAT rule the filter drops is a port that
 // does not answer, with a mutation that said "success".
-import { forwardOutcome, readFirewall13, readFirewallIpv4, type FirewallIpv4, type Outcome } from '../vyos/forward-filter.js';
+import { forwardOutcome, packetFieldsRead, readFirewall13, readFirewallIpv4, type FirewallIpv4, type Outcome } from '../vyos/forward-filter.js';
 import { ownedNumber, ownedStanding, readOwned, type OwnedRule, type OwnedStanding } from '../vyos/owned-rule.js';
 import type { RouterApi } from '../vyos/types.js';
-import { portRun, protocolTransports } from '../vyos/traffic-match.js';
+import { portRun, protocolTransports, type PortRange } from '../vyos/traffic-match.js';
 import type { ExpectedRule } from './drift-diff.js';
 
 export type FirewallMode = 'off' | 'check' | 'manage';
@@ -50,12 +50,28 @@ function notChecked(mode: FirewallMode, detail: string): FirewallReportData {
 /** Each enabled rule's fate in the filter (pure). */
 export function checkForwarding(fw: FirewallIpv4, expected: readonly ExpectedRule[], wanInterface: string): FirewallReportData {
   const seen = new Map<string, Outcome>();
+  // Keyed by what the filter reads: behind a filter with no address or port condition, 30,000 rules are two evaluations.
+  const reads = packetFieldsRead(fw);
   const outcome = (transport: 'tcp' | 'udp', address: string, port: number): Outcome => {
-    const key = `${transport} ${address} ${port}`;
+    const key = `${transport}${reads.address ? ` ${address}` : ''}${reads.port ? ` ${port}` : ''}`;
     let o = seen.get(key);
     if (!o) seen.set(key, (o = forwardOutcome(fw, { transport, address, port, inboundInterface: wanInterface })));
     return o;
   };
+  /** The worst a transport meets over a run of ports: a drop, else an unknown, else the accept. */
+  const worst = (t: 'tcp' | 'udp', address: string, [first, last]: PortRange): Outcome => {
+    if (!reads.port) return outcome(t, address, first);
+    let unsure: Outcome | null = null;
+    for (let port = first; port <= last; port++) {
+      const o = outcome(t, address, port);
+      if (o.verdict === 'drop') return o;
+      if (o.verdict === 'unknown') unsure ??= o;
+    }
+    return unsure ?? outcome(t, address, first);
+  };
+  // A fleet's rules share a handful of port and protocol texts: read each once.
+  const runs = memo(portRun);
+  const transportsOf = memo(protocolTransports);
   const report: FirewallReportData = {
     mode: 'check',
     checked: true,
@@ -67,43 +83,46 @@ export function checkForwarding(fw: FirewallIpv4, expected: readonly ExpectedRul
     findings: [],
   };
   for (const { portRuleId, expected: rule } of expected) {
-    if (rule.disabled || !rule.translationAddress) continue;
+    const address = rule.translationAddress;
+    if (rule.disabled || !address) continue;
     // The filter sees the translated port: a range keeps its numbers, so every port of it counts.
-    const run = rule.internalPort !== undefined ? portRun(rule.internalPort) : portRun(rule.externalPort);
+    const run = runs(rule.internalPort !== undefined ? rule.internalPort : rule.externalPort);
     if (run === null) continue;
-    const want = protocolTransports(rule.protocol);
-    const transports = (['tcp', 'udp'] as const).filter((t) => want[t]);
-    const worst = (t: 'tcp' | 'udp'): Outcome => {
-      let unsure: Outcome | null = null;
-      for (let port = run[0]; port <= run[1]; port++) {
-        const o = outcome(t, rule.translationAddress!, port);
-        if (o.verdict === 'drop') return o;
-        if (o.verdict === 'unknown') unsure ??= o;
-      }
-      return unsure ?? outcome(t, rule.translationAddress!, run[0]);
-    };
-    const outcomes = transports.map((t) => ({ t, o: worst(t) }));
-    const dropped = outcomes.filter((x) => x.o.verdict === 'drop');
-    const unsure = outcomes.filter((x) => x.o.verdict === 'unknown');
-    const concerned = dropped.length ? dropped : unsure;
+    const want = transportsOf(rule.protocol);
+    const tcp = want.tcp ? worst('tcp', address, run) : null;
+    const udp = want.udp ? worst('udp', address, run) : null;
+    const dropped = tcp?.verdict === 'drop' || udp?.verdict === 'drop';
+    const verdict = dropped ? 'drop' : 'unknown';
+    const concerned = [tcp?.verdict === verdict ? (['tcp', tcp] as const) : null, udp?.verdict === verdict ? (['udp', udp] as const) : null].filter((x) => x !== null);
     if (concerned.length === 0) {
       report.accepted++;
       continue;
     }
-    if (dropped.length) report.dropped++;
+    if (dropped) report.dropped++;
     else report.uncertain++;
     if (report.findings.length < MAX_FINDINGS) {
       report.findings.push({
         ruleNumber: rule.ruleNumber,
         portRuleId,
-        verdict: dropped.length ? 'DROPPED' : 'UNCERTAIN',
-        transports: concerned.map((x) => x.t).join(', '),
-        by: concerned[0].o.by,
+        verdict: dropped ? 'DROPPED' : 'UNCERTAIN',
+        transports: concerned.map(([t]) => t).join(', '),
+        by: concerned[0][1].by,
       });
     }
   }
   report.detail = summary(report, fw);
   return report;
+}
+
+/** `fn` with its answers kept per argument (for pure readers of a few distinct texts). */
+function memo<A, R>(fn: (a: A) => R): (a: A) => R {
+  const kept = new Map<A, R>();
+  return (a) => {
+    if (kept.has(a)) return kept.get(a)!;
+    const r = fn(a);
+    kept.set(a, r);
+    return r;
+  };
 }
 
 function summary(r: FirewallReportData, fw: FirewallIpv4): string {

@@ -11,6 +11,7 @@ import { masqueradeRule } from '../domain/hairpin.js';
 import { configuredAcceptRule } from '../vyos/managed-accept.js';
 import { ownedNumber, ownedStanding, readOwned, type OwnedRule, type OwnedState } from '../vyos/owned-rule.js';
 import { diffDrift, syncReport, type ExpectedRule, type SyncReportData } from './drift-diff.js';
+import type { ExpectedRulesCache } from './expected-cache.js';
 
 /** What the drift operations need from the composition root. */
 export interface DriftDeps {
@@ -19,15 +20,17 @@ export interface DriftDeps {
   router: RouterApi;
   /** keeps each report's firewall check for /health and /metrics */
   firewall?: FirewallWatch;
+  /** keeps the expected rules between reports while the database has not changed (none: read each time) */
+  expected?: ExpectedRulesCache;
 }
 
 export interface DriftSnapshot {
-  expected: ExpectedRule[];
+  expected: readonly ExpectedRule[];
   routerRules: RouterRule[];
   report: SyncReportData;
 }
 
-export function compare(expected: ExpectedRule[], routerRules: RouterRule[], config: Config, state: { pendingUndos: number; unsavedSince: Date | null } = { pendingUndos: 0, unsavedSince: null }): SyncReportData {
+export function compare(expected: readonly ExpectedRule[], routerRules: RouterRule[], config: Config, state: { pendingUndos: number; unsavedSince: Date | null } = { pendingUndos: 0, unsavedSince: null }): SyncReportData {
   return { router: config.routerName, ...syncReport(diffDrift(expected, routerRules, config.natRuleRange, config.wanInterface), new Date(), state.pendingUndos, state.unsavedSince) };
 }
 
@@ -42,7 +45,7 @@ async function readMasquerade(deps: DriftDeps): Promise<{ rule: OwnedRule; held:
 /** Both reads and the diff, on `em` (a consistent read: no batch in flight). */
 export async function snapshot(em: EntityManager, deps: DriftDeps): Promise<DriftSnapshot> {
   const database = async () => ({
-    expected: await expectedRules(em, deps.config),
+    expected: deps.expected ? await deps.expected.read(em, deps.config) : await expectedRules(em, deps.config),
     pendingUndos: await unsettledCount(em, deps.config.routerName),
     unsavedSince: (await unsavedState(em, deps.config.routerName))?.since ?? null,
   });

@@ -12,6 +12,7 @@ import type { ChangeClock } from '../database/change-clock.js';
 import { FirewallWatch } from '../drift/firewall-check.js';
 import { reconcile } from '../drift/reconcile.js';
 import { SyncJob } from '../drift/sync-job.js';
+import { ExpectedRulesCache } from '../drift/expected-cache.js';
 import { takeSyncReport, type DriftDeps } from '../drift/sync-report.js';
 import { CapacityReader } from '../observability/capacity.js';
 import type { RouterHealthDeps } from '../observability/health.js';
@@ -81,7 +82,7 @@ export class RouterUnit {
     this.coordinator = new Coordinator({ router: this.client, store: this.store, config, logger, events: shared.events, hooks: shared.metrics.coordinatorHooksOf(config.routerName) });
     this.capacity = new CapacityReader(() => shared.orm, config, shared.clock);
     this.firewall = new FirewallWatch(config.vyosFirewall);
-    const drift: DriftDeps = (this.drift = { config, coordinator: this.coordinator, router: this.client, firewall: this.firewall });
+    const drift: DriftDeps = (this.drift = { config, coordinator: this.coordinator, router: this.client, firewall: this.firewall, expected: new ExpectedRulesCache() });
     // Each router's job is elected on its own lock; a registered router's first attempt comes at
     // a random point of the first 5 s, so replicas starting together share the leaderships out.
     const firstRunMs = !opts.registered ? undefined : Math.round(Math.random() * Math.min(config.syncIntervalSeconds * 1000, 5000));

@@ -145,6 +145,32 @@ export function ruleMatches(rule: FirewallRule, p: ForwardedPacket): Match {
   return m;
 }
 
+/** Which of a packet's per-rule fields (its address, its port) any rule of the filter looks at. */
+export interface PacketFieldsRead {
+  address: boolean;
+  port: boolean;
+}
+
+/**
+ * What `forwardOutcome` can depend on beyond the transport and the inbound interface: only a
+ * `destination address` or `destination port` condition reads the packet's address or port (the
+ * other conditions are the same for every forward, or undecidable for all). Two packets that
+ * differ only in fields no rule reads meet the same outcome, so a fleet's check is one evaluation
+ * per distinct value read, not one per rule.
+ */
+export function packetFieldsRead(fw: FirewallIpv4): PacketFieldsRead {
+  const read = { address: false, port: false };
+  for (const chain of [fw.forward, ...fw.names.values()]) {
+    for (const rule of chain?.rules ?? []) {
+      const d = rule.node['destination'];
+      if (!isObject(d)) continue;
+      if ('address' in d) read.address = true;
+      if ('port' in d) read.port = true;
+    }
+  }
+  return read;
+}
+
 /** Where a packet's fate was decided: "default-action drop" or "rule 20 (drop)", with the chain. */
 export interface Outcome {
   verdict: 'accept' | 'drop' | 'unknown';

@@ -26,7 +26,7 @@ registerEnumType(RouterLifecycle, {
 @Entity({ tableName: 'router' })
 export class Router {
   [PrimaryKeyProp]?: 'name';
-  [OptionalProps]?: 'url' | 'keyRef' | 'tlsInsecure' | 'caFile' | 'wanInterface' | 'syntax' | 'commitConfirm' | 'natRuleRange' | 'externalPortRange' | 'lanPool' | 'lifecycle' | 'fromEnv' | 'createdAt' | 'updatedAt';
+  [OptionalProps]?: 'url' | 'keyRef' | 'tlsInsecure' | 'caFile' | 'wanInterface' | 'syntax' | 'commitConfirm' | 'natRuleRange' | 'externalPortRange' | 'lanPool' | 'lifecycle' | 'fromEnv' | 'rulesGeneration' | 'createdAt' | 'updatedAt';
 
   /** ROUTER_NAME for the router configured by the environment */
   @PrimaryKey({ type: 'text' })
@@ -75,6 +75,14 @@ export class Router {
   /** configured by the environment (VYOS_URL, ROUTER_NAME): each start with this ROUTER_NAME updates it */
   @Property({ type: 'boolean', default: false })
   fromEnv: boolean = false;
+
+  /**
+   * Moves with every committed change to this router's `vm` and `port_rule` rows, whoever writes
+   * them (statement triggers, migration 20261203114500): a drift check reads its database half
+   * again only when this moved (issue 16). Never written by the ORM, so never loaded by it.
+   */
+  @Property({ type: 'bigint', default: 0, lazy: true })
+  rulesGeneration?: string;
 
   @Property({ type: 'timestamptz' })
   createdAt: Date = new Date();

@@ -15,6 +15,25 @@ describe('diffDrift', () => {
     assert.deepEqual(diffDrift(ours(a, b), [foreign, a, b], RANGE, 'eth0'), []);
   });
 
+  it('finds the same differences whatever order the two lists come in (it merges them by rule number)', () => {
+    const exp = [rule(10003), rule(10000), rule(10002, { internalPort: '8080' }), rule(10005)];
+    const held = [rule(10005), rule(10004), rule(10002), rule(10000), rule(40)];
+    const kinds = (e: RouterRule[], r: RouterRule[]) => diffDrift(ours(...e), r, RANGE, 'eth0').map((i) => [i.kind, i.ruleNumber]);
+    const expectedKinds = [
+      [DriftKind.DRIFTED, 10002],
+      [DriftKind.MISSING_ON_ROUTER, 10003],
+      [DriftKind.UNMANAGED_ON_ROUTER, 10004],
+    ];
+    assert.deepEqual(kinds(exp, held), expectedKinds);
+    const byNumber = (a: RouterRule, b: RouterRule) => a.ruleNumber - b.ruleNumber;
+    assert.deepEqual(kinds([...exp].sort(byNumber), [...held].sort(byNumber)), expectedKinds);
+  });
+
+  it('two rows on one rule number are both compared with the router rule there (none is MISSING)', () => {
+    const items = diffDrift(ours(rule(10000), rule(10000, { internalPort: '8080' })), [rule(10000)], RANGE, 'eth0');
+    assert.deepEqual(items.map((i) => [i.kind, i.ruleNumber]), [[DriftKind.DRIFTED, 10000]]);
+  });
+
   it('MISSING_ON_ROUTER for a row with no rule of its number', () => {
     const items = diffDrift(ours(rule(10000), rule(10001)), [rule(10000)], RANGE, 'eth0');
     assert.deepEqual(items, [{ kind: DriftKind.MISSING_ON_ROUTER, ruleNumber: 10001, portRuleId: 'id-10001', routerRule: null, fields: [] }]);

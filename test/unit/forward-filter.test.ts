@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import { checkForwarding, MAX_FINDINGS } from '../../src/drift/firewall-check.js';
 import type { ExpectedRule } from '../../src/drift/drift-diff.js';
 import { commandsToConfigJson } from '../../src/vyos/config-json.js';
-import { forwardOutcome, readFirewall13, readFirewallIpv4, type ForwardedPacket } from '../../src/vyos/forward-filter.js';
+import { forwardOutcome, packetFieldsRead, readFirewall13, readFirewallIpv4, type ForwardedPacket } from '../../src/vyos/forward-filter.js';
 import { addressCatches } from '../../src/vyos/traffic-match.js';
 import type { RouterCommand } from '../../src/vyos/types.js';
 import { rule } from '../support/router-rules.js';
@@ -157,6 +157,15 @@ describe('checkForwarding: every enabled port rule', () => {
     const report = checkForwarding(fw, [range(10001, '30000-30049'), range(10002, '30000-30050'), range(10003, '30040-30060')], 'eth0');
     assert.deepEqual([report.accepted, report.dropped], [1, 2]);
     assert.deepEqual(report.findings.map((f) => f.ruleNumber), [10002, 10003]);
+  });
+
+  it('evaluates once per value the filter reads: a port or address condition in a jumped-to chain still tells rules apart', () => {
+    assert.deepEqual(packetFieldsRead(firewall()), { address: false, port: false });
+    assert.deepEqual(packetFieldsRead(firewall(`${F} default-action drop`, `${F} rule 10 action accept`, `${F} rule 10 protocol tcp`)), { address: false, port: false });
+    const fw = firewall(`${F} default-action drop`, `${F} rule 10 action jump`, `${F} rule 10 jump-target VMS`, 'set firewall ipv4 name VMS rule 5 action accept', 'set firewall ipv4 name VMS rule 5 destination address 192.168.64.7');
+    assert.deepEqual(packetFieldsRead(fw), { address: true, port: false });
+    const report = checkForwarding(fw, [expected(10001, { translationAddress: '192.168.64.7' }), expected(10002, { translationAddress: '192.168.64.8' })], 'eth0');
+    assert.deepEqual(report.findings.map((f) => [f.ruleNumber, f.verdict]), [[10002, 'DROPPED']]);
   });
 
   it(`lists the first ${MAX_FINDINGS} findings and counts them all`, () => {

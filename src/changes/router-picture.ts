@@ -24,6 +24,19 @@ const POINT_SPAN = 64;
 const READ_CONCURRENCY = 4;
 /** Rules read one by one before any has been timed (then the cost model decides). */
 const COLD_READS = 16;
+/**
+ * Touched-rule reads the cost model remembers. It takes their median: a read timed while this
+ * process was busy with a burst of requests (160 ms for one rule that takes 3) once kept a
+ * running average high enough to send the next two batches of 99 to whole reads (issue 16).
+ */
+const PER_RULE_SAMPLES = 9;
+
+function median(xs: readonly number[]): number | null {
+  if (xs.length === 0) return null;
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
 
 interface Wide {
   ruleNumber: number;
@@ -40,8 +53,8 @@ export class RouterPicture implements RouterView {
   /** each rule's catchment as it was indexed (to unindex it without deriving it again) */
   private readonly indexed = new Map<number, Catchment>();
   private takenAt: number | null = null;
-  /** measured: ms per rule of a touched-rule read, and a whole read's ms at a rule count */
-  private perRuleMs: number | null = null;
+  /** measured: ms per rule of the last touched-rule reads, and a whole read's ms at a rule count */
+  private readonly perRuleSamples: number[] = [];
   private whole: { ms: number; rules: number } | null = null;
 
   constructor(private readonly opts: { wanInterface: string; maxAgeMs: number }) {}
@@ -77,7 +90,8 @@ export class RouterPicture implements RouterView {
     const started = performance.now();
     const rules = await readNatRules(router);
     this.whole = { ms: performance.now() - started, rules: rules.size };
-    for (const n of [...this.map.keys()]) if (!rules.has(n)) this.put(n, undefined);
+    // Deleting the entry being visited is safe in a Map iteration; no copy of 30,000 keys.
+    for (const n of this.map.keys()) if (!rules.has(n)) this.put(n, undefined);
     for (const [n, rule] of rules) this.put(n, rule);
     this.takenAt = Date.now();
     return rules;
@@ -106,7 +120,8 @@ export class RouterPicture implements RouterView {
     };
     await Promise.all(Array.from({ length: Math.min(READ_CONCURRENCY, wanted.length) }, worker));
     const perRule = (performance.now() - started) / wanted.length;
-    this.perRuleMs = this.perRuleMs === null ? perRule : 0.7 * this.perRuleMs + 0.3 * perRule;
+    this.perRuleSamples.push(perRule);
+    if (this.perRuleSamples.length > PER_RULE_SAMPLES) this.perRuleSamples.shift();
     for (const n of wanted) this.put(n, read.get(n));
     return read;
   }
@@ -136,9 +151,10 @@ export class RouterPicture implements RouterView {
     if (this.whole === null) return false;
     // Until a touched read has been timed, read a few rules one by one and time them: assuming one
     // costs what a whole read does kept every batch of two or more on whole reads, never measured.
-    if (this.perRuleMs === null) return k > COLD_READS;
+    const perRuleMs = median(this.perRuleSamples);
+    if (perRuleMs === null) return k > COLD_READS;
     const wholeNow = this.whole.ms * Math.max(1, this.map.size / Math.max(1, this.whole.rules));
-    return k * this.perRuleMs > wholeNow;
+    return k * perRuleMs > wholeNow;
   }
 
   private put(n: number, rule: RouterRule | undefined): void {

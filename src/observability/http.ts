@@ -97,7 +97,7 @@ export function observeRequests(metrics: AppMetrics, logger: Logger): RequestHan
     res.setHeader('X-Request-Id', requestId);
     const record: RequestRecord = {
       requestId,
-      log: { requestId, keyId: null },
+      log: { requestId, keyId: null, arrivedAt: started },
       credentialPresented: Boolean(req.headers.authorization || req.headers['x-api-key']),
     };
     (res as Response & Carrier)[RECORD] = record;

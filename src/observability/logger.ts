@@ -10,6 +10,8 @@ import type { LogLevel } from '../domain/errors.js';
  */
 export interface LogContext {
   requestId?: string;
+  /** when the request arrived (performance.now()): the batch window counts from it; not a log field */
+  arrivedAt?: number;
   keyId?: string | null;
   batchId?: string;
   requestIds?: string[];
@@ -49,7 +51,7 @@ function contextFields(): Record<string, unknown> {
   const span = trace.getSpanContext(context.active());
   if (!c && !span) return {};
   const out: Record<string, unknown> = {};
-  if (c) for (const [k, v] of Object.entries(c)) if (v !== undefined) out[k] = v;
+  if (c) for (const [k, v] of Object.entries(c)) if (v !== undefined && k !== 'arrivedAt') out[k] = v;
   if (span && isSpanContextValid(span)) {
     out.trace_id = span.traceId;
     out.span_id = span.spanId;

@@ -368,7 +368,7 @@ async function measureSize(rules: number): Promise<SizeFigures> {
       await add();
       const wall = performance.now() - t0;
       const simBusy = sim!.busyMs - busy;
-      while (sim!.saveCount === saves) await new Promise((r) => setTimeout(r, 5));
+      for (const until = Date.now() + 10_000; sim!.saveCount === saves && Date.now() < until; ) await new Promise((r) => setTimeout(r, 5));
       if (i === 0) return;
       walls.push(wall);
       routerShares.push((await routerCallMs(srv)) - calls);

@@ -56,6 +56,8 @@ export interface BatchTx {
   /** the slot the next snapshot goes to (one past the newest, wrapping at `keep`) */
   nextSnapshotSlot(keep: number): Promise<number>;
   recordSnapshot(s: SnapshotRecord, keep: number): Promise<Snapshot>;
+  /** a save is owed once this transaction commits (the save stage clears it): a stopped process's is made by the next catch-up */
+  markSaveOwed(): Promise<void>;
   /** committed changes' audit rows, in this transaction; the rules' and results' ids are added to what each row names */
   recordAudit?(entries: AuditEntry[]): Promise<void>;
   commit(): Promise<void>;
@@ -91,6 +93,8 @@ export interface ChangeStore {
   recordSave(outcome: { ok: true } | { ok: false; error: string }): Promise<void>;
   /** null when the router's running config is saved (as far as this server knows) */
   unsaved(): Promise<UnsavedState | null>;
+  /** a committed batch's save is not made yet (in flight, or left by a process that stopped first) */
+  saveOwed(): Promise<boolean>;
 }
 
 export interface UnsavedState {
@@ -322,6 +326,14 @@ class DatabaseBatchTx implements BatchTx {
     await this.em.nativeUpdate(Operation, { id }, { state, error, updatedAt: new Date() });
   }
 
+  async markSaveOwed(): Promise<void> {
+    await this.em.execute(
+      `insert into router_state (router, save_owed_since) values (?, now())
+         on conflict (router) do update set save_owed_since = coalesce(router_state.save_owed_since, excluded.save_owed_since)`,
+      [this.rules.routerName],
+    );
+  }
+
   async clearNeedsRepair(ruleNumbers: readonly number[]): Promise<void> {
     if (ruleNumbers.length === 0) return;
     await this.em.execute('update port_rule set needs_repair = false where router = ? and needs_repair and rule_number = any(?::int[])', [this.rules.routerName, intArray(ruleNumbers)]);
@@ -461,19 +473,25 @@ export class DatabaseChangeStore implements ChangeStore {
     const em = this.orm.em.fork();
     const now = new Date();
     if (outcome.ok) {
-      await em.upsert(RouterState, { router: this.router, unsavedSince: null, saveError: null, savedAt: now });
+      await em.upsert(RouterState, { router: this.router, unsavedSince: null, saveError: null, savedAt: now, saveOwedSince: null });
       return;
     }
-    // The first failure dates the unsaved state; later ones only refresh the reason.
+    // The first failure dates the unsaved state; later ones only refresh the reason. The save is
+    // no longer owed by a batch: the unsaved state and its retries carry it.
     await em.execute(
       `insert into router_state (router, unsaved_since, save_error) values (?, ?, ?)
-         on conflict (router) do update set unsaved_since = coalesce(router_state.unsaved_since, excluded.unsaved_since), save_error = excluded.save_error`,
+         on conflict (router) do update set unsaved_since = coalesce(router_state.unsaved_since, excluded.unsaved_since), save_error = excluded.save_error, save_owed_since = null`,
       [this.router, now, outcome.error],
     );
   }
 
   async unsaved(): Promise<UnsavedState | null> {
     return unsavedState(this.orm.em.fork(), this.router);
+  }
+
+  async saveOwed(): Promise<boolean> {
+    const row = await this.orm.em.fork().findOne(RouterState, { router: this.router });
+    return Boolean(row?.saveOwedSince);
   }
 
   async saveRollback(r: RollbackRecord): Promise<{ id: string; at: Date }> {

@@ -122,11 +122,12 @@ export class Coordinator {
 
   /**
    * Everything owed to the router: unsettled journal entries, and a save when the running config
-   * is not saved (a failed save of any replica). The background sync job calls it on every run.
+   * is not saved (a failed save of any replica) or a committed batch's save is still owed (a
+   * process stopped between its answer and its save). The background sync job calls it on every run.
    */
   async catchUp(): Promise<void> {
     await this.resumeUnsettled();
-    if (this.deps.config.vyosSave && (await this.deps.store.unsaved())) await this.saveNow();
+    if (this.deps.config.vyosSave && ((await this.deps.store.unsaved()) || (await this.deps.store.saveOwed()))) await this.saveNow();
   }
 
   /** A save of the running config through the runner (its save stage), with nothing else sent. */

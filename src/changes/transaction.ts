@@ -795,6 +795,8 @@ async function commitBatch(b: Batch, d: TransactionDeps): Promise<void> {
     await tx.clearNeedsRepair(prepared.intents.map((i) => i.ruleNumber));
   }
   if (b.entry) await tx.markJournal(b.entry, OperationState.DONE);
+  // The answer does not wait for the save: should this process stop first, the row says a save is owed.
+  if (b.save) await tx.markSaveOwed();
   // A committed change's audit row commits with it, and only then counts as written.
   const audited = b.accepted.filter((a) => a.member.audit && !a.member.audit.written);
   if (audited.length > 0 && tx.recordAudit) {

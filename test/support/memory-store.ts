@@ -134,11 +134,19 @@ export class MemoryStore implements ChangeStore {
 
   async recordSave(outcome: { ok: true } | { ok: false; error: string }): Promise<void> {
     this.saves.push(outcome);
+    this.saveOwedFlag = false;
   }
 
   async unsaved(): Promise<UnsavedState | null> {
     const last = this.saves.at(-1);
     return last && !last.ok ? { since: new Date(), error: last.error } : null;
+  }
+
+  /** a committed batch asked for a save that has not been recorded since */
+  saveOwedFlag = false;
+
+  async saveOwed(): Promise<boolean> {
+    return this.saveOwedFlag;
   }
 
   async saveRollback(r: RollbackRecord): Promise<{ id: string; at: Date }> {
@@ -185,6 +193,11 @@ export class MemoryTx implements BatchTx {
   async clearNeedsRepair(ruleNumbers: readonly number[]): Promise<void> {
     this.assertOpen();
     this.pending.push(() => ruleNumbers.forEach((n) => this.store.needsRepair.delete(n)));
+  }
+
+  async markSaveOwed(): Promise<void> {
+    this.assertOpen();
+    this.pending.push(() => void (this.store.saveOwedFlag = true));
   }
 
   async nextSnapshotSlot(keep: number): Promise<number> {

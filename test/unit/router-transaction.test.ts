@@ -193,15 +193,17 @@ describe("router transaction: every stage's failure takes its undo path", () => 
     const order = async (...sets: ChangeSet<unknown>[]) => {
       const t = rig({ env: { VYOS_SAVE: 'on' } });
       const seen: string[] = [];
-      t.router.script.saveBootConfig.push(() => (seen.push('save'), ''));
+      t.router.script.saveBootConfig.push(() => (seen.push(t.store.saveOwedFlag ? 'save (owed)' : 'save (not owed)'), ''));
       const members: Member[] = sets.map((set) => ({ set, resolve: () => seen.push(`answer ${set.operation}`), reject: (e) => seen.push(`error ${String(e)}`) }));
       await t.transaction.run(members);
+      assert.equal(t.store.saveOwedFlag, false, 'the save clears what the batch owed');
       return seen;
     };
-    assert.deepEqual(await order(addRule(web)), ['answer addPortRule', 'save']);
+    // The committed batch records the save it owes: a process stopping before it leaves that behind.
+    assert.deepEqual(await order(addRule(web)), ['answer addPortRule', 'save (owed)']);
     const saveOnly: ChangeSet<unknown> = { operation: 'save', save: true, prepare: async () => ({ intents: [], result: null }) };
-    assert.deepEqual(await order(saveOnly), ['save', 'answer save']);
-    assert.deepEqual(await order(addRule(web), saveOnly), ['save', 'answer addPortRule', 'answer save']);
+    assert.deepEqual(await order(saveOnly), ['save (owed)', 'answer save']);
+    assert.deepEqual(await order(addRule(web), saveOnly), ['save (owed)', 'answer addPortRule', 'answer save']);
   });
 
   stage(StageName.SAVE, 'VYOS_SAVE=off sends no save; a save retry with nothing to send runs the save stage alone', async () => {

@@ -3,7 +3,7 @@ import { Entity, OptionalProps, PrimaryKey, Property } from '@mikro-orm/core';
 /** What the server knows of a router beyond its rules: whether its running config is saved. */
 @Entity({ tableName: 'router_state' })
 export class RouterState {
-  [OptionalProps]?: 'unsavedSince' | 'saveError' | 'savedAt';
+  [OptionalProps]?: 'unsavedSince' | 'saveError' | 'savedAt' | 'saveOwedSince';
 
   /** ROUTER_NAME */
   @PrimaryKey({ type: 'text' })
@@ -19,4 +19,11 @@ export class RouterState {
 
   @Property({ type: 'timestamptz', nullable: true })
   savedAt?: Date | null;
+
+  /**
+   * A committed batch's save not made yet: set in the batch's own transaction, cleared by the save
+   * (either way). Still set with no batch running, it is a save a stopped process owed.
+   */
+  @Property({ type: 'timestamptz', nullable: true })
+  saveOwedSince?: Date | null;
 }

@@ -86,7 +86,7 @@ export class RouterPicture implements RouterView {
   }
 
   /** One read of the whole `nat destination` tree; the picture becomes it. */
-  async readWhole(router: Pick<RouterApi, 'showConfig'>): Promise<Map<number, RouterRule>> {
+  async readWhole(router: Pick<RouterApi, 'showConfig'>): Promise<ReadonlyMap<number, RouterRule>> {
     const started = performance.now();
     const rules = await readNatRules(router);
     this.whole = { ms: performance.now() - started, rules: rules.size };
@@ -102,7 +102,7 @@ export class RouterPicture implements RouterView {
    * when that is cheaper by what the reads have cost so far. The result holds the rules present
    * (an absent number is absent); the picture takes what was read.
    */
-  async readRules(router: Pick<RouterApi, 'showConfig'>, numbers: Iterable<number>): Promise<Map<number, RouterRule>> {
+  async readRules(router: Pick<RouterApi, 'showConfig'>, numbers: Iterable<number>): Promise<ReadonlyMap<number, RouterRule>> {
     const wanted = [...new Set(numbers)].sort((a, b) => a - b);
     if (wanted.length === 0) return new Map();
     if (this.wholeIsCheaper(wanted.length)) return this.readWhole(router);

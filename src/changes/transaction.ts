@@ -95,7 +95,7 @@ interface Batch {
   tx: BatchTx | null;
   caps: RouterCapabilities;
   /** the router before the batch: the whole rule set (`whole`), or the touched rules as just read */
-  before: Map<number, RouterRule>;
+  before: ReadonlyMap<number, RouterRule>;
   /** `before` is a whole read taken in this batch */
   whole: boolean;
   /** the members the prepare stage runs: all at first, the accepted ones when preparing again */
@@ -853,7 +853,7 @@ function touched(b: Batch): number[] {
 }
 
 /** The touched rules, re-read a few times with back-off; null when the router never answered. */
-async function reread(d: TransactionDeps, numbers: number[]): Promise<Map<number, RouterRule> | null> {
+async function reread(d: TransactionDeps, numbers: number[]): Promise<ReadonlyMap<number, RouterRule> | null> {
   for (let attempt = 0; attempt < 4; attempt++) {
     if (attempt > 0) await sleep((d.rereadMs ?? 200) * 2 ** attempt);
     try {

@@ -28,6 +28,15 @@ const tracer = trace.getTracer('vyos-vm-api/vyos-client');
 
 /** How long an unsure detection (the probe decided nothing) is used before the router is asked again. */
 const UNSURE_DETECTION_MS = 30_000;
+/**
+ * A showConfig reply at least this long is kept (with its parse) per path, and a byte-identical
+ * next reply returns the kept value: a sync of an unchanged 30,000-rule router then skips the
+ * 5 MB JSON.parse and the 30,000 rules' parse behind it (issue 16). Small replies are not worth it.
+ */
+const KEPT_REPLY_CHARS = 64 * 1024;
+/** Distinct large paths kept at once (the whole `nat destination`, a firewall chain or two). */
+const KEPT_REPLIES = 4;
+
 
 export interface RouterClientLogger {
   warn(obj: object, msg?: string): void;
@@ -93,6 +102,8 @@ export class VyosClient implements RouterApi {
   private readonly onCall?: (e: RouterCallEvent) => void;
   private detected?: Promise<RouterCapabilities>;
   private order: ConfirmOrder = 'unknown';
+  /** the last large showConfig reply per request body (vyos-api.md §3: a read changes nothing, so equal text means equal config) */
+  private readonly keptReplies = new Map<string, { text: string; reply: Reply }>();
 
   constructor(opts: VyosClientOptions) {
     this.base = opts.url.replace(/\/+$/, '');
@@ -345,7 +356,7 @@ export class VyosClient implements RouterApi {
         agent: this.agent,
         signal: abort.signal,
       });
-      const reply = readReply(res.status, await res.text());
+      const reply = this.readKept(op, body, res.status, await res.text());
       // An empty path is showConfig's way of saying "no such rule" (§3): an answer, not a failure.
       const empty = !reply.ok && op === 'showConfig' && isEmptyPathMessage(reply.routerMessage);
       if (!reply.ok && !expectedStatuses.includes(res.status) && !empty) outcome = reply.kind;
@@ -360,6 +371,19 @@ export class VyosClient implements RouterApi {
       this.logger?.debug({ endpoint, op, outcome, durationMs: Math.round(durationMs) }, 'router call');
       this.onCall?.({ endpoint, op, outcome, durationMs });
     }
+  }
+
+  /** readReply, except that a large showConfig answer equal to the last one for `body` is not parsed again. */
+  private readKept(op: string, body: string | undefined, status: number, text: string): Reply {
+    if (op !== 'showConfig' || body === undefined || status !== 200 || text.length < KEPT_REPLY_CHARS) return readReply(status, text);
+    const kept = this.keptReplies.get(body);
+    if (kept?.text === text) return kept.reply;
+    const reply = readReply(status, text);
+    if (!reply.ok) return reply;
+    this.keptReplies.delete(body);
+    if (this.keptReplies.size >= KEPT_REPLIES) this.keptReplies.delete(this.keptReplies.keys().next().value as string);
+    this.keptReplies.set(body, { text, reply });
+    return reply;
   }
 
   /**

@@ -96,7 +96,10 @@ export class RouterError extends Error {
 
 /** The router as the server sees it: one method per API operation it needs. */
 export interface RouterApi {
-  /** `/retrieve showConfig`; `null` when the path is empty ("Configuration under specified path is empty"). */
+  /**
+   * `/retrieve showConfig`; `null` when the path is empty ("Configuration under specified path is
+   * empty"). Read-only: a large reply equal to the previous one for the path is the same value.
+   */
   showConfig(path: string[]): Promise<unknown | null>;
   /** `/retrieve exists` */
   exists(path: string[]): Promise<boolean>;

@@ -60,4 +60,28 @@ describe('router picture: touched-rule reads or a whole read', () => {
     assert.equal(wholeReads(since), 1);
     assert.equal(sim.showConfigPaths.length - since, 1);
   });
+  // The client keeps a large showConfig reply with its parse (src/vyos/client.ts): an unchanged
+  // router is still asked every time (vyos-api.md §3: /retrieve is the only way to know), but its
+  // byte-identical answer is not parsed again. A change of one character must still be seen.
+  test('a whole read of an unchanged router reuses the last parse, and a hand edit of one rule is still seen', async () => {
+    const picture = new RouterPicture({ wanInterface: 'eth0', maxAgeMs: 60_000 });
+    const since = sim.showConfigPaths.length;
+    const first = await picture.readWhole(router);
+    const again = await picture.readWhole(router);
+    assert.equal(wholeReads(since), 2, 'the router answered both reads');
+    assert.equal(again, first, 'the same answer, not parsed again');
+
+    const n = FIRST + 4321;
+    sim.apply([{ op: 'set', path: ['nat', 'destination', 'rule', String(n), 'description', 'edited by hand'] }]);
+    const edited = await picture.readWhole(router);
+    assert.notEqual(edited, first);
+    assert.equal(edited.get(n)?.description, 'edited by hand');
+    assert.equal(picture.rules.get(n)?.description, 'edited by hand');
+    assert.equal(edited.size, RULES);
+
+    sim.apply([{ op: 'delete', path: ['nat', 'destination', 'rule', String(n), 'description'] }]);
+    const back = await picture.readWhole(router);
+    assert.equal(back.get(n)?.description, undefined, 'the edit undone is seen too, not the kept earlier answer mistaken for it');
+    assert.equal(picture.rules.get(n)?.description, undefined);
+  });
 });

@@ -37,7 +37,6 @@ const KEPT_REPLY_CHARS = 64 * 1024;
 /** Distinct large paths kept at once (the whole `nat destination`, a firewall chain or two). */
 const KEPT_REPLIES = 4;
 
-
 export interface RouterClientLogger {
   warn(obj: object, msg?: string): void;
   debug(obj: object, msg?: string): void;
@@ -102,7 +101,7 @@ export class VyosClient implements RouterApi {
   private readonly onCall?: (e: RouterCallEvent) => void;
   private detected?: Promise<RouterCapabilities>;
   private order: ConfirmOrder = 'unknown';
-  /** the last large showConfig reply per request body (vyos-api.md §3: a read changes nothing, so equal text means equal config) */
+  /** the last large showConfig reply per request body: equal text parses to an equal value, so nothing about the router is assumed */
   private readonly keptReplies = new Map<string, { text: string; reply: Reply }>();
 
   constructor(opts: VyosClientOptions) {

@@ -11,11 +11,12 @@ const parsedReplies = new WeakMap<object, ReadonlyMap<number, RouterRule>>();
 /** The router's `nat destination` rules by rule number (read-only: the map may be shared with earlier reads). */
 export async function readNatRules(router: Pick<RouterApi, 'showConfig'>): Promise<ReadonlyMap<number, RouterRule>> {
   const reply = await router.showConfig([...NAT_DESTINATION_PATH]);
-  const known = typeof reply === 'object' && reply !== null ? parsedReplies.get(reply) : undefined;
+  const key = typeof reply === 'object' && reply !== null ? reply : null;
+  const known = key && parsedReplies.get(key);
   if (known) return known;
   const byNumber = new Map<number, RouterRule>();
   // A loop, not `new Map(rules.map(...))`: 30,000 pairs less to make and collect per whole read.
   for (const r of parseNatDestination(reply)) byNumber.set(r.ruleNumber, r);
-  if (typeof reply === 'object' && reply !== null) parsedReplies.set(reply, byNumber);
+  if (key) parsedReplies.set(key, byNumber);
   return byNumber;
 }

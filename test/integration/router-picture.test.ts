@@ -60,8 +60,9 @@ describe('router picture: touched-rule reads or a whole read', () => {
     assert.equal(wholeReads(since), 1);
     assert.equal(sim.showConfigPaths.length - since, 1);
   });
+
   // The client keeps a large showConfig reply with its parse (src/vyos/client.ts): an unchanged
-  // router is still asked every time (vyos-api.md §3: /retrieve is the only way to know), but its
+  // router is still asked every time (nothing else says whether its config changed), but its
   // byte-identical answer is not parsed again. A change of one character must still be seen.
   test('a whole read of an unchanged router reuses the last parse, and a hand edit of one rule is still seen', async () => {
     const picture = new RouterPicture({ wanInterface: 'eth0', maxAgeMs: 60_000 });

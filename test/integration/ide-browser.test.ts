@@ -33,8 +33,7 @@ async function setQuery(page: Page, text: string): Promise<void> {
   const shows = async () => normal(await editorText(page)) === normal(text);
   // Monaco 0.52 applies a paste asynchronously, after its paste providers, and cancels it when the
   // selection changes first (copyPasteController.js): an Escape at once collapses the select-all and
-  // the paste is lost, every time on a loaded CI machine. So wait for the text before any key. Paste
-  // again if it never lands (GraphiQL rebuilds the editor when the schema arrives).
+  // the paste is lost. So wait for the text before any key, and paste again if it never lands.
   for (let attempt = 0; attempt < 5 && !(await shows()); attempt++) {
     await editor.click();
     await page.keyboard.press('ControlOrMeta+A');
